@@ -1,0 +1,80 @@
+"""The ``hybrid-bench`` command line: one sub-command per module in :mod:`hybrid_bench.commands`.
+
+Each command module exposes ``add_parser(subparsers)``; modules are imported lazily so that
+``hybrid-bench --help`` stays fast and a broken optional dependency only affects its own command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+# (command name, module under hybrid_bench.commands, one-line help)
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("eval", "eval", "evaluate a model on hybrid-bench tasks through mteb and print the summary table"),
+    ("models", "models", "build, list and locate models (me5-small, trained models)"),
+    ("train", "train", "fine-tune a retriever with mono / cross / hybrid batches"),
+    ("leaderboard", "leaderboard", "tables, confidence intervals and plots from an MTEB results folder"),
+    ("reproduce", "reproduce", "the paper's experiment end to end: train, evaluate, leaderboard"),
+    ("mteb", "mteb_passthrough", "run the stock `mteb` CLI with hybrid-bench's tasks and models registered"),
+)
+
+EPILOG = """examples:
+  hybrid-bench eval -m me5-small -t XQuADRRetrieval MLQARRetrieval -l deu eng
+  hybrid-bench models build me5-small
+  hybrid-bench train --base me5-small --strategy hybrid --alpha 0.5 --steps 300 --out hybrid-me5-small
+  hybrid-bench leaderboard results/ --out leaderboards/mine
+  hybrid-bench reproduce --quick
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hybrid-bench",
+        description=__doc__.splitlines()[0],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module, help_text in COMMANDS:
+        try:
+            mod = importlib.import_module(f"hybrid_bench.commands.{module}")
+        except ModuleNotFoundError as err:
+            if err.name != f"hybrid_bench.commands.{module}":
+                raise
+            continue  # command not shipped in this build
+        mod.add_parser(sub, name=name, help=help_text)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["mteb"]:
+        # pass everything after `mteb` through untouched (argparse would eat `-m`, `-t`, ...)
+        from hybrid_bench.commands.mteb_passthrough import run_mteb
+
+        return run_mteb(argv[1:])
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except HybridBenchError as err:
+        print(f"hybrid-bench: error: {err}", file=sys.stderr)
+        return 1
+
+
+from hybrid_bench.errors import HybridBenchError  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())
