@@ -1,0 +1,71 @@
+"""A tiny BERT sentence-transformer built offline, for fast unit tests (no hub access, < 1 s to build).
+
+The tokenizer is a WordPiece model trained on the given texts with the `tokenizers` library, so any
+language's characters present in the training texts are known; the model has 2 layers of width 32.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from sentence_transformers import SentenceTransformer
+from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+DEFAULT_TEXTS = [
+    "query: passage: what is the capital of france paris is the capital",
+    "wie heißt die hauptstadt von deutschland berlin ist die hauptstadt",
+    "¿cuál es la capital de españa? madrid es la capital",
+    "какая столица россии москва столица",
+    "中国的首都是哪里 北京是首都",
+    "ما هي عاصمة مصر القاهرة هي العاصمة",
+    "the quick brown fox jumps over the lazy dog 0123456789",
+]
+
+
+def build_tiny_model(
+    out_dir: str | Path,
+    texts: list[str] | None = None,
+    *,
+    seed: int = 0,
+    hidden_size: int = 32,
+    layers: int = 2,
+    prompts: dict[str, str] | None = None,
+) -> SentenceTransformer:
+    """Build, save to ``out_dir`` and return a tiny BERT SentenceTransformer (mean pooling + L2 norm)."""
+    out_dir = Path(out_dir)
+    hf_dir = out_dir / "hf"
+    hf_dir.mkdir(parents=True, exist_ok=True)
+    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    tok.normalizer = normalizers.BertNormalizer(lowercase=True)
+    tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    trainer = trainers.WordPieceTrainer(
+        vocab_size=400, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], show_progress=False
+    )
+    tok.train_from_iterator(list(texts or DEFAULT_TEXTS) * 3, trainer=trainer)
+    cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
+    )
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+        mask_token="[MASK]", model_max_length=64,
+    )
+    fast.save_pretrained(hf_dir)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=fast.vocab_size, hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=2,
+        intermediate_size=hidden_size * 2, max_position_embeddings=64,
+    )
+    BertModel(config).save_pretrained(hf_dir)
+    transformer = Transformer(str(hf_dir), max_seq_length=64)
+    pooling = Pooling(transformer.get_embedding_dimension(), pooling_mode="mean")
+    model = SentenceTransformer(
+        modules=[transformer, pooling, Normalize()],
+        prompts=prompts if prompts is not None else {"query": "query: ", "document": "passage: "},
+        device="cpu",
+    )
+    model.save(str(out_dir / "st"))
+    return model
