@@ -1,0 +1,456 @@
+"""LAReQA retrieval data: XQuAD-R and MLQA-R as questions, candidate sentences and relevance.
+
+LAReQA (Roy et al., 2020, `arXiv:2004.05484 <https://arxiv.org/abs/2004.05484>`_) turns the extractive QA sets
+XQuAD and MLQA-dev into sentence retrieval from a multilingual pool. The upstream files
+(`google-research-datasets/lareqa <https://github.com/google-research-datasets/lareqa>`_, pinned in
+``lareqa_sources.json``) are SQuAD-format JSON with an added ``sentence_breaks`` field: ``[start, end)`` character
+spans of each sentence of ``context``.
+
+How this module reads them (it reproduces the upstream statistics table exactly; see ``tests/test_lareqa_data.py``):
+
+* **Candidates** are every sentence of every paragraph, one per ``sentence_breaks`` span, with text
+  ``context[start:end]`` (as the upstream evaluation code does; the redundant ``sentences`` field is ignored - it
+  disagrees with the spans for two Turkish XQuAD-R sentences). A sentence text that repeats (in another paragraph
+  or article) is **not** merged: upstream candidate ids are ``(paragraph, position)``, and its table counts every
+  span (e.g. XQuAD-R zh: 1,196 candidates, 1,192 distinct texts; MLQA-R en: 6,264 and 6,262). Texts are kept
+  verbatim, surrounding whitespace included.
+  Candidate ids are ``"<lang>:<article>:<paragraph>:<sentence>"`` with file positions, e.g. ``"de:0012:03:05"``.
+* **Questions** keep their SQuAD id as ``qid``, shared by the parallel versions of a question; ``Question.id`` is
+  ``"<lang>:<qid>"``. A question's **answer candidate** is the sentence of its own paragraph whose span contains
+  the first answer's ``answer_start`` (``start <= answer_start < end``, as upstream).
+* **Relevance**: :meth:`LAReQAData.relevant` of a qid is the answer candidate of every *loaded* language that has
+  that qid - 11 per question for XQuAD-R with all languages, 2-4 for MLQA-R.
+* **Article keys** are language-independent: an article's key is the English title of the article that holds the
+  English versions of its questions (every XQuAD-R and MLQA-R question has an English version). For XQuAD-R the
+  11 files are parallel by position and keep the untranslated SQuAD titles, so the key is simply the title
+  (``"Super_Bowl_50"``). For MLQA-R titles are translated (``"Salomonen"`` ↔ ``"Solomon Islands"``) and each
+  language has its own articles; the key groups the articles on one topic across languages (520 keys = the 520
+  English articles). The English file is therefore read even when ``en`` is not among ``langs``. An article with
+  no English-linked question keeps ``"<lang>:<title>"``.
+
+Anything malformed raises one :class:`~hybrid_bench.errors.DataError` naming the file, the item and the problem;
+nothing is returned half-built. Parsed files are cached in-process per (path, mtime, size).
+
+Example::
+
+    from hybrid_bench.data.lareqa import load_lareqa
+
+    data = load_lareqa("xquad-r", ["en", "de"], data_dir="../shared/data")
+    question = data.questions["de"][0]
+    print(question.text, [c for c in data.relevant(question.qid)])
+    # ... ['de:0000:00:00', 'en:0000:00:00']
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import json
+import os
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from hybrid_bench.data.sources import RemoteFile, fetch
+from hybrid_bench.errors import DataError
+
+__all__ = [
+    "DATASET_LANGS",
+    "MLQA_R_LANGS",
+    "XQUAD_R_LANGS",
+    "Candidate",
+    "LAReQAData",
+    "Question",
+    "lareqa_file",
+    "lareqa_source",
+    "load_lareqa",
+]
+
+XQUAD_R_LANGS: tuple[str, ...] = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
+MLQA_R_LANGS: tuple[str, ...] = ("ar", "de", "en", "es", "hi", "vi", "zh")
+DATASET_LANGS: dict[str, tuple[str, ...]] = {"xquad-r": XQUAD_R_LANGS, "mlqa-r": MLQA_R_LANGS}
+
+_PIVOT = "en"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate answer: a sentence of one paragraph in one language.
+
+    Attributes:
+        id: Unique across languages and stable: ``"<lang>:<article>:<paragraph>:<sentence>"`` (file positions).
+        lang: Language code.
+        text: The sentence, ``context[start:end]`` verbatim.
+        article: Language-independent article key (see the module docstring).
+        context: The whole paragraph the sentence comes from (LAReQA's baselines may encode it alongside).
+    """
+
+    id: str
+    lang: str
+    text: str
+    article: str
+    context: str = field(default="", repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question in one language.
+
+    Attributes:
+        id: Unique across languages: ``"<lang>:<qid>"``.
+        qid: The SQuAD question id, shared by the parallel versions of the question.
+        lang: Language code.
+        text: The question.
+        article: Language-independent article key.
+        answer_candidate: Id of the candidate (same language) containing the answer start.
+    """
+
+    id: str
+    qid: str
+    lang: str
+    text: str
+    article: str
+    answer_candidate: str
+
+
+@dataclass(frozen=True)
+class LAReQAData:
+    """Questions and candidates of one LAReQA data set over some languages, with qid-level relevance.
+
+    Attributes:
+        name: ``"xquad-r"`` or ``"mlqa-r"``.
+        langs: The loaded languages, in the order asked for.
+        questions: Per language, the questions in file order.
+        candidates: Per language, the candidate sentences in file order.
+    """
+
+    name: str
+    langs: tuple[str, ...]
+    questions: Mapping[str, tuple[Question, ...]]
+    candidates: Mapping[str, tuple[Candidate, ...]]
+    _relevant: Mapping[str, frozenset[str]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "langs", tuple(self.langs))
+        object.__setattr__(self, "questions", MappingProxyType({k: tuple(v) for k, v in self.questions.items()}))
+        object.__setattr__(self, "candidates", MappingProxyType({k: tuple(v) for k, v in self.candidates.items()}))
+        relevant: dict[str, set[str]] = {}
+        for lang in self.langs:
+            for question in self.questions.get(lang, ()):
+                relevant.setdefault(question.qid, set()).add(question.answer_candidate)
+        object.__setattr__(self, "_relevant", MappingProxyType({q: frozenset(c) for q, c in relevant.items()}))
+
+    def relevant(self, qid: str) -> frozenset[str]:
+        """Ids of the candidates, over all loaded languages, that answer the question ``qid``.
+
+        Args:
+            qid: The language-independent SQuAD id (``Question.qid``, not ``Question.id``).
+        """
+        try:
+            return self._relevant[qid]
+        except KeyError:
+            hint = " (pass Question.qid, not Question.id)" if ":" in qid else ""
+            raise KeyError(f"no question with qid {qid!r} in this {self.name} data{hint}") from None
+
+    def qids(self) -> tuple[str, ...]:
+        """All loaded qids, in order of first appearance over ``langs``."""
+        return tuple(self._relevant)
+
+    def articles(self) -> tuple[str, ...]:
+        """The sorted article keys present in the loaded questions and candidates."""
+        keys = {q.article for qs in self.questions.values() for q in qs}
+        keys.update(c.article for cs in self.candidates.values() for c in cs)
+        return tuple(sorted(keys))
+
+    def restrict_articles(self, articles: Collection[str]) -> LAReQAData:
+        """A copy that keeps only the questions and candidates of ``articles`` (keys from :meth:`articles`).
+
+        Raises:
+            DataError: A key that is not an article of this data (a typo would otherwise silently drop data).
+        """
+        wanted = frozenset(articles)
+        unknown = wanted - set(self.articles())
+        if unknown:
+            raise DataError(
+                f"unknown article key(s) {sorted(unknown)[:5]}; valid keys are those of .articles(), "
+                f"e.g. {list(self.articles()[:3])}",
+                file=self.name,
+            )
+        return LAReQAData(
+            name=self.name,
+            langs=self.langs,
+            questions={lang: tuple(q for q in qs if q.article in wanted) for lang, qs in self.questions.items()},
+            candidates={lang: tuple(c for c in cs if c.article in wanted) for lang, cs in self.candidates.items()},
+        )
+
+
+# --------------------------------------------------------------------------------------------- sources
+
+
+@functools.cache
+def _registry() -> dict[str, Any]:
+    text = resources.files("hybrid_bench.data").joinpath("lareqa_sources.json").read_text(encoding="utf-8")
+    return json.loads(text)["datasets"]
+
+
+def _check_name(name: str) -> str:
+    key = str(name).strip().lower()
+    if key not in DATASET_LANGS:
+        raise DataError(f"unknown LAReQA data set {name!r}; valid names are {sorted(DATASET_LANGS)}")
+    return key
+
+
+def _check_lang(name: str, lang: str) -> str:
+    if lang not in DATASET_LANGS[name]:
+        raise DataError(f"{name} has no language {lang!r}; valid languages are {', '.join(DATASET_LANGS[name])}")
+    return lang
+
+
+def lareqa_source(name: str, lang: str) -> RemoteFile:
+    """The pinned upstream file (URL and sha256) of one language of ``name``."""
+    name = _check_name(name)
+    lang = _check_lang(name, lang)
+    entry = _registry()[name]["files"][lang]
+    return RemoteFile(relpath=f"lareqa/{name}/{lang}.json", url=entry["url"], sha256=entry["sha256"])
+
+
+def lareqa_file(
+    name: str, lang: str, *, data_dir: str | os.PathLike[str] | None = None, download: bool = True
+) -> Path:
+    """Resolve one raw upstream JSON file: local copy, cache, or verified download (see :mod:`.sources`).
+
+    Example::
+
+        path = lareqa_file("mlqa-r", "de", data_dir="../shared/data")  # ../shared/data/lareqa/mlqa-r/de.json
+    """
+    return fetch(lareqa_source(name, lang), data_dir=data_dir, download=download)
+
+
+# --------------------------------------------------------------------------------------------- parsing
+
+
+@dataclass(frozen=True)
+class _Paragraph:
+    article: int
+    index: int
+    context: str
+    spans: tuple[tuple[int, int], ...]
+    questions: tuple[tuple[str, str, int], ...]  # (qid, text, index of the answer sentence)
+
+
+@dataclass(frozen=True)
+class _File:
+    path: Path
+    titles: tuple[str, ...]
+    paragraphs: tuple[_Paragraph, ...]
+    qid_article: Mapping[str, int]  # qid -> article position
+
+
+def _get(obj: Any, key: str, kind: type | tuple[type, ...], path: Path, item: str) -> Any:
+    if not isinstance(obj, dict) or key not in obj:
+        raise DataError(f"missing field {key!r}", file=path, item=item)
+    value = obj[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise DataError(f"field {key!r} should be {expected}, got {type(value).__name__}", file=path, item=item)
+    return value
+
+
+def _parse_spans(raw: Any, context: str, path: Path, item: str) -> tuple[tuple[int, int], ...]:
+    if not isinstance(raw, list) or not raw:
+        raise DataError("'sentence_breaks' should be a non-empty list of [start, end] spans", file=path, item=item)
+    spans: list[tuple[int, int]] = []
+    previous_end = 0
+    for i, span in enumerate(raw):
+        if (
+            not isinstance(span, list)
+            or len(span) != 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in span)
+        ):
+            raise DataError(f"sentence break {i} should be [start, end] integers, got {span!r}", file=path, item=item)
+        start, end = span
+        if not 0 <= start < end <= len(context):
+            raise DataError(
+                f"sentence break {i} {span} is out of range for a context of {len(context)} characters",
+                file=path,
+                item=item,
+            )
+        if start < previous_end:
+            raise DataError(
+                f"sentence break {i} {span} overlaps the previous sentence (ending at {previous_end})",
+                file=path,
+                item=item,
+            )
+        if not context[start:end].strip():
+            raise DataError(f"sentence {i} {span} has empty text", file=path, item=item)
+        spans.append((start, end))
+        previous_end = end
+    return tuple(spans)
+
+
+def _parse_question(
+    raw: Any, spans: tuple[tuple[int, int], ...], starts: list[int], path: Path, item: str
+) -> tuple[str, str, int]:
+    qid = _get(raw, "id", str, path, f"{item} question")
+    if not qid.strip():
+        raise DataError("empty question id", file=path, item=item)
+    text = _get(raw, "question", str, path, qid)
+    if not text.strip():
+        raise DataError("empty question text", file=path, item=qid)
+    answers = _get(raw, "answers", list, path, qid)
+    if not answers:
+        raise DataError("no answers", file=path, item=qid)
+    # The first answer decides, as in upstream's evaluation (XQuAD and MLQA-dev have exactly one).
+    answer_start = _get(answers[0], "answer_start", int, path, qid)
+    position = bisect.bisect_right(starts, answer_start) - 1
+    if position < 0 or answer_start >= spans[position][1]:
+        raise DataError(
+            f"answer start {answer_start} is outside every sentence (sentence_breaks {list(map(list, spans))})",
+            file=path,
+            item=qid,
+        )
+    return qid, text, position
+
+
+def _parse(path: Path) -> _File:
+    try:
+        raw = json.loads(path.read_bytes())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}", file=path) from None
+    except UnicodeDecodeError as exc:
+        raise DataError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path) from None
+    except OSError as exc:
+        raise DataError(f"cannot read the file: {exc.strerror}", file=path) from None
+    articles = _get(raw, "data", list, path, "top level")
+
+    titles: list[str] = []
+    paragraphs: list[_Paragraph] = []
+    qid_article: dict[str, int] = {}
+    qid_where: dict[str, str] = {}
+    for a, article in enumerate(articles):
+        title = _get(article, "title", str, path, f"article {a}")
+        titles.append(title)
+        for p, paragraph in enumerate(_get(article, "paragraphs", list, path, title)):
+            item = f"{title} paragraph {p}"
+            context = _get(paragraph, "context", str, path, item)
+            if "sentence_breaks" not in paragraph:
+                raise DataError("missing field 'sentence_breaks' (is this a LAReQA file?)", file=path, item=item)
+            spans = _parse_spans(paragraph["sentence_breaks"], context, path, item)
+            starts = [start for start, _ in spans]
+            questions = []
+            for raw_question in _get(paragraph, "qas", list, path, item):
+                question = _parse_question(raw_question, spans, starts, path, item)
+                qid = question[0]
+                if qid in qid_where:
+                    raise DataError(f"duplicate question id (also in {qid_where[qid]})", file=path, item=qid)
+                qid_where[qid] = item
+                qid_article[qid] = a
+                questions.append(question)
+            paragraphs.append(_Paragraph(a, p, context, spans, tuple(questions)))
+    return _File(path, tuple(titles), tuple(paragraphs), MappingProxyType(qid_article))
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_cached(path: str, mtime_ns: int, size: int) -> _File:
+    return _parse(Path(path))
+
+
+def _read(path: Path) -> _File:
+    path = Path(path).resolve()
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise DataError(f"cannot read the file: {exc.strerror}", file=path) from None
+    return _parse_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def _article_keys(lang: str, parsed: _File, pivot: _File) -> list[str]:
+    """Each article's language-independent key: the pivot (English) title its questions link to."""
+    linked: list[set[str]] = [set() for _ in parsed.titles]
+    for qid, a in parsed.qid_article.items():
+        pivot_article = pivot.qid_article.get(qid)
+        if pivot_article is not None:
+            linked[a].add(pivot.titles[pivot_article])
+    keys = []
+    for title, pivots in zip(parsed.titles, linked):
+        if len(pivots) > 1:
+            raise DataError(
+                f"the article's questions belong to several {_PIVOT!r} articles {sorted(pivots)}, so it has no "
+                "single language-independent key",
+                file=parsed.path,
+                item=title,
+            )
+        keys.append(next(iter(pivots)) if pivots else f"{lang}:{title}")
+    return keys
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def load_lareqa(
+    name: str,
+    langs: Sequence[str] | None = None,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    articles: Collection[str] | None = None,
+    download: bool = True,
+) -> LAReQAData:
+    """Load XQuAD-R or MLQA-R for some languages.
+
+    Args:
+        name: ``"xquad-r"`` or ``"mlqa-r"``.
+        langs: Languages to load, in this order; ``None`` loads all of :data:`DATASET_LANGS` ``[name]``.
+        data_dir: A local copy (``<data_dir>/lareqa/<name>/<lang>.json`` or ``<data_dir>/<name>/<lang>.json``);
+            ``None`` uses ``HYBRID_BENCH_DATA``, then the user cache, downloading missing files.
+        articles: Keep only these article keys (see :meth:`LAReQAData.restrict_articles`).
+        download: Whether missing files may be downloaded.
+
+    Returns:
+        The questions, candidates and relevance of the loaded languages.
+
+    Raises:
+        DataError: Unknown name or language, a file that cannot be found or downloaded, or malformed data.
+
+    Example::
+
+        data = load_lareqa("mlqa-r", ["de", "en"], data_dir="../shared/data")
+        len(data.questions["de"]), len(data.candidates["de"])  # (512, 2362)
+    """
+    name = _check_name(name)
+    if langs is None:
+        langs = DATASET_LANGS[name]
+    elif isinstance(langs, str):
+        raise DataError(f"langs should be a sequence of language codes, e.g. [{langs!r}], not a string")
+    langs = tuple(dict.fromkeys(_check_lang(name, lang) for lang in langs))
+    if not langs:
+        raise DataError(f"no languages given; valid languages of {name} are {', '.join(DATASET_LANGS[name])}")
+
+    parsed = {lang: _read(lareqa_file(name, lang, data_dir=data_dir, download=download)) for lang in langs}
+    pivot = parsed[_PIVOT] if _PIVOT in parsed else _read(lareqa_file(name, _PIVOT, data_dir=data_dir, download=download))
+
+    questions: dict[str, tuple[Question, ...]] = {}
+    candidates: dict[str, tuple[Candidate, ...]] = {}
+    for lang, file in parsed.items():
+        keys = _article_keys(lang, file, pivot)
+        lang_questions: list[Question] = []
+        lang_candidates: list[Candidate] = []
+        for paragraph in file.paragraphs:
+            key = keys[paragraph.article]
+            prefix = f"{lang}:{paragraph.article:04d}:{paragraph.index:02d}"
+            ids = [f"{prefix}:{s:02d}" for s in range(len(paragraph.spans))]
+            lang_candidates.extend(
+                Candidate(id=cid, lang=lang, text=paragraph.context[start:end], article=key, context=paragraph.context)
+                for cid, (start, end) in zip(ids, paragraph.spans)
+            )
+            lang_questions.extend(
+                Question(id=f"{lang}:{qid}", qid=qid, lang=lang, text=text, article=key, answer_candidate=ids[s])
+                for qid, text, s in paragraph.questions
+            )
+        questions[lang] = tuple(lang_questions)
+        candidates[lang] = tuple(lang_candidates)
+
+    data = LAReQAData(name=name, langs=langs, questions=questions, candidates=candidates)
+    return data if articles is None else data.restrict_articles(articles)
