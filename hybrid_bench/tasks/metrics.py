@@ -5,97 +5,131 @@ LAReQA-style evaluation ranks the *whole* candidate pool (no cut-off), so the na
 one quantity: the 1-based rank of each relevant candidate in its query's full ranking. Ties are broken by
 candidate position (earlier column ranks higher), which makes every metric deterministic.
 
+Rank arrays: one query's ranks are a 1-D array (ascending); many queries' ranks are a 2-D array
+``(n_queries, max_relevant)`` sorted ascending per row and right-padded with 0 (see :func:`relevant_ranks`).
+Every metric accepts either and returns a float for 1-D input, an array of per-query values for 2-D input.
+
 The standard metrics (AP, RR, recall@k, nDCG@k, hit@k) are checked against ``ranx`` in
-``tests/test_metrics.py``; the language-bias (rank distance, arXiv 2408.10536 / LAReQA) and foreign-intrusion
-metrics are checked on hand-computed fixtures.
+``tests/test_metrics.py``; language bias (rank distance, arXiv 2408.10536 / LAReQA) and foreign intrusion are
+checked on hand-computed fixtures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 
 
-def relevant_ranks(
-    scores: npt.ArrayLike, relevant: Sequence[Sequence[int]], *, chunk_size: int = 256
-) -> list[npt.NDArray[np.int64]]:
-    """1-based ranks of each query's relevant candidates in its full ranking, sorted ascending.
+def relevant_ranks(scores: npt.ArrayLike, relevant: Sequence[Sequence[int]], *, chunk_size: int = 512) -> IntArray:
+    """1-based ranks of each query's relevant candidates in its full ranking.
 
     Args:
         scores: ``(n_queries, n_candidates)`` similarity matrix (higher = more similar).
         relevant: for each query, the column indices of its relevant candidates (at least one each).
         chunk_size: queries processed per vectorised step (bounds memory to ``chunk_size × n_candidates``).
 
+    Returns:
+        ``(n_queries, max_relevant)`` int array, each row ascending, right-padded with 0.
+
     Example:
-        >>> relevant_ranks([[0.1, 0.9, 0.5]], [[2]])
-        [array([2])]
+        >>> relevant_ranks([[0.1, 0.9, 0.5], [0.3, 0.2, 0.1]], [[2], [1, 0]]).tolist()
+        [[2, 0], [1, 2]]
     """
     scores = np.asarray(scores, dtype=np.float32)
     if scores.ndim != 2:
         raise ValueError(f"scores must be a 2-D (queries × candidates) matrix, got shape {scores.shape}")
-    if len(relevant) != scores.shape[0]:
-        raise ValueError(f"relevant has {len(relevant)} entries but scores has {scores.shape[0]} queries")
-    n_cand = scores.shape[1]
+    n_q, n_cand = scores.shape
+    if len(relevant) != n_q:
+        raise ValueError(f"relevant has {len(relevant)} entries but scores has {n_q} queries")
+    width = max((len(r) for r in relevant), default=1)
+    rel = np.full((n_q, width), -1, dtype=np.int64)
+    for i, r in enumerate(relevant):
+        if len(r) == 0:
+            raise ValueError(f"query {i} has no relevant candidate; drop it before scoring")
+        rel[i, : len(r)] = r
+    if rel.max() >= n_cand or (rel[rel != -1] < 0).any():
+        raise ValueError(f"a relevant index is out of range 0..{n_cand - 1}")
     col = np.arange(n_cand)
-    out: list[npt.NDArray[np.int64]] = []
-    for start in range(0, scores.shape[0], chunk_size):
+    ranks = np.zeros((n_q, width), dtype=np.int64)
+    for start in range(0, n_q, chunk_size):
         block = scores[start : start + chunk_size]
-        for row, rel in zip(block, relevant[start : start + chunk_size]):
-            rel = np.asarray(rel, dtype=np.int64)
-            if rel.size == 0:
-                raise ValueError(f"query {len(out)} has no relevant candidate; drop it before scoring")
-            if rel.min() < 0 or rel.max() >= n_cand:
-                raise ValueError(f"query {len(out)}: relevant index out of range 0..{n_cand - 1}")
-            s = row[rel][:, None]
+        rel_block = rel[start : start + chunk_size]
+        rows = np.arange(block.shape[0])
+        for j in range(width):
+            idx = rel_block[:, j]
+            valid = idx >= 0
+            s = block[rows, np.maximum(idx, 0)][:, None]
             # strictly better candidates, plus equal-score candidates that come earlier in the pool
-            better = (row[None, :] > s) | ((row[None, :] == s) & (col[None, :] < rel[:, None]))
-            out.append(np.sort(better.sum(axis=1) + 1))
-    return out
+            better = (block > s) | ((block == s) & (col[None, :] < idx[:, None]))
+            ranks[start : start + block.shape[0], j] = np.where(valid, better.sum(axis=1) + 1, 0)
+    # ascending real ranks first, padding (0) last
+    return np.sort(np.where(ranks > 0, ranks, np.iinfo(np.int64).max), axis=1) % np.iinfo(np.int64).max
 
 
-def average_precision(ranks: npt.NDArray[np.int64]) -> float:
+def _prepare(ranks: npt.ArrayLike) -> tuple[IntArray, npt.NDArray[np.bool_], bool]:
+    arr = np.asarray(ranks, dtype=np.int64)
+    single = arr.ndim == 1
+    arr = np.atleast_2d(arr)
+    mask = arr > 0
+    if not mask[:, 0].all():
+        raise ValueError("every query needs at least one relevant rank (rows must start with a rank ≥ 1)")
+    return arr, mask, single
+
+
+def _out(values: npt.NDArray[np.float64], single: bool) -> Any:
+    return float(values[0]) if single else values
+
+
+def average_precision(ranks: npt.ArrayLike) -> Any:
     """AP over the full ranking: mean over relevant items of (relevant seen so far) / rank."""
-    ranks = np.sort(np.asarray(ranks))
-    return float(np.mean(np.arange(1, ranks.size + 1) / ranks))
+    arr, mask, single = _prepare(ranks)
+    position = np.arange(1, arr.shape[1] + 1)[None, :]
+    prec = np.where(mask, position / np.where(mask, arr, 1), 0.0)
+    return _out(prec.sum(axis=1) / mask.sum(axis=1), single)
 
 
-def reciprocal_rank(ranks: npt.NDArray[np.int64]) -> float:
-    return float(1.0 / np.min(ranks))
+def reciprocal_rank(ranks: npt.ArrayLike) -> Any:
+    arr, _, single = _prepare(ranks)
+    return _out(1.0 / arr[:, 0], single)
 
 
-def recall_at_k(ranks: npt.NDArray[np.int64], k: int) -> float:
+def recall_at_k(ranks: npt.ArrayLike, k: int) -> Any:
     """Share of the relevant candidates ranked in the top ``k``."""
-    ranks = np.asarray(ranks)
-    return float(np.count_nonzero(ranks <= k) / ranks.size)
+    arr, mask, single = _prepare(ranks)
+    return _out((mask & (arr <= k)).sum(axis=1) / mask.sum(axis=1), single)
 
 
-def hit_at_k(ranks: npt.NDArray[np.int64], k: int) -> float:
-    """1.0 if any relevant candidate is in the top ``k`` (a.k.a. success@k), else 0.0."""
-    return float(np.min(ranks) <= k)
+def hit_at_k(ranks: npt.ArrayLike, k: int) -> Any:
+    """1.0 if any relevant candidate is in the top ``k`` (a.k.a. success@k / hit rate), else 0.0."""
+    arr, _, single = _prepare(ranks)
+    return _out((arr[:, 0] <= k).astype(np.float64), single)
 
 
-def ndcg_at_k(ranks: npt.NDArray[np.int64], k: int) -> float:
+def ndcg_at_k(ranks: npt.ArrayLike, k: int) -> Any:
     """Binary-relevance nDCG@k (gain 1 per relevant candidate, log2 discount)."""
-    ranks = np.asarray(ranks)
-    hits = ranks[ranks <= k]
-    dcg = float(np.sum(1.0 / np.log2(hits + 1)))
-    ideal = float(np.sum(1.0 / np.log2(np.arange(1, min(ranks.size, k) + 1) + 1)))
-    return dcg / ideal
+    arr, mask, single = _prepare(ranks)
+    hit = mask & (arr <= k)
+    dcg = np.where(hit, 1.0 / np.log2(np.where(hit, arr, 1) + 1), 0.0).sum(axis=1)
+    ideal_discounts = np.cumsum(1.0 / np.log2(np.arange(1, k + 1) + 1))
+    idcg = ideal_discounts[np.minimum(mask.sum(axis=1), k) - 1]
+    return _out(dcg / idcg, single)
 
 
-def rank_distance(ranks: npt.NDArray[np.int64]) -> float:
+def rank_distance(ranks: npt.ArrayLike) -> Any:
     """Language bias of one query (arXiv 2408.10536's "rank distance").
 
     In a multilingual pool where a query's relevant candidates are the parallel answers in every language, the
     rank of its lowest-ranked relevant candidate minus the rank of its highest-ranked one. 0 means all parallel
     answers are ranked together (no language preference); lower is better.
     """
-    ranks = np.asarray(ranks)
-    return float(ranks.max() - ranks.min())
+    arr, mask, single = _prepare(ranks)
+    last = arr[np.arange(arr.shape[0]), mask.sum(axis=1) - 1]
+    return _out((last - arr[:, 0]).astype(np.float64), single)
 
 
 def foreign_intrusion_at_k(top_k_langs: Sequence[str], query_lang: str) -> float:
@@ -105,26 +139,20 @@ def foreign_intrusion_at_k(top_k_langs: Sequence[str], query_lang: str) -> float
     return float(sum(lang != query_lang for lang in top_k_langs) / len(top_k_langs))
 
 
-def top_k_indices(scores: npt.ArrayLike, k: int) -> npt.NDArray[np.int64]:
+def top_k_indices(scores: npt.ArrayLike, k: int) -> IntArray:
     """Column indices of each row's ``k`` best candidates, best first (ties: earlier column first)."""
     scores = np.asarray(scores, dtype=np.float32)
     k = min(k, scores.shape[1])
-    # stable sort on negated scores keeps earlier columns first among ties, consistent with relevant_ranks
-    part = np.argpartition(-scores, k - 1, axis=1)[:, :k] if k < scores.shape[1] else np.tile(
-        np.arange(scores.shape[1]), (scores.shape[0], 1)
-    )
-    out = np.empty_like(part)
-    for i, (row, idx) in enumerate(zip(scores, part)):
-        order = np.lexsort((idx, -row[idx]))
-        out[i] = idx[order]
-    return out
+    # a stable sort of the negated scores keeps earlier columns first among ties, like relevant_ranks
+    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
 
 
+#: per-query values the LAReQA tasks report; keys are the per-query column names
 PER_QUERY_METRICS: tuple[str, ...] = ("ap", "rr", "recall_at_1", "recall_at_10", "ndcg_at_10", "hit_at_1", "hit_at_10")
 
 
-def per_query_metrics(ranks: npt.NDArray[np.int64], *, with_bias: bool = False) -> dict[str, float]:
-    """All per-query values the LAReQA tasks report, from one query's relevant ranks."""
+def per_query_metrics(ranks: npt.ArrayLike, *, with_bias: bool = False) -> dict[str, Any]:
+    """All per-query values the LAReQA tasks report, from :func:`relevant_ranks` output."""
     values = {
         "ap": average_precision(ranks),
         "rr": reciprocal_rank(ranks),
