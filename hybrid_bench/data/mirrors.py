@@ -1,0 +1,325 @@
+"""Air-gapped data mirrors: Hugging Face dataset repo ids mapped to local folders in the same layout.
+
+Many users (and CI machines) cannot reach the Hugging Face hub. A *mirror* is a local folder laid out exactly like
+the hub dataset repo (its ``README.md`` YAML ``configs:`` block and the parquet files it names), e.g.
+``/data/miracl-lite`` for ``mteb/MIRACLRetrieval``. With a mirror configured, every mteb task whose
+``metadata.dataset["path"]`` is that repo id - stock mteb tasks included, see :mod:`hybrid_bench.mteb_plugin` -
+loads from the folder instead of the hub.
+
+Configuration (entries from the environment override the file):
+
+* ``HYBRID_BENCH_MIRRORS``: ``repo_id=folder`` entries separated by ``;`` (or newlines), e.g.
+  ``HYBRID_BENCH_MIRRORS="mteb/MIRACLRetrieval=/data/miracl-lite;mteb/other=/data/other"``. ``;`` is used on every
+  platform because neither repo ids nor ordinary paths contain it (``:`` would clash with Windows drive letters).
+  Relative folders are resolved against the current directory.
+* ``$HYBRID_BENCH_HOME/mirrors.toml``::
+
+      [mirrors]
+      "mteb/MIRACLRetrieval" = "/data/miracl-lite"
+
+  Relative folders are resolved against the file's own folder.
+
+A mirror run must never be mistaken for an official one: the task's dataset revision becomes
+``mirror:<folder name>@<12 hex digits>`` (the sha256 of the folder's ``SHA256SUMS``, or of its file listing when it
+has none), which mteb writes into every result JSON as ``dataset_revision``, and a warning is logged when the data
+is loaded ("using local mirror ... - results are not comparable to official runs").
+
+Example::
+
+    import os, mteb
+    from hybrid_bench.data.mirrors import apply_mirrors_to_task
+
+    os.environ["HYBRID_BENCH_MIRRORS"] = "mteb/MIRACLRetrieval=/work/shared/data/miracl-lite"
+    task = mteb.get_task("MIRACLRetrieval", languages=["swa"])
+    apply_mirrors_to_task(task)        # True
+    task.metadata.revision             # 'mirror:miracl-lite@...'
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hybrid_bench.errors import DataError
+from hybrid_bench.paths import home_dir
+
+if TYPE_CHECKING:
+    from mteb.abstasks import AbsTask
+
+__all__ = [
+    "MIRRORS_ENV",
+    "MIRROR_REVISION_PREFIX",
+    "Mirror",
+    "apply_mirrors_to_task",
+    "get_mirror",
+    "mirror_file",
+    "mirror_map",
+    "mirror_revision",
+    "mirrored_task_class",
+    "required_configs",
+    "resolve_mirror",
+]
+
+logger = logging.getLogger(__name__)
+
+MIRRORS_ENV = "HYBRID_BENCH_MIRRORS"
+MIRROR_REVISION_PREFIX = "mirror:"
+_NOT_COMPARABLE = "results are not comparable to official runs"
+
+
+def mirror_file() -> Path:
+    """The optional mirrors config file, ``$HYBRID_BENCH_HOME/mirrors.toml``."""
+    return home_dir() / "mirrors.toml"
+
+
+def _parse_env(value: str) -> dict[str, Path]:
+    entries: dict[str, Path] = {}
+    for raw in value.replace("\n", ";").split(";"):
+        entry = raw.strip()
+        if not entry:
+            continue
+        repo_id, sep, folder = entry.partition("=")
+        if not sep or not repo_id.strip() or not folder.strip():
+            raise DataError(
+                f"mirror entry {entry!r} is not of the form repo_id=folder; separate entries with ';', e.g. "
+                f"{MIRRORS_ENV}='mteb/MIRACLRetrieval=/data/miracl-lite'",
+                file=f"${MIRRORS_ENV}",
+            )
+        entries[repo_id.strip()] = Path(folder.strip()).expanduser().resolve()
+    return entries
+
+
+def _parse_file(path: Path) -> dict[str, Path]:
+    try:
+        table = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise DataError(f"not valid TOML ({err})", file=path) from None
+    mirrors = table.get("mirrors", {})
+    if not isinstance(mirrors, dict):
+        raise DataError('expected a [mirrors] table of "repo_id" = "folder" entries', file=path)
+    entries: dict[str, Path] = {}
+    for repo_id, folder in mirrors.items():
+        if not isinstance(folder, str):
+            raise DataError(f"the folder must be a string, got {folder!r}", file=path, item=repo_id)
+        entries[repo_id] = (path.parent / Path(folder).expanduser()).resolve()
+    return entries
+
+
+def mirror_map() -> dict[str, Path]:
+    """All configured mirrors, ``{repo_id: folder}``: ``$HYBRID_BENCH_HOME/mirrors.toml``, then ``HYBRID_BENCH_MIRRORS``.
+
+    Read afresh on every call (the environment may change between calls); folders are not checked here.
+    """
+    entries: dict[str, Path] = {}
+    config = mirror_file()
+    if config.is_file():
+        entries.update(_parse_file(config))
+    entries.update(_parse_env(os.environ.get(MIRRORS_ENV, "")))
+    return entries
+
+
+@functools.lru_cache(maxsize=None)
+def _revision_for(folder: Path, stamp: tuple[int, int]) -> str:
+    del stamp  # part of the cache key only: a rewritten SHA256SUMS gives a new label
+    sums = folder / "SHA256SUMS"
+    digest = hashlib.sha256()
+    if sums.is_file():
+        digest.update(sums.read_bytes())
+    else:
+        # No checksum list: identify the mirror by its file listing. Hashing the data itself could mean reading
+        # gigabytes on every run; sizes catch most accidental differences.
+        logger.warning(
+            "local mirror %s has no SHA256SUMS; its revision label identifies only its file names and sizes", folder
+        )
+        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
+            digest.update(f"{file.relative_to(folder).as_posix()}\t{file.stat().st_size}\n".encode())
+    return f"{MIRROR_REVISION_PREFIX}{folder.name}@{digest.hexdigest()[:12]}"
+
+
+def mirror_revision(folder: str | os.PathLike[str]) -> str:
+    """The dataset revision recorded for a mirror run: ``mirror:<folder name>@<12 hex of sha256(SHA256SUMS)>``."""
+    folder = Path(folder).resolve()
+    sums = folder / "SHA256SUMS"
+    stat = sums.stat() if sums.is_file() else folder.stat()
+    return _revision_for(folder, (stat.st_size, stat.st_mtime_ns))
+
+
+@dataclass(frozen=True)
+class Mirror:
+    """One configured mirror: the hub repo id it replaces and the local folder that holds the same layout."""
+
+    repo_id: str
+    folder: Path
+
+    @property
+    def revision(self) -> str:
+        """See :func:`mirror_revision`."""
+        return mirror_revision(self.folder)
+
+    @functools.cached_property
+    def configs(self) -> frozenset[str]:
+        """The dataset configs the folder provides (its README's ``configs:``), read with :mod:`datasets`."""
+        from datasets import get_dataset_config_names
+
+        return frozenset(get_dataset_config_names(str(self.folder)))
+
+
+def get_mirror(repo_id: str) -> Mirror | None:
+    """The :class:`Mirror` configured for ``repo_id``, or ``None``; a configured folder that is missing raises."""
+    folder = mirror_map().get(repo_id)
+    if folder is None:
+        return None
+    if not folder.is_dir():
+        where = f"${MIRRORS_ENV}" if repo_id in _parse_env(os.environ.get(MIRRORS_ENV, "")) else mirror_file()
+        raise DataError(
+            f"the local mirror for {repo_id} is configured as {folder}, which is not a folder; fix the entry or "
+            f"remove it to use the Hugging Face hub",
+            file=where,
+            item=repo_id,
+        )
+    return Mirror(repo_id, folder)
+
+
+def resolve_mirror(repo_id: str) -> Path | None:
+    """The local folder configured for the hub dataset ``repo_id``, or ``None`` when there is none."""
+    mirror = get_mirror(repo_id)
+    return mirror.folder if mirror else None
+
+
+def required_configs(task: AbsTask) -> dict[str, list[str]]:
+    """The dataset configs ``task`` will load for its selected subsets, ``{hf_subset: [config, ...]}``.
+
+    Retrieval tasks load ``<subset>-corpus``, ``<subset>-queries`` and ``<subset>-qrels`` (bare ``corpus`` ... for a
+    monolingual task), as mteb's ``RetrievalDatasetLoader`` does; other tasks load the subset itself.
+    """
+    from mteb.abstasks.retrieval import AbsTaskRetrieval
+
+    subsets = list(task.hf_subsets) if task.metadata.is_multilingual else ["default"]
+    needed: dict[str, list[str]] = {}
+    for subset in subsets:
+        if isinstance(task, AbsTaskRetrieval):
+            prefix = "" if subset == "default" else f"{subset}-"
+            needed[subset] = [f"{prefix}{part}" for part in ("corpus", "queries", "qrels")]
+        else:
+            needed[subset] = [] if subset == "default" else [subset]
+    return needed
+
+
+def _languages_flag(task: AbsTask, subsets: list[str]) -> str:
+    langs = []
+    for subset in subsets:
+        for lang_script in task.metadata.hf_subsets_to_langscripts.get(subset, []):
+            lang = lang_script.split("-")[0]
+            if lang not in langs:
+                langs.append(lang)
+    return " ".join(langs)
+
+
+def _check_subsets(task: AbsTask, mirror: Mirror) -> None:
+    needed = required_configs(task)
+    available = mirror.configs
+    missing = {subset: [c for c in configs if c not in available] for subset, configs in needed.items()}
+    missing = {subset: configs for subset, configs in missing.items() if configs}
+    if not missing:
+        return
+    present = [
+        subset
+        for subset, configs in required_configs(type(task)()).items()  # every subset the task defines
+        if all(c in available for c in configs)
+    ]
+    langs = _languages_flag(task, sorted(missing))
+    raise DataError(
+        f"the local mirror of {mirror.repo_id} has no data for {task.metadata.name} subset(s) "
+        f"{', '.join(sorted(missing))} (language(s) {langs}; missing configs "
+        f"{', '.join(c for configs in missing.values() for c in configs)}). Restrict the languages to those the "
+        f"mirror holds, e.g. `-l {_languages_flag(task, present)}`, or remove the mirror to use the hub.",
+        file=mirror.folder,
+        item=task.metadata.name,
+    )
+
+
+def _log_use(task: AbsTask, mirror: Mirror) -> None:
+    logger.warning(
+        "%s: using local mirror %s for %s (dataset revision %s) - %s",
+        task.metadata.name,
+        mirror.folder,
+        mirror.repo_id,
+        mirror.revision,
+        _NOT_COMPARABLE,
+    )
+
+
+def _mirror_for_task(task: AbsTask | type[AbsTask]) -> Mirror | None:
+    path = task.metadata.dataset["path"]
+    mirror = get_mirror(path)
+    if mirror is not None:
+        return mirror
+    # A task already pointed at its mirror carries the folder as its path; map it back to the repo id. (The
+    # dataset dict itself must keep only keys that `datasets.load_dataset` accepts: mteb passes it on as kwargs.)
+    for repo_id, folder in mirror_map().items():
+        if str(folder) == path:
+            return get_mirror(repo_id)
+    return None
+
+
+def _point_metadata_at(metadata: Any, mirror: Mirror) -> Any:  # noqa: ANN401 -- mteb TaskMetadata
+    dataset = {**metadata.dataset, "path": str(mirror.folder), "revision": mirror.revision}
+    return metadata.model_copy(update={"dataset": dataset})
+
+
+def apply_mirrors_to_task(task: AbsTask, *, check_subsets: bool = True) -> bool:
+    """Point ``task``'s dataset at its configured local mirror; ``False`` (task untouched) when there is none.
+
+    Only this task instance changes (its ``metadata`` becomes an instance attribute): ``dataset["path"]`` becomes
+    the folder, which ``datasets.load_dataset`` reads in place of the hub repo, and ``dataset["revision"]`` becomes
+    the mirror label that mteb records as ``dataset_revision`` in the results. Call it after the task's languages
+    are filtered and before ``load_data``: with ``check_subsets`` a selected language the mirror lacks raises a
+    :class:`~hybrid_bench.errors.DataError` that names the languages to use instead (rather than ``datasets``'
+    ``BuilderConfig ... not found`` from deep inside the loader). Logs a warning that the run is a mirror run.
+    """
+    mirror = _mirror_for_task(task)
+    if mirror is None:
+        return False
+    if task.metadata.dataset["path"] != str(mirror.folder) or task.metadata.revision != mirror.revision:
+        task.metadata = _point_metadata_at(task.metadata, mirror)
+    if check_subsets:
+        _check_subsets(task, mirror)
+    _log_use(task, mirror)
+    return True
+
+
+def mirrored_task_class(cls: type[AbsTask]) -> type[AbsTask] | None:
+    """A subclass of the task class ``cls`` that loads from ``cls``'s configured mirror, or ``None`` without one.
+
+    Used by :mod:`hybrid_bench.mteb_plugin` to swap stock tasks in mteb's registry. The subclass keeps the name
+    and carries the mirror's path and revision in its class metadata, so mteb sees the mirror revision from the
+    start (e.g. when it compares a cached result's ``dataset_revision`` before deciding to re-run); its
+    ``load_data`` checks the selected languages against the mirror first (see :func:`apply_mirrors_to_task`).
+    """
+    mirror = _mirror_for_task(cls)
+    if mirror is None:
+        return None
+
+    def load_data(self: AbsTask, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        apply_mirrors_to_task(self)
+        return super(mirrored, self).load_data(*args, **kwargs)
+
+    mirrored = type(
+        cls.__name__,
+        (cls,),
+        {
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "__doc__": f"{cls.__doc__ or cls.__name__}\n\nLoads from the local mirror {mirror.folder}.",
+            "metadata": _point_metadata_at(cls.metadata, mirror),
+            "load_data": load_data,
+            "mirror": mirror,
+        },
+    )
+    return mirrored
