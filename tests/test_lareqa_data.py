@@ -200,7 +200,9 @@ def test_sources_pin_every_shared_file(shared_data: Path) -> None:
     sums = dict(
         reversed(line.split()) for line in (shared_data / "lareqa" / "SHA256SUMS").read_text().splitlines()
     )
-    pinned = {f"{name}/{lang}.json": lareqa_source(name, lang) for name, langs in DATASET_LANGS.items() for lang in langs}
+    pinned = {
+        f"{name}/{lang}.json": lareqa_source(name, lang) for name, langs in DATASET_LANGS.items() for lang in langs
+    }
     assert {p: r.sha256 for p, r in pinned.items()} == sums
     for path, remote in pinned.items():
         assert remote.url.startswith("https://raw.githubusercontent.com/google-research-datasets/lareqa/")

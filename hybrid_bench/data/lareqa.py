@@ -37,8 +37,8 @@ Example::
 
     data = load_lareqa("xquad-r", ["en", "de"], data_dir="../shared/data")
     question = data.questions["de"][0]
-    print(question.text, [c for c in data.relevant(question.qid)])
-    # ... ['de:0000:00:00', 'en:0000:00:00']
+    print(question.text, sorted(data.relevant(question.qid)))
+    # Wie viele Punkte gab die Verteidigung der Panthers ab? ['de:0000:00:00', 'en:0000:00:00']
 """
 
 from __future__ import annotations
@@ -429,7 +429,10 @@ def load_lareqa(
         raise DataError(f"no languages given; valid languages of {name} are {', '.join(DATASET_LANGS[name])}")
 
     parsed = {lang: _read(lareqa_file(name, lang, data_dir=data_dir, download=download)) for lang in langs}
-    pivot = parsed[_PIVOT] if _PIVOT in parsed else _read(lareqa_file(name, _PIVOT, data_dir=data_dir, download=download))
+    if _PIVOT in parsed:
+        pivot = parsed[_PIVOT]
+    else:
+        pivot = _read(lareqa_file(name, _PIVOT, data_dir=data_dir, download=download))
 
     questions: dict[str, tuple[Question, ...]] = {}
     candidates: dict[str, tuple[Candidate, ...]] = {}

@@ -8,12 +8,13 @@ The rule (:func:`xquad_r_article_split`, pinned by ``tests/test_splits.py``):
 
 1. Articles that share any text - a question, a paragraph or a sentence, in any language - are one unit, so that
    no held-out text can appear in training. In the pinned data only boilerplate is shared:
-   ``"citation needed]"`` / ``"[بحاجة لمصدر]"`` / ``"需要引证]"`` link Huguenot, Private_school and Steam_engine;
-   the sentence ``"I."`` links Islamism and Rhine. The test re-derives these groups from the data.
-2. Units are ordered by ``sha256(f"{seed}:{first title of the unit}")`` (a rule that no library or Python
-   version can change), with ``seed = 2408``.
+   ``"citation needed]"`` / ``"[بحاجة لمصدر]"`` / ``"需要引证]"`` link Huguenot, Private_school and
+   Steam_engine; the sentence ``"I."`` links Islamism and Rhine. The test re-derives these groups from the data.
+2. Units are ordered by ``sha256(f"{seed}:{title}")`` of their alphabetically first title (a rule that no
+   library or Python version can change), with ``seed = 2408``.
 3. Walking that order, a unit goes to ``train`` while it fits in ``len(articles) // 2 = 24`` articles; every other
-   unit is held out. Result: 24 training and 24 held-out articles.
+   unit is held out. Result: 24 training articles (608 questions per language) and 24 held-out articles
+   (582 questions per language); both linked groups are held out.
 
 Example::
 
