@@ -18,6 +18,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path(os.environ.get("HYBRID_BENCH_DATA", PROJECT_ROOT.parent / "shared" / "data"))
+if SHARED_DATA.is_dir():
+    # tests and CI read the real data from ../shared/data, never from a download
+    os.environ.setdefault("HYBRID_BENCH_DATA", str(SHARED_DATA))
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,7 @@ embeddings.
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -88,3 +89,56 @@ def texts_dataset(ids: Sequence[str], texts: Sequence[str], titles: Sequence[str
     if titles is not None:
         data["title"] = list(titles)
     return Dataset.from_dict(data)
+
+
+class EmbeddingCache:
+    """Embeddings of one model, keyed by (cache group, prompt type, title, text).
+
+    mteb calls ``task.evaluate`` once per subset, so encode-once has to outlive a single call: the cache lives as
+    long as the model object (see :func:`cache_for`). The *cache group* is the task's declared embedding context —
+    tasks that feed the model identical inputs (XQuAD-R and its held-out variant) share one group, so their common
+    texts are encoded once per run too.
+    """
+
+    def __init__(self) -> None:
+        self._store: dict[tuple[str, str, str, str], npt.NDArray[np.float32]] = {}
+        self.encoded_texts = 0  # how many texts were actually sent to the model (for tests and benchmarks)
+
+    def get_or_encode(
+        self,
+        model: Any,
+        dataset: Dataset,
+        *,
+        group: str,
+        prompt_type: PromptType,
+        task_metadata: TaskMetadata,
+        hf_split: str,
+        hf_subset: str,
+        encode_kwargs: dict[str, Any],
+    ) -> npt.NDArray[np.float32]:
+        """Embeddings for every row of ``dataset``, encoding only rows not cached yet."""
+        titles = dataset["title"] if "title" in dataset.column_names else [""] * len(dataset)
+        keys = [(group, prompt_type.value, t or "", x) for t, x in zip(titles, dataset["text"])]
+        missing = sorted({i for i, k in enumerate(keys) if k not in self._store})
+        if missing:
+            todo = dataset.select(missing)
+            emb = encode_dataset(
+                model, todo, prompt_type=prompt_type, task_metadata=task_metadata, hf_split=hf_split,
+                hf_subset=hf_subset, encode_kwargs=encode_kwargs,
+            )
+            for i, vec in zip(missing, emb):
+                self._store[keys[i]] = vec
+            self.encoded_texts += len({keys[i] for i in missing})
+        return np.stack([self._store[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+
+
+_CACHES: "weakref.WeakKeyDictionary[Any, EmbeddingCache]" = weakref.WeakKeyDictionary()
+_UNWEAKABLE: dict[int, EmbeddingCache] = {}
+
+
+def cache_for(model: Any) -> EmbeddingCache:
+    """The embedding cache of ``model`` (created on first use, dropped with the model)."""
+    try:
+        return _CACHES.setdefault(model, EmbeddingCache())
+    except TypeError:  # objects without weakref support: keep by id for the process lifetime
+        return _UNWEAKABLE.setdefault(id(model), EmbeddingCache())

@@ -1,0 +1,315 @@
+"""XQuAD-R and MLQA-R (LAReQA) as MTEB retrieval tasks, scored over the full candidate pool.
+
+Settings (mteb ``hf_subsets``), with ISO 639-3 codes:
+
+* ``"eng-eng"`` – **mono**: questions in X, candidates in X only;
+* ``"eng-deu"`` – **cross**: questions in X, candidates in Y ≠ X only;
+* ``"eng-pool"`` – **multi**: questions in X against the pool of every language's candidates (LAReQA's main
+  setting), where each question has one relevant sentence per language that has its parallel question.
+
+XQuAD-R: 11 mono + 110 cross + 11 pool = 132 settings; MLQA-R: 7 + 42 + 7 = 56.
+
+Scores per setting: ``map`` (main score: mean average precision over the *whole* ranking, no cut-off, as LAReQA and
+arXiv 2408.10536 define it), ``mrr``, ``recall_at_1``, ``recall_at_10``, ``ndcg_at_10``, ``hit_rate_at_1``,
+``hit_rate_at_10``, ``n_queries``, ``n_candidates``, and on pool settings ``language_bias``: the mean over
+questions of (rank of the lowest-ranked relevant candidate − rank of the highest-ranked one), i.e. the paper's
+"rank distance"; lower is better. :func:`summarize` averages settings into the paper's Table 1 / Table 2 cells.
+
+Encode once: mteb calls :meth:`evaluate` once per setting; every question and candidate text goes through the
+model once per model object and task family (:mod:`hybrid_bench.tasks.encoding`), and each setting is scored
+from cached embeddings. With a ``prediction_folder``, per-query values are written to
+``<prediction_folder>/<TaskName>_per_query.parquet`` for paired significance tests in the leaderboard.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from mteb.abstasks.retrieval import AbsTaskRetrieval
+from mteb.abstasks.task_metadata import TaskMetadata
+from mteb.types import PromptType
+
+from hybrid_bench.data.lareqa import DATASET_LANGS, LAReQAData, load_lareqa
+from hybrid_bench.data.splits import load_xquad_r_heldout
+from hybrid_bench.io import atomic_path
+from hybrid_bench.tasks import metrics
+from hybrid_bench.tasks.encoding import cache_for, similarity_matrix, texts_dataset
+
+logger = logging.getLogger(__name__)
+
+ISO3: dict[str, str] = {
+    "ar": "ara-Arab", "de": "deu-Latn", "el": "ell-Grek", "en": "eng-Latn", "es": "spa-Latn", "hi": "hin-Deva",
+    "ru": "rus-Cyrl", "th": "tha-Thai", "tr": "tur-Latn", "vi": "vie-Latn", "zh": "zho-Hans",
+}
+POOL = "pool"
+SPLIT = "test"
+
+
+def _code(lang: str) -> str:
+    return ISO3[lang].split("-")[0]
+
+
+def lareqa_eval_langs(langs: Sequence[str]) -> dict[str, list[str]]:
+    """mteb ``eval_langs``: every (query, candidate) language pair plus one multilingual pool per query language."""
+    out: dict[str, list[str]] = {}
+    for q in langs:
+        for c in langs:
+            out[f"{_code(q)}-{_code(c)}"] = [ISO3[q], ISO3[c]] if q != c else [ISO3[q]]
+        out[f"{_code(q)}-{POOL}"] = [ISO3[q]]
+    return out
+
+
+def setting_of(subset: str) -> str:
+    """``"mono"``, ``"cross"`` or ``"multi"`` for a LAReQA subset name like ``"eng-deu"`` or ``"eng-pool"``."""
+    q, _, c = subset.partition("-")
+    if c == POOL:
+        return "multi"
+    return "mono" if q == c else "cross"
+
+
+def summarize(scores: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    """The paper's Table 1 / Table 2 cells from per-subset scores: macro means of mAP per setting, mean bias.
+
+    Args:
+        scores: ``{subset: {"map": ..., "language_bias": ...}}`` (e.g. one split of an mteb ``TaskResult``).
+
+    Returns:
+        ``{"mono": ..., "cross": ..., "multi": ..., "bias": ...}``; a key is missing when no subset of that kind ran.
+    """
+    groups: dict[str, list[float]] = {"mono": [], "cross": [], "multi": [], "bias": []}
+    for subset, values in scores.items():
+        kind = setting_of(subset)
+        groups[kind].append(float(values["map"]))
+        if kind == "multi" and "language_bias" in values:
+            groups["bias"].append(float(values["language_bias"]))
+    return {k: float(np.mean(v)) for k, v in groups.items() if v}
+
+
+class _LAReQARetrieval(AbsTaskRetrieval):
+    """Shared machinery of the LAReQA tasks; subclasses declare metadata and which data they load."""
+
+    lareqa_name: ClassVar[str]
+    #: tasks in one group see identical model inputs for identical texts, so they share cached embeddings
+    embedding_group: ClassVar[str] = "lareqa"
+    k_values: Sequence[int] = (1, 10)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._data: LAReQAData | None = None
+
+    # -- data ---------------------------------------------------------------------------------------------
+    def _load(self) -> LAReQAData:
+        return load_lareqa(self.lareqa_name)
+
+    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
+        if self.data_loaded:
+            return
+        self._data = self._load()
+        self.dataset = {}  # mteb expects the attribute; settings are materialised lazily in evaluate
+        self.data_loaded = True
+
+    def unload_data(self) -> None:
+        self._data = None
+        super().unload_data()
+
+    # -- evaluation ------------------------------------------------------------------------------------------
+    def evaluate(
+        self,
+        model: Any,
+        split: str = SPLIT,
+        subsets_to_run: list[str] | None = None,
+        *,
+        encode_kwargs: dict[str, Any],
+        prediction_folder: Path | None = None,
+        num_proc: int | None = None,
+        timer: Any = None,
+        **kwargs: Any,
+    ) -> dict[str, dict[str, Any]]:
+        if not self.data_loaded or self._data is None:
+            self.load_data(num_proc=num_proc)
+        assert self._data is not None
+        subsets = [s for s in (self.hf_subsets or list(self.metadata.eval_langs)) if subsets_to_run is None or s in subsets_to_run]
+        scores: dict[str, dict[str, Any]] = {}
+        rows: list[pd.DataFrame] = []
+        for subset in subsets:
+            values, per_query = self._score_subset(model, subset, split, encode_kwargs)
+            self._add_main_score(values)
+            scores[subset] = values
+            rows.append(per_query)
+        if prediction_folder is not None and rows:
+            self._write_per_query(model, split, pd.concat(rows, ignore_index=True), Path(prediction_folder))
+        return scores
+
+    def _embed(self, model: Any, ids: list[str], texts: list[str], prompt_type: PromptType, subset: str,
+               split: str, encode_kwargs: dict[str, Any]) -> np.ndarray:
+        return cache_for(model).get_or_encode(
+            model, texts_dataset(ids, texts), group=self.embedding_group, prompt_type=prompt_type,
+            task_metadata=self.metadata, hf_split=split, hf_subset=subset, encode_kwargs=encode_kwargs,
+        )
+
+    def _score_subset(
+        self, model: Any, subset: str, split: str, encode_kwargs: dict[str, Any]
+    ) -> tuple[dict[str, Any], pd.DataFrame]:
+        data = self._data
+        assert data is not None
+        by_code = {_code(lang): lang for lang in data.langs}
+        q_code, _, c_code = subset.partition("-")
+        q_lang = by_code[q_code]
+        c_langs = list(data.langs) if c_code == POOL else [by_code[c_code]]
+
+        candidates = [cand for lang in c_langs for cand in data.candidates[lang]]
+        column = {cand.id: i for i, cand in enumerate(candidates)}
+        questions = []
+        relevant: list[list[int]] = []
+        for question in data.questions[q_lang]:
+            rel = sorted(column[cid] for cid in data.relevant(question.qid) if cid in column)
+            if rel:  # e.g. an MLQA-R question with no parallel version in the candidate language
+                questions.append(question)
+                relevant.append(rel)
+        if not questions:
+            raise ValueError(f"{self.metadata.name}/{subset}: no question has a relevant candidate")
+
+        q_emb = self._embed(model, [q.id for q in questions], [q.text for q in questions], PromptType.query,
+                            subset, split, encode_kwargs)
+        c_emb = self._embed(model, [c.id for c in candidates], [c.text for c in candidates], PromptType.document,
+                            subset, split, encode_kwargs)
+        ranks = metrics.relevant_ranks(similarity_matrix(model, q_emb, c_emb), relevant)
+        per_query = metrics.per_query_metrics(ranks, with_bias=c_code == POOL)
+        values: dict[str, Any] = {
+            "map": float(per_query["ap"].mean()),
+            "mrr": float(per_query["rr"].mean()),
+            "recall_at_1": float(per_query["recall_at_1"].mean()),
+            "recall_at_10": float(per_query["recall_at_10"].mean()),
+            "ndcg_at_10": float(per_query["ndcg_at_10"].mean()),
+            "hit_rate_at_1": float(per_query["hit_at_1"].mean()),
+            "hit_rate_at_10": float(per_query["hit_at_10"].mean()),
+            "n_queries": len(questions),
+            "n_candidates": len(candidates),
+        }
+        if c_code == POOL:
+            values["language_bias"] = float(per_query["language_bias"].mean())
+        frame = pd.DataFrame({"subset": subset, "query_id": [q.id for q in questions], **per_query})
+        if "language_bias" not in frame:
+            frame["language_bias"] = np.nan
+        logger.info("%s %s: mAP %.4f over %d queries × %d candidates", self.metadata.name, subset,
+                    values["map"], len(questions), len(candidates))
+        return values, frame
+
+    def _write_per_query(self, model: Any, split: str, frame: pd.DataFrame, folder: Path) -> None:
+        meta = getattr(model, "mteb_model_meta", None)
+        frame.insert(0, "split", split)
+        frame.insert(0, "task", self.metadata.name)
+        frame.insert(0, "revision", getattr(meta, "revision", None) or "no_revision_available")
+        frame.insert(0, "model", getattr(meta, "name", None) or type(model).__name__)
+        path = folder / f"{self.metadata.name}_per_query.parquet"
+        if path.exists():
+            old = pd.read_parquet(path)
+            keep = ~(
+                old["model"].eq(frame["model"].iat[0]) & old["revision"].eq(frame["revision"].iat[0])
+                & old["split"].eq(split) & old["subset"].isin(frame["subset"].unique())
+            )
+            frame = pd.concat([old[keep], frame], ignore_index=True)
+        with atomic_path(path, overwrite=True) as tmp:
+            frame.to_parquet(tmp, index=False)
+
+
+_LAREQA_BIBTEX = r"""
+@inproceedings{roy-etal-2020-lareqa,
+  author = {Roy, Uma and Constant, Noah and Al-Rfou, Rami and Barua, Aditya and Phillips, Aaron and Yang, Yinfei},
+  booktitle = {Proceedings of the 2020 Conference on Empirical Methods in Natural Language Processing (EMNLP)},
+  pages = {5919--5930},
+  title = {{LAReQA}: Language-Agnostic Answer Retrieval from a Multilingual Pool},
+  year = {2020},
+}
+"""
+
+_COMMON: dict[str, Any] = dict(
+    type="Retrieval",
+    category="t2t",
+    modalities=["text"],
+    eval_splits=[SPLIT],
+    main_score="map",
+    domains=["Encyclopaedic", "Written"],
+    task_subtypes=["Question answering"],
+    annotations_creators="human-annotated",
+    dialect=[],
+    bibtex_citation=_LAREQA_BIBTEX,
+)
+
+_XQUAD_R_DATASET = {
+    "path": "google-research-datasets/lareqa",
+    "revision": "9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c",
+}
+
+
+class XQuADRRetrieval(_LAReQARetrieval):
+    metadata = TaskMetadata(
+        name="XQuADRRetrieval",
+        description=(
+            "XQuAD-R (LAReQA): 1,190 questions 11-way parallel in ar de el en es hi ru th tr vi zh; retrieve the "
+            "answer sentence among all sentences of all 48 articles. Settings: mono X→X, cross X→Y and the "
+            "multilingual pool per query language; main score is mAP over the full ranking; pool settings also "
+            "report language bias (rank distance)."
+        ),
+        reference="https://github.com/google-research-datasets/lareqa",
+        dataset=_XQUAD_R_DATASET,
+        eval_langs=lareqa_eval_langs(DATASET_LANGS["xquad-r"]),
+        date=("2019-10-01", "2020-04-30"),
+        license="cc-by-sa-4.0",
+        sample_creation="human-translated",
+        **_COMMON,
+    )
+    lareqa_name = "xquad-r"
+
+
+class XQuADRHeldOutRetrieval(_LAReQARetrieval):
+    metadata = TaskMetadata(
+        name="XQuADRHeldOutRetrieval",
+        description=(
+            "XQuAD-R restricted to the held-out half of its articles (hybrid_bench.data.splits), i.e. the articles "
+            "hybrid-bench's trainer never sees; same settings and metrics as XQuADRRetrieval over a smaller pool."
+        ),
+        reference="https://github.com/google-research-datasets/lareqa",
+        dataset=_XQUAD_R_DATASET,
+        eval_langs=lareqa_eval_langs(DATASET_LANGS["xquad-r"]),
+        date=("2019-10-01", "2020-04-30"),
+        license="cc-by-sa-4.0",
+        sample_creation="human-translated",
+        **_COMMON,
+    )
+    lareqa_name = "xquad-r"
+
+    def _load(self) -> LAReQAData:
+        return load_xquad_r_heldout()
+
+
+class MLQARRetrieval(_LAReQARetrieval):
+    metadata = TaskMetadata(
+        name="MLQARRetrieval",
+        description=(
+            "MLQA-R (LAReQA): MLQA dev questions in ar de en es hi vi zh with 2–4 parallel answer sentences each; "
+            "retrieve them among all sentences of all paragraphs. Settings: mono X→X, cross X→Y and the multilingual "
+            "pool per query language; main score is mAP over the full ranking; pool settings also report language "
+            "bias (rank distance). Differs from mteb's MLQARetrieval (paragraph retrieval, nDCG@10)."
+        ),
+        reference="https://github.com/google-research-datasets/lareqa",
+        dataset={
+            "path": "google-research-datasets/lareqa",
+            "revision": "354d67d1cd066854cdfbf5ad0e6105528976141d",
+        },
+        eval_langs=lareqa_eval_langs(DATASET_LANGS["mlqa-r"]),
+        date=("2019-10-01", "2020-04-30"),
+        license="cc-by-nc-4.0",
+        sample_creation="found",
+        **_COMMON,
+    )
+    lareqa_name = "mlqa-r"
+
+
+LAREQA_TASKS: tuple[type[_LAReQARetrieval], ...] = (XQuADRRetrieval, XQuADRHeldOutRetrieval, MLQARRetrieval)

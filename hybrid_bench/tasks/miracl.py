@@ -1,0 +1,523 @@
+"""MIRACL as MTEB tasks: per-language counts for the stock task, and a cross-lingual (mixed-language pool) variant.
+
+MIRACL (Zhang et al., TACL 2023) is monolingual: a query in X is scored against X's Wikipedia only. A real
+multilingual index holds every language at once, and a multilingual encoder may then rank passages in other
+languages above the relevant ones in X. :class:`MIRACLCrossLingualRetrieval` measures that: queries in X retrieve
+from a corpus pooled over several languages, relevance stays in X (MIRACL's own judgments), and
+``foreign_intrusion_at_10`` is the share of the top 10 that is not in X.
+
+Subsets (mteb ``hf_subsets``) are ``"<x>-<pool>"`` with MIRACL's two-letter language codes, for each pool of
+:attr:`MIRACLCrossLingualRetrieval.language_pools`:
+
+* ``"sw-mono"``: X's corpus only - the stock MIRACL setting, scored from the same embeddings (the control);
+* ``"sw-all"``: every language the source holds, pooled (17 on miracl-lite, 18 on the hub);
+* ``"de-train"``: the languages arXiv 2408.10536 trains on (ar zh en de es hi ru th tr) that MIRACL and the source
+  have; only for query languages in that group.
+
+Scores per subset: ``ndcg_at_10`` (main score), ``recall_at_100``, ``foreign_intrusion_at_10``, ``n_queries``,
+``n_documents`` (pool size) and ``n_pool_languages``. Scoring follows mteb's ``MIRACLRetrieval``: queries with at
+least one judgment are scored, judgments with score 0 are non-relevant, a query without any relevant passage
+scores 0, and a relevant passage missing from the corpus counts as not retrieved (pytrec_eval's conventions).
+``"<x>-mono"`` therefore reproduces the stock task's numbers (up to ties and mteb's 5-digit rounding; see
+``tests/test_miracl.py``).
+
+Encode once: each language's passages and queries are encoded once per model object (through
+:func:`hybrid_bench.tasks.encoding.cache_for`, shared by every subset and both tasks here) and every pool is a
+stack of cached embeddings. Texts are encoded with mteb's ``MIRACLRetrieval`` metadata, so a model with
+task-specific prompts sees exactly the inputs of the stock task. With a ``prediction_folder`` per-query values go to
+``<prediction_folder>/MIRACLCrossLingualRetrieval_per_query.parquet`` for the leaderboard's paired bootstrap.
+
+Data comes from ``mteb/MIRACLRetrieval`` (pinned like the stock task) or its local mirror
+(:mod:`hybrid_bench.data.mirrors`); a mirror run records the mirror's label as ``dataset_revision``. The pool is
+meant for bounded corpora such as a mirror like miracl-lite (60k passages): on the hub's full corpora (millions of
+passages per language) the ``all`` pool does not fit in memory.
+
+Example::
+
+    import mteb
+    from hybrid_bench.tasks.miracl import MIRACLCrossLingualRetrieval
+
+    task = MIRACLCrossLingualRetrieval().filter_languages(["swa", "deu"])
+    result = mteb.evaluate(mteb.get_model("intfloat/multilingual-e5-small"), task, encode_kwargs={"batch_size": 64})
+    print(result.task_results[0].scores["dev"])
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+from datasets import Dataset, concatenate_datasets
+from mteb.abstasks.retrieval import AbsTaskRetrieval
+from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
+from mteb.abstasks.task_metadata import TaskMetadata
+from mteb.models import EncoderProtocol
+from mteb.tasks.retrieval.multilingual.miracl_retrieval import MIRACLRetrieval
+from mteb.timing import TimingStack
+from mteb.types import PromptType
+
+from hybrid_bench.data.miracl import (
+    MIRACL_LANGSCRIPTS,
+    MIRACL_LANGS,
+    MIRACL_REPO,
+    MIRACL_REVISION,
+    MiraclLang,
+    available_languages,
+    load_miracl,
+)
+from hybrid_bench.data.mirrors import apply_mirrors_to_task
+from hybrid_bench.errors import DataError
+from hybrid_bench.io import atomic_path
+from hybrid_bench.tasks import metrics
+from hybrid_bench.tasks.encoding import cache_for, similarity_matrix
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ALL_AVAILABLE",
+    "DEFAULT_LANGUAGE_POOLS",
+    "MIRACL_TASKS",
+    "PAPER_TRAINING_LANGUAGES",
+    "QUERY_LANGUAGE_ONLY",
+    "MIRACLCrossLingualRetrieval",
+    "MIRACLMonolingualRetrieval",
+    "cross_lingual_metadata",
+    "pool_languages",
+]
+
+#: pool value: every MIRACL language the data source holds
+ALL_AVAILABLE = "all-available"
+#: pool value: the query's own language only (the monolingual control)
+QUERY_LANGUAGE_ONLY = "query-language-only"
+#: the training languages of arXiv 2408.10536 (mMARCO + translated QA sets); tr is not in MIRACL
+PAPER_TRAINING_LANGUAGES: tuple[str, ...] = ("ar", "zh", "en", "de", "es", "hi", "ru", "th", "tr")
+DEFAULT_LANGUAGE_POOLS: Mapping[str, str | tuple[str, ...]] = {
+    "mono": QUERY_LANGUAGE_ONLY,
+    "all": ALL_AVAILABLE,
+    "train": PAPER_TRAINING_LANGUAGES,
+}
+#: cache group of :func:`~hybrid_bench.tasks.encoding.cache_for`: every text here is encoded as MIRACLRetrieval would
+EMBEDDING_GROUP = "miracl"
+_ENCODE_AS: TaskMetadata = MIRACLRetrieval.metadata
+_NDCG_K, _RECALL_K, _INTRUSION_K = 10, 100, 10
+#: bound on one (queries × pool) similarity block, in float32 cells (~64 MB)
+_MAX_BLOCK_CELLS = 1 << 24
+
+
+def _check_pools(pools: Mapping[str, str | tuple[str, ...]]) -> None:
+    for name, spec in pools.items():
+        if not name or "-" in name:
+            raise ValueError(f"pool name {name!r} must be non-empty and contain no '-' (subsets are '<lang>-<pool>')")
+        if isinstance(spec, str):
+            if spec not in (ALL_AVAILABLE, QUERY_LANGUAGE_ONLY):
+                raise ValueError(
+                    f"pool {name!r}: {spec!r} is neither ALL_AVAILABLE, QUERY_LANGUAGE_ONLY nor a tuple of languages"
+                )
+        elif not any(lang in MIRACL_LANGSCRIPTS for lang in spec):
+            raise ValueError(f"pool {name!r}: none of {list(spec)} is a MIRACL language ({list(MIRACL_LANGS)})")
+
+
+def _query_languages(spec: str | tuple[str, ...]) -> list[str]:
+    if isinstance(spec, str):
+        return list(MIRACL_LANGS)
+    return [lang for lang in MIRACL_LANGS if lang in spec]
+
+
+def pool_languages(spec: str | tuple[str, ...], query_lang: str, available: Sequence[str]) -> list[str]:
+    """The corpus languages pooled for one subset, in MIRACL's language order.
+
+    Example:
+        >>> pool_languages(PAPER_TRAINING_LANGUAGES, "de", ["ar", "de", "sw", "zh"])
+        ['ar', 'de', 'zh']
+    """
+    if spec == QUERY_LANGUAGE_ONLY:
+        return [query_lang]
+    members = set(available) if spec == ALL_AVAILABLE else set(spec) & set(available)
+    return [lang for lang in MIRACL_LANGS if lang in members]
+
+
+def cross_lingual_eval_langs(pools: Mapping[str, str | tuple[str, ...]]) -> dict[str, list[str]]:
+    """mteb ``eval_langs``: ``"<x>-<pool>"`` → the *query* language's code, so ``-l swa`` selects Swahili queries."""
+    _check_pools(pools)
+    return {
+        f"{lang}-{name}": list(MIRACL_LANGSCRIPTS[lang])
+        for lang in MIRACL_LANGS
+        for name, spec in pools.items()
+        if lang in _query_languages(spec)
+    }
+
+
+def cross_lingual_metadata(
+    pools: Mapping[str, str | tuple[str, ...]] = DEFAULT_LANGUAGE_POOLS,
+    *,
+    name: str = "MIRACLCrossLingualRetrieval",
+    description: str | None = None,
+) -> TaskMetadata:
+    """The ``TaskMetadata`` of a cross-lingual MIRACL task with the given pools (for subclasses with other pools).
+
+    Example::
+
+        class MIRACLIndicPoolRetrieval(MIRACLCrossLingualRetrieval):
+            language_pools = {"mono": QUERY_LANGUAGE_ONLY, "indic": ("bn", "hi", "te")}
+            metadata = cross_lingual_metadata(language_pools, name="MIRACLIndicPoolRetrieval")
+    """
+    pool_text = "; ".join(
+        f"'{n}' = " + (
+            "the query's own language" if s == QUERY_LANGUAGE_ONLY
+            else "every language the data source holds" if s == ALL_AVAILABLE
+            else " ".join(s) + " (those the source holds)"
+        )
+        for n, s in pools.items()
+    )
+    return TaskMetadata(
+        name=name,
+        description=description
+        or (
+            "MIRACL dev with a mixed-language corpus: queries in language X retrieve from the passages of several "
+            "MIRACL languages pooled into one index; relevance is MIRACL's own (passages in X only). Subsets "
+            f"'<x>-<pool>' with pools: {pool_text}. Reports nDCG@10, Recall@100 and foreign intrusion@10 (share of "
+            "the top 10 not in X). A hybrid-bench adaptation of MIRACLRetrieval, not an official MIRACL setting; "
+            "a run on a local mirror records the mirror as dataset_revision and is not comparable to official "
+            "MIRACL numbers."
+        ),
+        reference="https://arxiv.org/abs/2408.10536",
+        dataset={"path": MIRACL_REPO, "revision": MIRACL_REVISION},
+        prompt=_ENCODE_AS.prompt,
+        type="Retrieval",
+        category="t2t",
+        modalities=["text"],
+        eval_splits=list(_ENCODE_AS.eval_splits),
+        eval_langs=cross_lingual_eval_langs(pools),
+        main_score="ndcg_at_10",
+        date=_ENCODE_AS.date,
+        domains=["Encyclopaedic", "Written"],
+        task_subtypes=[],
+        license=_ENCODE_AS.license,
+        annotations_creators=_ENCODE_AS.annotations_creators,
+        dialect=[],
+        sample_creation="created",
+        bibtex_citation=_ENCODE_AS.bibtex_citation,
+        adapted_from=["MIRACLRetrieval"],
+    )
+
+
+def _subset_parts(subset: str) -> tuple[str, str]:
+    lang, _, pool = subset.partition("-")
+    return lang, pool
+
+
+def _model_identity(model: Any) -> tuple[str, str]:
+    meta = getattr(model, "mteb_model_meta", None)
+    return (
+        getattr(meta, "name", None) or type(model).__name__,
+        getattr(meta, "revision", None) or "no_revision_available",
+    )
+
+
+def _write_per_query(path: Path, frame: pd.DataFrame, key: Sequence[str]) -> None:
+    """Replace the rows of ``frame``'s (model, revision, split, subset) in the parquet at ``path``, atomically."""
+    if path.exists():
+        old = pd.read_parquet(path)
+        stale = old[list(key)].apply(tuple, axis=1).isin(set(frame[list(key)].apply(tuple, axis=1)))
+        frame = pd.concat([old[~stale], frame], ignore_index=True)
+    with atomic_path(path, overwrite=True) as tmp:
+        frame.to_parquet(tmp, index=False)
+
+
+class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
+    """MIRACL queries against a corpus pooled over several languages; see the module docstring.
+
+    Class attributes:
+        language_pools: ``{pool name: ALL_AVAILABLE | QUERY_LANGUAGE_ONLY | tuple of MIRACL languages}``. A
+            subclass that changes it must also set ``metadata = cross_lingual_metadata(language_pools, name=...)``
+            (checked when the task is created).
+    """
+
+    metadata = cross_lingual_metadata(DEFAULT_LANGUAGE_POOLS)
+    language_pools: ClassVar[Mapping[str, str | tuple[str, ...]]] = DEFAULT_LANGUAGE_POOLS
+    embedding_group: ClassVar[str] = EMBEDDING_GROUP
+    k_values: Sequence[int] = (_NDCG_K, _RECALL_K)
+    _support_cross_encoder = False
+    _support_search = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        expected = set(cross_lingual_eval_langs(self.language_pools))
+        if set(self.metadata.eval_langs) != expected:
+            raise TypeError(
+                f"{type(self).__name__}: metadata subsets do not match language_pools; set "
+                f"metadata = cross_lingual_metadata(language_pools, name=...) in the class"
+            )
+        self._langs: dict[str, MiraclLang] = {}
+        self._available: list[str] = []
+
+    # -- data ----------------------------------------------------------------------------------------------------
+    def required_dataset_configs(self) -> dict[str, list[str]]:
+        """The source configs each selected subset needs: its query language's three configs.
+
+        Pools need nothing more: ``all`` is whatever the source holds, a language tuple is intersected with it.
+        """
+        return {
+            subset: [f"{lang}-{kind}" for kind in ("corpus", "queries", "qrels")]
+            for subset in self.hf_subsets
+            for lang in [_subset_parts(subset)[0]]
+        }
+
+    def load_data(self, num_proc: int | None = None, *, timer: TimingStack | None = None, **kwargs: Any) -> None:
+        """Load the query languages of the selected subsets and the corpora of their pools."""
+        if self.data_loaded:
+            return
+        timer = timer or TimingStack()
+        with timer("Data loading", log_message=f"Loading dataset {self.metadata.name}..."):
+            # subsets are "<x>-<pool>", not source configs: check languages here, not in the mirror module
+            apply_mirrors_to_task(self, check_subsets=False)
+            source = self.metadata.dataset["path"]
+            revision = self.metadata.dataset["revision"]
+            self._available = available_languages(source, revision=revision)
+            wanted = [_subset_parts(s)[0] for s in self.hf_subsets]
+            missing = sorted({lang for lang in wanted if lang not in self._available}, key=MIRACL_LANGS.index)
+            if missing:
+                flags = " ".join(MIRACL_LANGSCRIPTS[x][0].split("-")[0] for x in self._available)
+                raise DataError(
+                    f"no MIRACL data for query language(s) {missing} (configs <lang>-corpus/-queries/-qrels); "
+                    f"languages available: {self._available}. Restrict the languages, e.g. `-l {flags}`",
+                    file=source,
+                    item=self.metadata.name,
+                )
+            needed = {
+                x
+                for subset in self.hf_subsets
+                for x in pool_languages(self.language_pools[_subset_parts(subset)[1]], _subset_parts(subset)[0],
+                                        self._available)
+            }
+            langs = [lang for lang in MIRACL_LANGS if lang in needed]
+            self._langs = load_miracl(langs, source=source, split=self.eval_splits[0], revision=revision)
+        with timer("Dataset transform"):
+            self.dataset = self._mteb_layout()
+        self.data_loaded = True
+
+    def _mteb_layout(self) -> dict[str, dict[str, RetrievalSplitData]]:
+        """Every selected subset as a standard mteb retrieval split (pooled corpus, ids prefixed ``<lang>:``).
+
+        Scoring does not read it (it works from cached embeddings), but it makes the task a plain retrieval task
+        to mteb's tools and lets the tests check this task's scores against mteb's own evaluator.
+        """
+        split = self.eval_splits[0]
+        prefixed = {
+            lang: data.corpus.map(lambda row, p=f"{lang}:": {"id": p + row["id"]}, desc=f"{lang} ids")
+            for lang, data in self._langs.items()
+        }
+        layout: dict[str, dict[str, RetrievalSplitData]] = {}
+        for subset in self.hf_subsets:
+            lang, pool = _subset_parts(subset)
+            langs = pool_languages(self.language_pools[pool], lang, self._available)
+            data = self._langs[lang]
+            layout[subset] = {
+                split: RetrievalSplitData(
+                    corpus=concatenate_datasets([prefixed[x] for x in langs]),
+                    queries=data.queries,
+                    relevant_docs={q: {f"{lang}:{d}": s for d, s in docs.items()} for q, docs in data.qrels.items()},
+                    top_ranked=None,
+                )
+            }
+        return layout
+
+    def unload_data(self) -> None:
+        self._langs = {}
+        super().unload_data()
+
+    # -- evaluation ----------------------------------------------------------------------------------------------
+    def evaluate(
+        self,
+        model: Any,
+        split: str = "dev",
+        subsets_to_run: list[str] | None = None,
+        *,
+        encode_kwargs: dict[str, Any],
+        prediction_folder: Path | None = None,
+        num_proc: int | None = None,
+        timer: TimingStack | None = None,
+        **kwargs: Any,
+    ) -> dict[str, dict[str, Any]]:
+        """Score the selected subsets from embeddings encoded once per language (see the module docstring)."""
+        if not isinstance(model, EncoderProtocol):
+            raise TypeError(
+                f"{self.metadata.name} needs an embedding model (mteb EncoderProtocol with .encode); got "
+                f"{type(model).__name__}. Cross-encoders and search-only models cannot score a pooled index here."
+            )
+        timer = timer or TimingStack()
+        if not self.data_loaded:
+            self.load_data(num_proc=num_proc, timer=timer)
+        subsets = [s for s in self.hf_subsets if subsets_to_run is None or s in subsets_to_run]
+        scores: dict[str, dict[str, Any]] = {}
+        frames = []
+        for subset in subsets:
+            values, frame = self._score_subset(model, subset, split, encode_kwargs, timer)
+            self._add_main_score(values)
+            scores[subset] = values
+            frames.append(frame)
+        if prediction_folder is not None and frames:
+            name, revision = _model_identity(model)
+            frame = pd.concat(frames, ignore_index=True)
+            frame.insert(0, "split", split)
+            frame.insert(0, "task", self.metadata.name)
+            frame.insert(0, "revision", revision)
+            frame.insert(0, "model", name)
+            frame["dataset_revision"] = self.metadata.revision
+            path = Path(prediction_folder) / f"{self.metadata.name}_per_query.parquet"
+            _write_per_query(path, frame, ("model", "revision", "task", "split", "subset"))
+        return scores
+
+    def _embed(self, model: Any, rows: Dataset, prompt_type: PromptType, lang: str, split: str,
+               encode_kwargs: dict[str, Any], timer: TimingStack) -> np.ndarray:
+        with timer(f"Encoding {prompt_type.value}s", split=split, subset=lang):
+            return cache_for(model).get_or_encode(
+                model, rows, group=self.embedding_group, prompt_type=prompt_type, task_metadata=_ENCODE_AS,
+                hf_split=split, hf_subset=lang, encode_kwargs=encode_kwargs,
+            )
+
+    def _score_subset(
+        self, model: Any, subset: str, split: str, encode_kwargs: dict[str, Any], timer: TimingStack
+    ) -> tuple[dict[str, Any], pd.DataFrame]:
+        lang, pool = _subset_parts(subset)
+        if lang not in self._langs or pool not in self.language_pools:
+            raise ValueError(f"{self.metadata.name}: unknown or unloaded subset {subset!r}")
+        langs = pool_languages(self.language_pools[pool], lang, self._available)
+        data = self._langs[lang]
+
+        doc_emb = [self._embed(model, self._langs[x].corpus, PromptType.document, x, split, encode_kwargs, timer)
+                   for x in langs]
+        q_emb = self._embed(model, data.queries, PromptType.query, lang, split, encode_kwargs, timer)
+        sizes = [len(self._langs[x].corpus) for x in langs]
+        offset = int(np.sum(sizes[: langs.index(lang)]))
+        pool_emb = np.concatenate(doc_emb, axis=0)
+        doc_lang = np.repeat(np.arange(len(langs)), sizes)
+        own = langs.index(lang)
+        n_pool = pool_emb.shape[0]
+
+        column = {doc_id: offset + i for i, doc_id in enumerate(data.corpus["id"])}
+        # a relevant passage absent from the corpus can never be retrieved: rank it past every cut-off, as
+        # pytrec_eval does by counting it in the recall denominator and the ideal DCG
+        never = n_pool + 1
+        query_ids = data.queries["id"]
+        in_pool: list[list[int]] = []
+        n_absent: list[int] = []
+        for qid in query_ids:
+            positives = [d for d, s in data.qrels[qid].items() if s > 0]
+            cols = sorted(column[d] for d in positives if d in column)
+            in_pool.append(cols)
+            n_absent.append(len(positives) - len(cols))
+
+        n_q = len(query_ids)
+        ndcg = np.zeros(n_q)
+        recall = np.zeros(n_q)
+        intrusion = np.zeros(n_q)
+        chunk = max(1, _MAX_BLOCK_CELLS // max(n_pool, 1))
+        with timer("Scoring", split=split, subset=subset):
+            for start in range(0, n_q, chunk):
+                stop = min(start + chunk, n_q)
+                sim = similarity_matrix(model, q_emb[start:stop], pool_emb)
+                top = metrics.top_k_indices(sim, _INTRUSION_K)
+                for i, row in enumerate(top):
+                    intrusion[start + i] = float(np.mean(doc_lang[row] != own))
+                judged = [i for i in range(start, stop) if in_pool[i] or n_absent[i]]
+                scored = [i for i in judged if in_pool[i]]
+                ranks = {}
+                if scored:
+                    found = metrics.relevant_ranks(sim[[i - start for i in scored]], [in_pool[i] for i in scored])
+                    ranks = {i: r[r > 0] for i, r in zip(scored, found)}
+                for i in judged:
+                    # queries without any relevant judgment keep 0, as pytrec_eval gives them in mteb
+                    r = np.concatenate([ranks.get(i, np.zeros(0, np.int64)), np.full(n_absent[i], never)])
+                    ndcg[i] = metrics.ndcg_at_k(r, _NDCG_K)
+                    recall[i] = metrics.recall_at_k(r, _RECALL_K)
+        no_relevant = sum(1 for i in range(n_q) if not in_pool[i] and not n_absent[i])
+        if no_relevant:
+            logger.warning("%s %s: %d of %d queries have no relevant judgment and score 0 (as in mteb)",
+                           self.metadata.name, subset, no_relevant, n_q)
+        values: dict[str, Any] = {
+            f"ndcg_at_{_NDCG_K}": float(ndcg.mean()),
+            f"recall_at_{_RECALL_K}": float(recall.mean()),
+            f"foreign_intrusion_at_{_INTRUSION_K}": float(intrusion.mean()),
+            "n_queries": n_q,
+            "n_documents": n_pool,
+            "n_pool_languages": len(langs),
+        }
+        logger.info("%s %s: nDCG@10 %.4f, intrusion@10 %.3f over %d queries × %d passages (%s)",
+                    self.metadata.name, subset, values["ndcg_at_10"], values["foreign_intrusion_at_10"],
+                    n_q, n_pool, " ".join(langs))
+        frame = pd.DataFrame({
+            "subset": subset,
+            "query_id": list(query_ids),
+            f"ndcg_at_{_NDCG_K}": ndcg,
+            f"recall_at_{_RECALL_K}": recall,
+            f"foreign_intrusion_at_{_INTRUSION_K}": intrusion,
+        })
+        return values, frame
+
+
+class MIRACLMonolingualRetrieval(MIRACLRetrieval):
+    """mteb's stock ``MIRACLRetrieval`` under its own name, adding ``n_queries`` and per-query scores.
+
+    Same data (hub or mirror), same evaluation (mteb's ``RetrievalEvaluator`` and pytrec_eval), same numbers; each
+    subset's scores gain ``n_queries`` (queries scored), and with a ``prediction_folder`` the per-query nDCG@10 and
+    Recall@100 go to ``<prediction_folder>/MIRACLMonolingualRetrieval_per_query.parquet``. The stock
+    ``MIRACLRetrieval`` is left untouched, so ``mteb run -t MIRACLRetrieval`` behaves as everywhere else.
+    """
+
+    metadata = MIRACLRetrieval.metadata.model_copy(
+        update={
+            "name": "MIRACLMonolingualRetrieval",
+            "description": (
+                "mteb's MIRACLRetrieval (MIRACL dev, one Wikipedia per language, monolingual) with the number of "
+                "scored queries per language and per-query nDCG@10 / Recall@100 saved for paired bootstrap tests. "
+                "Scores are identical to MIRACLRetrieval on the same data; a run on a local mirror records the "
+                "mirror as dataset_revision and is not comparable to official MIRACL numbers."
+            ),
+            "adapted_from": ["MIRACLRetrieval"],
+        }
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._per_query: dict[str, dict[str, float]] = {}
+
+    def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
+        if not self.data_loaded:
+            apply_mirrors_to_task(self)
+        super().load_data(num_proc=num_proc, **kwargs)
+
+    def _evaluate_subset(self, model: Any, data_split: Any, *, hf_split: str, hf_subset: str,
+                         prediction_folder: Path | None = None, **kwargs: Any) -> dict[str, Any]:
+        self._per_query = {}
+        scores = super()._evaluate_subset(model, data_split, hf_split=hf_split, hf_subset=hf_subset,
+                                          prediction_folder=prediction_folder, **kwargs)
+        if prediction_folder is not None:
+            name, revision = _model_identity(model)
+            frame = pd.DataFrame({
+                "model": name,
+                "revision": revision,
+                "task": self.metadata.name,
+                "split": hf_split,
+                "subset": hf_subset,
+                "query_id": list(self._per_query),
+                "ndcg_at_10": [v["ndcg_cut_10"] for v in self._per_query.values()],
+                "recall_at_100": [v["recall_100"] for v in self._per_query.values()],
+                "dataset_revision": self.metadata.revision,
+            })
+            path = Path(prediction_folder) / f"{self.metadata.name}_per_query.parquet"
+            _write_per_query(path, frame, ("model", "revision", "task", "split", "subset"))
+        return scores
+
+    def task_specific_scores(self, scores: dict[str, dict[str, float]], qrels: Any, results: Any,
+                             hf_split: str, hf_subset: str) -> dict[str, float]:
+        # ``scores`` holds pytrec_eval's per-query values: exactly the queries mteb averaged over
+        self._per_query = scores
+        return {"n_queries": len(scores)}
+
+
+MIRACL_TASKS: tuple[type[AbsTaskRetrieval], ...] = (MIRACLMonolingualRetrieval, MIRACLCrossLingualRetrieval)
