@@ -1,0 +1,121 @@
+"""``hybrid-bench eval``: run models on hybrid-bench (and stock mteb) tasks through mteb and print a summary.
+
+Results go to MTEB's results-folder layout (``<output>/results/<model>/<revision>/<Task>.json``); per-query values
+for significance tests go to ``<output>/predictions/<model>__<revision>/``. Existing results are reused, never
+overwritten, unless ``--overwrite`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from hybrid_bench.errors import HybridBenchError
+
+logger = logging.getLogger(__name__)
+
+EPILOG = """examples:
+  # the base model on both LAReQA datasets, all settings (≈ 17 min on 2 CPU cores)
+  hybrid-bench eval -m me5-small -t XQuADRRetrieval MLQARRetrieval
+  # German and English settings only (subsets involving deu or eng), local data copy
+  hybrid-bench eval -m me5-small -t XQuADRRetrieval -l deu eng --data-dir ../shared/data
+  # a trained model on the held-out XQuAD-R articles, into a chosen results folder
+  hybrid-bench eval -m hybrid-me5-small -t XQuADRHeldOutRetrieval --output-folder results/
+"""
+
+
+def add_parser(subparsers: Any, name: str, help: str) -> None:
+    p = subparsers.add_parser(
+        name, help=help, description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("-m", "--model", required=True, help="model name (see `hybrid-bench models list`) or a local folder")
+    p.add_argument("-t", "--tasks", nargs="+", default=["XQuADRRetrieval", "MLQARRetrieval"],
+                   help="mteb task names (default: XQuADRRetrieval MLQARRetrieval)")
+    p.add_argument("-l", "--languages", nargs="+", default=None,
+                   help="ISO 639-3 codes; keeps the settings that involve any of them (e.g. deu eng)")
+    p.add_argument("--hf-subsets", nargs="+", default=None, help="run only these settings, e.g. eng-eng eng-pool")
+    p.add_argument("--output-folder", type=Path, default=Path("results"), help="results root (default: ./results)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="local data copy (containing lareqa/); default: $HYBRID_BENCH_DATA, then the user cache")
+    p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (default 64)")
+    p.add_argument("--overwrite", action="store_true", help="recompute and replace existing results")
+    p.set_defaults(func=run)
+
+
+def load_tasks(names: list[str], languages: list[str] | None, hf_subsets: list[str] | None) -> list[Any]:
+    """mteb tasks by name (ours are registered first), filtered to the requested languages / settings."""
+    import mteb
+
+    from hybrid_bench.mteb_plugin import register
+
+    register()
+    tasks = []
+    for name in names:
+        try:
+            task = mteb.get_task(name)
+        except (KeyError, ValueError) as err:
+            raise HybridBenchError(f"unknown task {name!r}: {err}") from None
+        if languages or hf_subsets:
+            try:
+                task = task.filter_languages(languages, hf_subsets=hf_subsets)
+            except ValueError as err:
+                raise HybridBenchError(f"{name}: {err}") from None
+        tasks.append(task)
+    return tasks
+
+
+def load_model(name: str) -> Any:
+    """An mteb model by hybrid-bench / mteb name (resolved through the hybrid-bench registry)."""
+    import mteb
+
+    from hybrid_bench.mteb_plugin import register
+
+    register()
+    return mteb.get_model(name)
+
+
+def prediction_folder(output: Path, model: Any) -> Path:
+    meta = model.mteb_model_meta
+    return output / "predictions" / f"{meta.model_name_as_path()}__{meta.revision or 'no_revision_available'}"
+
+
+def run(args: argparse.Namespace) -> int:
+    import mteb
+
+    from hybrid_bench.tasks.lareqa import _LAReQARetrieval, summarize
+
+    if args.data_dir is not None:
+        os.environ["HYBRID_BENCH_DATA"] = str(args.data_dir)
+    tasks = load_tasks(args.tasks, args.languages, args.hf_subsets)
+    model = load_model(args.model)
+    cache = mteb.cache.ResultCache(args.output_folder)
+    start = time.perf_counter()
+    result = mteb.evaluate(
+        model,
+        tasks,
+        cache=cache,
+        prediction_folder=prediction_folder(args.output_folder, model),
+        overwrite_strategy="always" if args.overwrite else "only-missing",
+        encode_kwargs={"batch_size": args.batch_size},
+    )
+    wall = time.perf_counter() - start
+    print(f"\n{args.model}: results in {args.output_folder / 'results'} ({wall:.0f} s)")
+    lareqa = {t.metadata.name for t in tasks if isinstance(t, _LAReQARetrieval)}
+    header = f"{'task':<24} {'mono mAP':>9} {'cross mAP':>9} {'multi mAP':>9} {'bias':>8}"
+    rows = []
+    for task_result in result.task_results:
+        if task_result.task_name not in lareqa:
+            rows.append(f"{task_result.task_name:<24} main score {task_result.get_score():.4f}")
+            continue
+        for split, scores in task_result.scores.items():
+            cells = summarize({s["hf_subset"]: s for s in scores})
+            fmt = lambda k, spec: format(cells[k], spec) if k in cells else "-"  # noqa: E731
+            rows.append(f"{task_result.task_name:<24} {fmt('mono', '9.4f'):>9} {fmt('cross', '9.4f'):>9} "
+                        f"{fmt('multi', '9.4f'):>9} {fmt('bias', '8.1f'):>8}")
+    print(header)
+    print("\n".join(rows))
+    return 0

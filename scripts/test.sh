@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The test suite on a fresh machine: set up, then run pytest offline against ../shared/data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export HYBRID_BENCH_DATA=${HYBRID_BENCH_DATA:-$(cd .. && pwd)/shared/data}
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+# tests start several processes; one thread each avoids 2-core oversubscription (10-30x slowdowns)
+export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
