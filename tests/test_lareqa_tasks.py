@@ -133,10 +133,8 @@ def test_heldout_task_uses_only_heldout_articles(shared_data: Path) -> None:
     from hybrid_bench.data.splits import xquad_r_article_split
 
     task = T.XQuADRHeldOutRetrieval()
-    task.load_data()
     split = xquad_r_article_split()
-    data = task._data
-    assert data is not None
+    data = task.lareqa_data
     arts = {q.article for lang in data.langs for q in data.questions[lang]}
     arts |= {c.article for lang in data.langs for c in data.candidates[lang]}
     assert arts == set(split.heldout) and not arts & set(split.train)

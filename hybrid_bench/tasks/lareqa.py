@@ -114,6 +114,14 @@ class _LAReQARetrieval(AbsTaskRetrieval):
         self.dataset = {}  # mteb expects the attribute; settings are materialised lazily in evaluate
         self.data_loaded = True
 
+    @property
+    def lareqa_data(self) -> LAReQAData:
+        """The loaded questions, candidates and relevance (loads on first access)."""
+        if self._data is None:
+            self.load_data()
+        assert self._data is not None
+        return self._data
+
     def unload_data(self) -> None:
         self._data = None
         super().unload_data()
