@@ -240,7 +240,8 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
     metadata = cross_lingual_metadata(DEFAULT_LANGUAGE_POOLS)
     language_pools: ClassVar[Mapping[str, str | tuple[str, ...]]] = DEFAULT_LANGUAGE_POOLS
     embedding_group: ClassVar[str] = EMBEDDING_GROUP
-    k_values: Sequence[int] = (_NDCG_K, _RECALL_K)
+    # 1 is not reported, but mteb's own evaluator (used for cross-checks) always reads Recall@1
+    k_values: Sequence[int] = (1, _NDCG_K, _RECALL_K)
     _support_cross_encoder = False
     _support_search = False
 
@@ -400,9 +401,9 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
         n_pool = pool_emb.shape[0]
 
         column = {doc_id: offset + i for i, doc_id in enumerate(data.corpus["id"])}
-        # a relevant passage absent from the corpus can never be retrieved: rank it past every cut-off, as
-        # pytrec_eval does by counting it in the recall denominator and the ideal DCG
-        never = n_pool + 1
+        # a relevant passage absent from the corpus can never be retrieved: rank it past every cut-off (not just past
+        # the pool, which may be smaller than k), as pytrec_eval counts it in the recall denominator and ideal DCG
+        never = np.iinfo(np.int32).max
         query_ids = data.queries["id"]
         in_pool: list[list[int]] = []
         n_absent: list[int] = []
