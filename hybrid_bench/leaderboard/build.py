@@ -1,0 +1,302 @@
+"""Build a whole leaderboard — tables, paired-bootstrap comparisons, figures — from an MTEB results folder.
+
+This is what ``hybrid-bench leaderboard`` runs and what ``hybrid-bench reproduce`` calls at its end.
+
+Example:
+    >>> from hybrid_bench.leaderboard.build import build_leaderboard
+    >>> board = build_leaderboard("results/", n_resamples=2000)  # doctest: +SKIP
+    >>> print(board.markdown("table1_map"))  # doctest: +SKIP
+    >>> board.write("leaderboards/mine")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from hybrid_bench.errors import DataError
+from hybrid_bench.io import atomic_path
+from hybrid_bench.leaderboard import plots, tables
+from hybrid_bench.leaderboard.per_query import QrelsLoader, load_per_query, load_task_qrels
+from hybrid_bench.leaderboard.results import is_pair_task, load_results
+from hybrid_bench.leaderboard.stats import bootstrap_mean_ci, macro_paired_bootstrap
+from hybrid_bench.leaderboard.tables import Cell
+
+logger = logging.getLogger(__name__)
+
+_VERSIONED = ("hybrid-bench", "mteb", "sentence-transformers", "torch", "numpy", "scipy", "pandas", "pytrec-eval-terrier",
+              "matplotlib")
+
+METHOD_TEXT = """\
+**How to read the comparisons.** Each row is a difference `model − baseline` of one cell of the tables above,
+computed over the queries both models answered (paired). The interval is a {conf:.0%} percentile bootstrap interval
+({n} resamples, seed {seed}); `p` is a two-sided paired randomization test (random sign flips of the per-query
+differences, {n} flips); `q (BH)` is `p` after Benjamini–Hochberg correction over all rows of the table. For a
+macro-averaged cell (e.g. *cross* = mean over all X→Y language pairs) the resampling unit is the parallel question,
+drawn once per replicate for all language pairs, because the translations of one question are not independent
+observations. `↓` marks metrics where lower is better (a negative Δ is then an improvement). Cells without
+per-query data show point estimates only and say so: no interval is ever invented.
+"""
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+
+
+def package_versions() -> dict[str, str | None]:
+    """Versions of the packages that produced a leaderboard (written to ``meta.json``)."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+@dataclass
+class Leaderboard:
+    """Everything ``hybrid-bench leaderboard`` writes, in memory.
+
+    Attributes:
+        results: tidy scores (:func:`~hybrid_bench.leaderboard.results.load_results`).
+        per_query: per-query values with model labels (may be empty).
+        cells: the table cells found in ``results``.
+        pairs: the ``(model, baseline)`` label pairs compared.
+        tables: name → numeric table (CSV content).
+        display: name → formatted table (Markdown / HTML content).
+        figures: file stem → figure.
+        notes: warnings worth printing next to the tables (missing CIs, dropped subsets, ...).
+        settings: the inputs and options, written to ``meta.json``.
+    """
+
+    results: pd.DataFrame
+    per_query: pd.DataFrame
+    cells: list[Cell]
+    pairs: list[tuple[str, str]]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    display: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: dict[str, Figure] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    settings: dict[str, object] = field(default_factory=dict)
+
+    def markdown(self, name: str) -> str:
+        """One table as GitHub Markdown."""
+        frame = self.display[name]
+        # disable_numparse: keep "1.000" / "<0.001" exactly as formatted
+        return frame.to_markdown(index=not isinstance(frame.index, pd.RangeIndex), disable_numparse=True)
+
+    def readme(self, preamble: str | None = None) -> str:
+        """The ``README.md`` of the written leaderboard: all tables, the method and the figures."""
+        titles = {
+            "table1_map": "Table 1 — mAP (mono: X→X, cross: X→Y with X≠Y, multi: X→pool of all languages)",
+            "table2_language_bias": "Table 2 — language bias (mean rank distance in the multilingual pool; lower is better)",
+            "comparison": "Hybrid vs specialised: paired differences over queries",
+            "comparison_per_language": "Per-language differences",
+        }
+        parts = [preamble.rstrip() + "\n" if preamble else "# Leaderboard\n",
+                 f"Results: `{self.settings.get('results_dir')}`; per-query values: "
+                 f"`{self.settings.get('predictions_dir')}`.\n"]
+        for name in self.display:
+            title = titles.get(name) or f"{tables.dataset_name(name.removeprefix('per_language_'))} per language"
+            parts.append(f"## {title}\n\n{self.markdown(name)}\n")
+            if name == "comparison":
+                parts.append(METHOD_TEXT.format(conf=self.settings.get("confidence", 0.95),
+                                                n=self.settings.get("n_resamples"), seed=self.settings.get("seed")))
+        if self.notes:
+            parts.append("## Notes\n\n" + "\n".join(f"- {note}" for note in dict.fromkeys(self.notes)) + "\n")
+        if self.figures:
+            parts.append("## Figures\n\n" + "\n".join(f"![{stem}](plots/{stem}.png)" for stem in self.figures) + "\n")
+        return "\n".join(parts)
+
+    def write(self, out_dir: str | os.PathLike[str], *, overwrite: bool = False, preamble: str | None = None) -> Path:
+        """Write tables (``.md``, ``.csv``, ``.html``), ``plots/*.png``, ``README.md`` and ``meta.json`` at once.
+
+        The folder appears complete or not at all (:func:`hybrid_bench.io.atomic_path`); an existing ``out_dir``
+        raises :class:`~hybrid_bench.io.ResultExistsError` unless ``overwrite``.
+        """
+        with atomic_path(out_dir, overwrite=overwrite) as tmp:
+            tmp.mkdir(parents=True)
+            for name, frame in self.tables.items():
+                tables.flatten_columns(frame).to_csv(tmp / f"{name}.csv")
+            for name, frame in self.display.items():
+                (tmp / f"{name}.md").write_text(self.markdown(name) + "\n", encoding="utf-8")
+                html = frame.to_html(na_rep="–", border=0, index=not isinstance(frame.index, pd.RangeIndex))
+                (tmp / f"{name}.html").write_text(html, encoding="utf-8")
+            self.results.to_csv(tmp / "scores_long.csv", index=False)
+            for stem, fig in self.figures.items():
+                plots.save_figure(fig, tmp / "plots" / f"{stem}.png")
+            (tmp / "README.md").write_text(self.readme(preamble), encoding="utf-8")
+            meta = {**self.settings, "pairs": [list(p) for p in self.pairs], "versions": package_versions(),
+                    "notes": list(dict.fromkeys(self.notes))}
+            (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+        logger.info("leaderboard written to %s", out_dir)
+        return Path(out_dir)
+
+
+def _formatted(frame: pd.DataFrame, digits: int) -> pd.DataFrame:
+    """Numbers as fixed-width strings (``–`` for missing) so Markdown and HTML show the same digits."""
+    def fmt(value: object, column: object) -> str:
+        if value is None or not np.isfinite(float(value)):  # type: ignore[arg-type]
+            return "–"
+        if "n_queries" in str(column):
+            return f"{int(value)}"  # type: ignore[call-overload]
+        return f"{float(value):.{digits}f}"  # type: ignore[arg-type]
+
+    out = frame.copy().astype(object)
+    for column in out.columns:
+        out[column] = [fmt(v, column) for v in frame[column]]
+    return out
+
+
+def build_leaderboard(
+    results_dir: str | os.PathLike[str],
+    *,
+    predictions_dir: str | os.PathLike[str] | None = None,
+    compare: Sequence[str] | None = None,
+    models: Sequence[str] | None = None,
+    tasks: Sequence[str] | None = None,
+    n_resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    make_plots: bool = True,
+    qrels_loader: QrelsLoader | None = load_task_qrels,
+    progress: bool = True,
+) -> Leaderboard:
+    """Load results and per-query values, build every table, comparison and figure.
+
+    Args:
+        results_dir: an MTEB results folder (``mteb run --output-folder``, ``ResultCache`` root or ``results/``).
+        predictions_dir: where per-query files are searched (recursively); default ``results_dir/predictions``.
+        compare: ``"A:B"`` pairs to compare; default every ``hybrid-X`` against ``mono-X`` and ``cross-X``.
+        models: restrict to these models (labels or full names).
+        tasks: restrict to these tasks.
+        n_resamples: bootstrap resamples and sign flips per comparison.
+        confidence: confidence level of the intervals.
+        seed: random seed of the resampling.
+        make_plots: build the figures.
+        qrels_loader: task → qrels for stock-mteb ``*_predictions.json`` files (``None``: ignore those files).
+        progress: show a progress bar over the comparisons.
+
+    Raises:
+        DataError: no results, malformed files, unknown models in ``compare``.
+    """
+    if not 0 < confidence < 1:
+        raise DataError(f"confidence must be between 0 and 1, got {confidence}")
+    if n_resamples < 100:
+        raise DataError(f"n_resamples={n_resamples} is too few for a {confidence:.0%} interval; use at least 1000")
+    results = load_results(results_dir, models=models, tasks=tasks)
+    pred_dir = Path(predictions_dir) if predictions_dir is not None else Path(results_dir) / "predictions"
+    per_query = load_per_query(pred_dir, qrels_loader=qrels_loader, tasks=set(results["task"]))
+    per_query = tables.attach_labels(per_query, results)
+    cells = tables.find_cells(results)
+    labels = sorted(results["label"].unique())
+    pairs = tables.parse_pairs(compare, results) if compare else tables.default_pairs(labels)
+    board = Leaderboard(results=results, per_query=per_query, cells=cells, pairs=pairs, settings={
+        "results_dir": str(results_dir), "predictions_dir": str(pred_dir), "n_resamples": n_resamples,
+        "confidence": confidence, "seed": seed, "models": labels, "tasks": sorted(results["task"].unique()),
+    })
+    if not pairs:
+        board.notes.append("no comparisons: no hybrid-X model with a mono-X / cross-X counterpart "
+                           "(name them so, or pass --compare A:B)")
+    if per_query.empty:
+        board.notes.append(f"{tables.NO_CI_NOTE}: nothing found under {pred_dir}")
+
+    t1 = tables.table1(results, cells)
+    if not t1.empty:
+        board.tables["table1_map"] = t1
+        board.display["table1_map"] = tables.flatten_columns(_formatted(t1, 3))
+    t2 = tables.table2(results, cells)
+    if not t2.empty:
+        board.tables["table2_language_bias"] = t2
+        board.display["table2_language_bias"] = _formatted(t2, 1)
+    per_language_tasks = sorted({c.task for c in cells if c.kind in ("subset", "mean")})
+    for task in per_language_tasks:
+        frame = tables.subset_table(results, cells, task, per_query)
+        board.tables[f"per_language_{task}"] = frame
+        board.display[f"per_language_{task}"] = tables.flatten_columns(_formatted(frame, 4))
+
+    if pairs:
+        headline = [c for c in cells if c.kind in ("setting", "mean")]
+        detail = [c for c in cells if c.kind == "subset"]
+        kwargs = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed, "progress": progress}
+        comparison = tables.comparison_table(results, per_query, headline, pairs, **kwargs)
+        board.tables["comparison"] = comparison
+        board.display["comparison"] = tables.format_comparison(comparison, confidence=confidence)
+        if detail:
+            per_language = tables.comparison_table(results, per_query, detail, pairs, **kwargs)
+            board.tables["comparison_per_language"] = per_language
+            board.display["comparison_per_language"] = tables.format_comparison(per_language, confidence=confidence)
+        missing = comparison[comparison["note"] == tables.NO_CI_NOTE]
+        for task in sorted(set(missing["task"])):
+            board.notes.append(f"{tables.dataset_name(task)}: {tables.NO_CI_NOTE}")
+        for note in comparison.loc[comparison["note"].str.contains("≠ results JSON", regex=False), "note"]:
+            board.notes.append(note)
+    if make_plots:
+        _add_figures(board, n_resamples=n_resamples, confidence=confidence, seed=seed)
+    return board
+
+
+def _add_figures(board: Leaderboard, *, n_resamples: int, confidence: float, seed: int) -> None:
+    results, cells = board.results, board.cells
+    labels = sorted(results["label"].unique(), key=tables.role_sort_key)
+    pair_tasks = sorted({c.task for c in cells if c.kind == "setting"})
+    for task in pair_tasks:
+        task_rows = results[(results["task"] == task) & (results["metric"] == "map")
+                            & ~results["subset"].str.endswith("-pool")]
+        if task_rows.empty or not is_pair_task(task_rows["subset"].unique().tolist()):
+            continue
+        vmin, vmax = float(task_rows["value"].min()), float(task_rows["value"].max())
+        for label in labels:
+            if (task_rows["label"] == label).any():
+                board.figures[f"heatmap_map_{_slug(task)}_{_slug(label)}"] = plots.plot_pair_heatmap(
+                    results, task, label, vmin=vmin, vmax=vmax)
+        pair_cells = [c for c in cells if c.task == task and c.kind == "setting" and c.name in ("mono", "cross")]
+        subsets = tuple(s for c in pair_cells for s in c.subsets)
+        everything = Cell(task, pair_cells[0].split, "all pairs", "map", subsets, "setting") if pair_cells else None
+        for model, baseline in board.pairs:
+            if not ((task_rows["label"] == model).any() and (task_rows["label"] == baseline).any()):
+                continue
+            per_group = None
+            paired = tables.paired_rows(board.per_query, everything, model, baseline) if everything else None
+            if paired is not None and len(paired.frame) >= 2:
+                per_group = macro_paired_bootstrap(
+                    paired.frame["a"], paired.frame["b"], groups=paired.frame["subset"].tolist(),
+                    units=paired.frame["unit"].tolist(), n_resamples=n_resamples, confidence=confidence, seed=seed,
+                ).per_group
+            board.figures[f"diff_map_{_slug(task)}_{_slug(model)}_minus_{_slug(baseline)}"] = plots.plot_diff_heatmap(
+                results, task, model, baseline, per_group=per_group, confidence=confidence)
+        if any(c.task == task and c.name == "bias" for c in cells):
+            board.figures[f"language_bias_{_slug(task)}"] = plots.plot_language_bias(results, task, labels)
+
+    for task in sorted({c.task for c in cells if c.kind == "subset"}):
+        metric = "ndcg_at_10" if any(c.task == task and c.metric == "ndcg_at_10" for c in cells) else None
+        if metric is None:
+            continue
+        subsets = [c.subsets[0] for c in cells if c.task == task and c.kind == "subset" and c.metric == metric]
+        for suffix, members in tables.suffix_groups(subsets).items():
+            scope = results[(results["task"] == task) & results["subset"].isin(members)]
+            cis = {}
+            pq = board.per_query
+            for label in labels:
+                rows = pq[(pq["label"] == label) & (pq["task"] == task) & pq["subset"].isin(members)] \
+                    if not pq.empty else pq
+                rows = rows.dropna(subset=[metric]) if metric in rows.columns else rows.iloc[0:0]
+                if rows["subset"].nunique() == len(members) and len(rows) >= 2:
+                    cis[label] = bootstrap_mean_ci(rows[metric], groups=rows["subset"].tolist(),
+                                                   units=rows["unit"].tolist(), n_resamples=n_resamples,
+                                                   confidence=confidence, seed=seed)
+            stem = f"{_slug(task)}_{metric}" + (f"_{_slug(suffix)}" if suffix else "")
+            board.figures[stem] = plots.plot_subset_bars(scope, task, labels, metric=metric, cis=cis,
+                                                         confidence=confidence)

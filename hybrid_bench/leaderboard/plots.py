@@ -1,0 +1,194 @@
+"""Leaderboard figures (matplotlib, PNG): X→Y heatmaps, difference heatmaps, language-bias and per-language bars.
+
+Figures are built with the object-oriented :class:`matplotlib.figure.Figure` API (no ``pyplot`` state, no GUI
+backend), so they can be made from worker threads and in headless CI.
+
+Example:
+    >>> from hybrid_bench.leaderboard import plots, results
+    >>> scores = results.load_results("results/")  # doctest: +SKIP
+    >>> fig = plots.plot_pair_heatmap(scores, "XQuADRRetrieval", "hybrid-me5-small")  # doctest: +SKIP
+    >>> plots.save_figure(fig, "xquad_hybrid.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib import colors
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from hybrid_bench.leaderboard.results import parse_pair_subset
+from hybrid_bench.leaderboard.tables import dataset_name, metric_name, pair_matrix
+
+_DPI = 130
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` as PNG to ``path`` (parent folders are created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    FigureCanvasAgg(fig)
+    fig.savefig(path, dpi=_DPI, format="png", bbox_inches="tight")
+    return path
+
+
+def _heatmap(
+    matrix: pd.DataFrame, *, title: str, cbar_label: str, norm: colors.Normalize, cmap: str,
+    fmt: str, marks: pd.DataFrame | None = None, footnote: str | None = None,
+) -> Figure:
+    n_rows, n_cols = matrix.shape
+    fig = Figure(figsize=(1.6 + 0.62 * n_cols, 1.4 + 0.52 * n_rows), layout="constrained")
+    ax = fig.add_subplot()
+    values = matrix.to_numpy(dtype=float)
+    image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, aspect="auto")
+    ax.set_xticks(range(n_cols), labels=list(matrix.columns))
+    ax.set_yticks(range(n_rows), labels=list(matrix.index))
+    ax.set_xlabel("candidate language Y")
+    ax.set_ylabel("query language X")
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(length=0, labelsize=8)
+    colormap = image.get_cmap()
+    for i in range(n_rows):
+        for j in range(n_cols):
+            value = values[i, j]
+            if not np.isfinite(value):
+                continue
+            red, green, blue, _ = colormap(norm(value))
+            # dark text on light cells and vice versa (relative luminance)
+            color = "black" if 0.2126 * red + 0.7152 * green + 0.0722 * blue > 0.5 else "white"
+            text = format(value, fmt)
+            if marks is not None and bool(marks.iloc[i, j]):
+                text += "*"
+            ax.text(j, i, text, ha="center", va="center", fontsize=7, color=color)
+    for k in range(min(n_rows, n_cols)):  # outline the monolingual diagonal
+        ax.add_patch(_square(k))
+    fig.colorbar(image, ax=ax, label=cbar_label, shrink=0.85)
+    if footnote:
+        fig.text(0.01, -0.01, footnote, fontsize=7, ha="left", va="top")
+    return fig
+
+
+def _square(k: int):  # noqa: ANN202 - matplotlib patch
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((k - 0.5, k - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=0.8)
+
+
+def plot_pair_heatmap(
+    results: pd.DataFrame, task: str, label: str, *, metric: str = "map",
+    vmin: float | None = None, vmax: float | None = None,
+) -> Figure:
+    """X→Y heatmap of one model: ``metric`` for queries in X against candidates in Y (diagonal = mono)."""
+    matrix = pair_matrix(results, task, label, metric)
+    if matrix.empty:
+        raise ValueError(f"no {metric} scores of {label!r} on pair subsets of {task!r}")
+    values = matrix.to_numpy(dtype=float)
+    norm = colors.Normalize(vmin=np.nanmin(values) if vmin is None else vmin,
+                            vmax=np.nanmax(values) if vmax is None else vmax)
+    return _heatmap(matrix, title=f"{dataset_name(task)}: {metric_name(metric)} X→Y, {label}",
+                    cbar_label=metric_name(metric), norm=norm, cmap="viridis", fmt=".2f")
+
+
+def plot_diff_heatmap(
+    results: pd.DataFrame, task: str, model: str, baseline: str, *, metric: str = "map",
+    per_group: pd.DataFrame | None = None, confidence: float = 0.95,
+) -> Figure:
+    """Heatmap of ``model − baseline`` per X→Y pair (blue: model better for higher-is-better metrics).
+
+    ``per_group``: the ``per_group`` frame of :func:`~hybrid_bench.leaderboard.stats.macro_paired_bootstrap` over
+    the pair subsets; cells whose interval excludes 0 get a ``*``.
+    """
+    diff = pair_matrix(results, task, model, metric) - pair_matrix(results, task, baseline, metric)
+    if diff.empty or not np.isfinite(diff.to_numpy(dtype=float)).any():
+        raise ValueError(f"{model!r} and {baseline!r} share no {metric} pair subsets on {task!r}")
+    limit = float(np.nanmax(np.abs(diff.to_numpy(dtype=float)))) or 1e-6
+    norm = colors.TwoSlopeNorm(vcenter=0.0, vmin=-limit, vmax=limit)
+    marks = None
+    footnote = "no CI: per-query results missing (run with --prediction-folder)"
+    if per_group is not None and not per_group.empty:
+        marks = pd.DataFrame(False, index=diff.index, columns=diff.columns)
+        for group, low, high in per_group[["group", "ci_low", "ci_high"]].itertuples(index=False):
+            parsed = parse_pair_subset(str(group))
+            if parsed and parsed[0] in marks.index and parsed[1] in marks.columns:
+                marks.loc[parsed[0], parsed[1]] = bool(low > 0 or high < 0)
+        footnote = f"* paired bootstrap {confidence:.0%} CI over queries excludes 0"
+    return _heatmap(diff, title=f"{dataset_name(task)}: {metric_name(metric)} {model} − {baseline}",
+                    cbar_label=f"Δ {metric_name(metric)}", norm=norm, cmap="RdBu", fmt="+.3f", marks=marks,
+                    footnote=footnote)
+
+
+def _grouped_bars(
+    ax, groups: Sequence[str], series: dict[str, Sequence[float]],  # noqa: ANN001 - matplotlib Axes
+    errors: dict[str, np.ndarray] | None = None,
+) -> None:
+    n = max(len(series), 1)
+    width = 0.8 / n
+    x = np.arange(len(groups))
+    for k, (label, values) in enumerate(series.items()):
+        yerr = errors.get(label) if errors else None
+        ax.bar(x - 0.4 + width * (k + 0.5), values, width, label=label, yerr=yerr,
+               capsize=2 if yerr is not None else 0, error_kw={"linewidth": 0.8})
+    ax.set_xticks(x, labels=list(groups))
+    ax.grid(axis="y", linewidth=0.4, alpha=0.6)
+    ax.set_axisbelow(True)
+    ax.legend(fontsize=8, ncols=min(n, 4), loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
+
+
+def plot_language_bias(results: pd.DataFrame, task: str, labels: Sequence[str]) -> Figure:
+    """Per-query-language language bias (mean rank distance in the multilingual pool; lower is better)."""
+    rows = results[(results["task"] == task) & (results["metric"] == "language_bias")
+                   & results["subset"].str.endswith("-pool") & results["label"].isin(labels)]
+    if rows.empty:
+        raise ValueError(f"no language_bias scores on {task!r}")
+    table = rows.assign(lang=rows["subset"].str.removesuffix("-pool")).pivot_table(
+        index="lang", columns="label", values="value", aggfunc="mean")
+    order = [lb for lb in labels if lb in table.columns]
+    fig = Figure(figsize=(max(5.0, 0.55 * len(table) * max(1, len(order)) / 2 + 2), 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    _grouped_bars(ax, list(table.index), {lb: table[lb].to_numpy() for lb in order})
+    ax.set_xlabel("query language")
+    ax.set_ylabel("mean rank distance (lower is better)")
+    ax.set_title(f"{dataset_name(task)}: language bias in the multilingual pool", fontsize=10)
+    return fig
+
+
+def plot_subset_bars(
+    results: pd.DataFrame, task: str, labels: Sequence[str], *, metric: str = "ndcg_at_10",
+    cis: dict[str, pd.DataFrame] | None = None, confidence: float = 0.95,
+) -> Figure:
+    """Per-language bars of ``metric`` (e.g. MIRACL nDCG@10) with CI error bars where per-query data exist.
+
+    ``cis``: per model label, the frame of :func:`~hybrid_bench.leaderboard.stats.bootstrap_mean_ci`
+    (``group``, ``mean``, ``ci_low``, ``ci_high``); models without one are drawn without error bars.
+    """
+    rows = results[(results["task"] == task) & (results["metric"] == metric) & results["label"].isin(labels)]
+    if rows.empty:
+        raise ValueError(f"no {metric} scores on {task!r}")
+    table = rows.pivot_table(index="subset", columns="label", values="value", aggfunc="mean").dropna()
+    table.loc["mean"] = table.mean()
+    order = [lb for lb in labels if lb in table.columns]
+    errors: dict[str, np.ndarray] = {}
+    for label in order:
+        ci = (cis or {}).get(label)
+        if ci is None:
+            continue
+        ci = ci.set_index("group").reindex(table.index)
+        centre = table[label].to_numpy()
+        errors[label] = np.vstack([np.clip(centre - ci["ci_low"].to_numpy(), 0, None),
+                                   np.clip(ci["ci_high"].to_numpy() - centre, 0, None)])
+        errors[label] = np.nan_to_num(errors[label])
+    fig = Figure(figsize=(max(5.5, 0.5 * len(table) * max(1, len(order)) / 2 + 2), 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    _grouped_bars(ax, list(table.index), {lb: table[lb].to_numpy() for lb in order}, errors)
+    ax.axvline(len(table) - 1.5, color="grey", linewidth=0.8, linestyle=":")  # separates the mean from languages
+    ax.set_xlabel("language")
+    ax.set_ylabel(metric_name(metric))
+    note = (f"error bars: {confidence:.0%} bootstrap CI over queries" if errors
+            else "no CI: per-query results missing (run with --prediction-folder)")
+    ax.set_title(f"{dataset_name(task)}: {metric_name(metric)} per language\n{note}", fontsize=10)
+    return fig

@@ -1,0 +1,350 @@
+"""Paired significance tests over queries: bootstrap confidence intervals and sign-flip p-values.
+
+Two systems evaluated on the *same* queries give paired per-query values ``a[i]``, ``b[i]``. We report the
+difference of their means with
+
+* a **percentile bootstrap confidence interval** (:func:`scipy.stats.bootstrap`): queries are resampled with
+  replacement and the mean difference is recomputed on each replicate;
+* a **two-sided paired randomization (sign-flip) p-value** (:func:`scipy.stats.permutation_test` with
+  ``permutation_type="samples"``): under the null hypothesis that the two systems are exchangeable, the labels
+  of each pair can be swapped, i.e. the sign of each per-query difference flipped. This is the randomization test
+  that Smucker, Allan & Carterette (CIKM 2007, "A comparison of statistical significance tests for information
+  retrieval evaluation") recommend for IR; it is exact when ``2**n <= n_resamples``.
+
+**Macro-averaged cells** (e.g. "cross" = the mean over 110 language pairs of XQuAD-R) are averages of *dependent*
+per-subset means: the same parallel question appears, translated, in every subset. Resampling each subset on its
+own would pretend that the 110 subsets are independent and make the interval far too narrow. So
+:func:`macro_paired_bootstrap` resamples **units** (the parallel question id shared by all subsets, see
+:func:`hybrid_bench.leaderboard.per_query.unit_id`) *once per replicate* and recomputes every subset mean from
+the drawn units, and the macro mean from those. This is a cluster bootstrap (Davison & Hinkley 1997, §3.8); the
+sign-flip test likewise flips the sign of all rows of one unit together. Units are resampled within **strata**:
+sets of subsets linked by shared units. XQuAD-R / MLQA-R form one stratum; MIRACL, whose queries differ between
+languages, has one stratum per language, so every language keeps its query count (a stratified bootstrap).
+
+References:
+    Efron & Tibshirani (1993), "An Introduction to the Bootstrap", ch. 13 (percentile interval) and 15
+    (permutation tests). Sakai (2006), "Evaluating evaluation metrics based on the bootstrap", SIGIR.
+
+Example:
+    >>> import numpy as np
+    >>> from hybrid_bench.leaderboard.stats import paired_bootstrap
+    >>> a = np.array([0.5, 0.7, 0.9, 0.4, 0.6, 0.8, 0.3, 0.9])
+    >>> result = paired_bootstrap(a, a - 0.1, n_resamples=2000)
+    >>> round(result.mean_diff, 3), round(result.ci_low, 3), round(result.ci_high, 3)
+    (0.1, 0.1, 0.1)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import sparse, stats
+from scipy.sparse import csgraph
+
+# replicates per vectorised batch: bounds memory to batch × n_units floats
+_BATCH = 500
+
+CIMethod = Literal["percentile", "basic", "BCa"]
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """Mean difference ``a − b`` with its bootstrap confidence interval and sign-flip p-value.
+
+    Attributes:
+        mean_diff: observed difference of the (macro-)means, ``a − b``.
+        ci_low, ci_high: bounds of the ``confidence`` bootstrap interval for ``mean_diff``.
+        p_value: two-sided paired randomization (sign-flip) p-value for "no difference".
+        n_units: number of resampled units (queries, or parallel questions for macro cells).
+        n_rows: number of paired rows (query × subset) that entered the statistic.
+        confidence: the confidence level of the interval (e.g. 0.95).
+        n_resamples: bootstrap and permutation resamples used.
+        method: the bootstrap interval method passed to :func:`scipy.stats.bootstrap`.
+        per_group: for :func:`macro_paired_bootstrap`, one row per group (subset) with ``mean_diff``, ``ci_low``,
+            ``ci_high``, ``n_rows`` from the *same* joint replicates (no per-group p-values); else ``None``.
+    """
+
+    mean_diff: float
+    ci_low: float
+    ci_high: float
+    p_value: float
+    n_units: int
+    n_rows: int
+    confidence: float
+    n_resamples: int
+    method: str = "percentile"
+    per_group: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def excludes_zero(self) -> bool:
+        """True when the confidence interval lies entirely above or below zero."""
+        return bool(self.ci_low > 0 or self.ci_high < 0)
+
+
+def _as_paired(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(a, dtype=np.float64).ravel()
+    b = np.asarray(b, dtype=np.float64).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"paired values need equal lengths, got {a.size} and {b.size}; join them on the query id first")
+    if a.size < 2:
+        raise ValueError(f"need at least 2 paired values for a bootstrap, got {a.size}")
+    if not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise ValueError("paired values contain NaN or inf; drop those queries (or fix the metric) before testing")
+    return a, b
+
+
+def _sign_flip_p(contributions: np.ndarray, *, n_resamples: int, seed: int) -> float:
+    """Two-sided sign-flip p-value for ``sum(contributions) == 0`` (one contribution per unit)."""
+    if not np.any(contributions):
+        return 1.0  # every difference is exactly zero: nothing to test, and scipy would warn about it
+    res = stats.permutation_test(
+        (contributions,),
+        lambda x, axis: np.mean(x, axis=axis),
+        permutation_type="samples",
+        vectorized=True,
+        n_resamples=n_resamples,
+        batch=_BATCH,
+        alternative="two-sided",
+        rng=np.random.default_rng(seed),
+    )
+    return float(min(1.0, res.pvalue))
+
+
+def paired_bootstrap(
+    a: npt.ArrayLike,
+    b: npt.ArrayLike,
+    *,
+    n_resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    method: CIMethod = "percentile",
+) -> BootstrapResult:
+    """Paired bootstrap CI and sign-flip p-value for ``mean(a) − mean(b)`` over the same queries.
+
+    Args:
+        a: per-query values of system A (e.g. average precision of the hybrid model).
+        b: per-query values of system B on the same queries, in the same order.
+        n_resamples: bootstrap replicates, also used as the number of random sign flips.
+        confidence: confidence level of the interval.
+        seed: seed of the random generator (the result is deterministic for a seed).
+        method: interval method of :func:`scipy.stats.bootstrap`; ``"percentile"`` by default because
+            ``"BCa"`` needs a jackknife over all queries and is undefined for constant differences.
+
+    Returns:
+        :class:`BootstrapResult`; ``n_units == n_rows == len(a)``.
+
+    Example:
+        >>> res = paired_bootstrap([1, 0, 1, 1, 0], [0, 0, 1, 0, 0], n_resamples=4000)
+        >>> res.mean_diff, res.ci_low, res.ci_high, res.p_value
+        (0.4, 0.0, 0.8, 0.5)
+    """
+    a, b = _as_paired(a, b)
+    diff = a - b
+    observed = float(diff.mean())
+    if np.ptp(diff) == 0:
+        # constant difference: every bootstrap replicate equals it exactly
+        low = high = observed
+    else:
+        res = stats.bootstrap(
+            (a, b),
+            lambda x, y, axis: np.mean(x, axis=axis) - np.mean(y, axis=axis),
+            paired=True,
+            vectorized=True,
+            n_resamples=n_resamples,
+            batch=_BATCH,
+            confidence_level=confidence,
+            method=method,
+            rng=np.random.default_rng(seed),
+        )
+        low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return BootstrapResult(
+        mean_diff=observed,
+        ci_low=low,
+        ci_high=high,
+        p_value=_sign_flip_p(diff, n_resamples=n_resamples, seed=seed),
+        n_units=int(a.size),
+        n_rows=int(a.size),
+        confidence=confidence,
+        n_resamples=n_resamples,
+        method=method,
+    )
+
+
+class _UnitDesign:
+    """Per-(group, unit) sums and counts, so that any unit weighting gives all group means by one matmul."""
+
+    def __init__(self, values: np.ndarray, groups: Sequence[object], units: Sequence[object]) -> None:
+        group_codes, self.group_names = pd.factorize(pd.Series(list(groups), dtype=object), sort=True)
+        unit_codes, self.unit_names = pd.factorize(pd.Series(list(units), dtype=object), sort=False)
+        n_g, n_u = len(self.group_names), len(self.unit_names)
+        self.sums = np.zeros((n_g, n_u))
+        self.counts = np.zeros((n_g, n_u))
+        np.add.at(self.sums, (group_codes, unit_codes), values)
+        np.add.at(self.counts, (group_codes, unit_codes), 1.0)
+        self.n_rows = np.bincount(group_codes, minlength=n_g)
+        self.strata = self._strata()
+
+    def _strata(self) -> list[np.ndarray]:
+        """Unit indices per stratum: groups that share a unit are in one stratum (connected components)."""
+        present = sparse.csr_matrix(self.counts > 0)
+        _, group_label = csgraph.connected_components(present @ present.T, directed=False)
+        unit_label = group_label[np.argmax(self.counts > 0, axis=0)]
+        strata = [np.flatnonzero(unit_label == label) for label in np.unique(unit_label)]
+        # scipy needs two or more observations per sample; pool single-unit strata into one
+        singles = [s for s in strata if s.size < 2]
+        strata = [s for s in strata if s.size >= 2]
+        if singles:
+            strata.append(np.concatenate(singles))
+        return strata
+
+    @property
+    def n_units(self) -> int:
+        return self.sums.shape[1]
+
+    def group_means(self, weights: np.ndarray) -> np.ndarray:
+        """``weights``: (..., n_units) unit multiplicities → (..., n_groups) weighted group means."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (weights @ self.sums.T) / (weights @ self.counts.T)
+
+    def unit_contributions(self) -> np.ndarray:
+        """Each unit's additive share of the macro mean when group sizes are fixed (used by the sign flip)."""
+        return (self.sums / self.n_rows[:, None]).sum(axis=0) / len(self.group_names)
+
+
+def macro_paired_bootstrap(
+    a: npt.ArrayLike,
+    b: npt.ArrayLike,
+    *,
+    groups: Sequence[object],
+    units: Sequence[object],
+    n_resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+    method: CIMethod = "percentile",
+) -> BootstrapResult:
+    """Cluster-bootstrap CI and sign-flip p-value for a macro average of paired differences.
+
+    The statistic is ``mean over groups g of mean over rows r in g of (a[r] − b[r])`` — e.g. the "cross" mAP of
+    Table 1, a mean over language-pair subsets. Each bootstrap replicate draws units with replacement (one draw
+    for all groups, which keeps the dependence between subsets that share a parallel question; stratified when
+    groups share no units, e.g. MIRACL languages) and recomputes every group mean and their macro mean. The p-value
+    flips the sign of all rows of a unit together.
+
+    Args:
+        a: per-row values of system A (one row per query and subset).
+        b: per-row values of system B, aligned with ``a``.
+        groups: per row, the group (subset) the macro average runs over.
+        units: per row, the resampling unit (e.g. the parallel question id); rows of different groups that share
+            a unit are resampled together.
+        n_resamples: bootstrap replicates and random sign flips.
+        confidence: confidence level of the interval.
+        seed: random seed.
+        method: interval method of :func:`scipy.stats.bootstrap` (``"BCa"`` is slow: a jackknife over units).
+
+    Returns:
+        :class:`BootstrapResult` whose ``per_group`` frame holds each group's mean difference and interval
+        taken from the same joint replicates.
+
+    Example:
+        >>> res = macro_paired_bootstrap(
+        ...     [0.9, 0.8, 0.7, 0.6, 0.9, 0.5], [0.8, 0.8, 0.6, 0.6, 0.7, 0.5],
+        ...     groups=["eng-deu"] * 3 + ["deu-eng"] * 3, units=["q1", "q2", "q3"] * 2, n_resamples=1000)
+        >>> round(res.mean_diff, 4)
+        0.0667
+    """
+    a, b = _as_paired(a, b)
+    if len(groups) != a.size or len(units) != a.size:
+        raise ValueError(f"groups ({len(groups)}) and units ({len(units)}) must have one entry per row ({a.size})")
+    design = _UnitDesign(a - b, groups, units)
+    if design.n_units < 2:
+        raise ValueError("need at least 2 distinct units for a bootstrap")
+    observed_groups = design.group_means(np.ones(design.n_units))
+    observed = float(observed_groups.mean())
+    n_groups = len(design.group_names)
+
+    def statistic(*strata_idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        # each argument holds one stratum's resampled unit indices, shape (batch, stratum size); together they
+        # give the unit multiplicities of a replicate
+        idx = np.concatenate([np.moveaxis(np.asarray(s, dtype=np.int64), axis, -1) for s in strata_idx], axis=-1)
+        lead = idx.shape[:-1]
+        flat = idx.reshape(-1, idx.shape[-1])
+        offsets = (np.arange(flat.shape[0]) * design.n_units)[:, None]
+        weights = np.bincount((flat + offsets).ravel(), minlength=flat.shape[0] * design.n_units)
+        weights = weights.reshape(flat.shape[0], design.n_units).astype(np.float64)
+        means = design.group_means(weights)  # (batch, n_groups); NaN where a group drew no unit
+        out = np.concatenate([np.nanmean(means, axis=1, keepdims=True), means], axis=1)
+        return np.moveaxis(out.reshape(*lead, n_groups + 1), -1, 0)
+
+    all_diffs = a - b
+    if np.ptp(all_diffs) == 0:
+        lows = highs = np.concatenate([[observed], observed_groups])
+    else:
+        res = stats.bootstrap(
+            tuple(design.strata),
+            statistic,
+            vectorized=True,
+            n_resamples=n_resamples,
+            batch=_BATCH,
+            confidence_level=confidence,
+            method=method,
+            rng=np.random.default_rng(seed),
+        )
+        lows = np.asarray(res.confidence_interval.low, dtype=np.float64)
+        highs = np.asarray(res.confidence_interval.high, dtype=np.float64)
+    per_group = pd.DataFrame(
+        {
+            "group": list(design.group_names),
+            "mean_diff": observed_groups,
+            "ci_low": lows[1:],
+            "ci_high": highs[1:],
+            "n_rows": design.n_rows,
+        }
+    )
+    return BootstrapResult(
+        mean_diff=observed,
+        ci_low=float(lows[0]),
+        ci_high=float(highs[0]),
+        p_value=_sign_flip_p(design.unit_contributions(), n_resamples=n_resamples, seed=seed),
+        n_units=design.n_units,
+        n_rows=int(a.size),
+        confidence=confidence,
+        n_resamples=n_resamples,
+        method=method,
+        per_group=per_group,
+    )
+
+
+def bootstrap_mean_ci(
+    values: npt.ArrayLike,
+    *,
+    groups: Sequence[object],
+    units: Sequence[object] | None = None,
+    n_resamples: int = 10_000,
+    confidence: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Per-group means of one system with bootstrap intervals, plus a ``"mean"`` row for their macro average.
+
+    Used for error bars (e.g. MIRACL nDCG@10 per language). Units default to one per row.
+
+    Example:
+        >>> bootstrap_mean_ci([1.0, 0.0, 1.0, 1.0], groups=["sw", "sw", "yo", "yo"], n_resamples=500)["group"].tolist()
+        ['sw', 'yo', 'mean']
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    units = list(units) if units is not None else [f"row{i}" for i in range(values.size)]
+    res = macro_paired_bootstrap(
+        values, np.zeros_like(values), groups=groups, units=units,
+        n_resamples=n_resamples, confidence=confidence, seed=seed,
+    )
+    assert res.per_group is not None
+    frame = res.per_group.rename(columns={"mean_diff": "mean"})
+    macro = pd.DataFrame(
+        [{"group": "mean", "mean": res.mean_diff, "ci_low": res.ci_low, "ci_high": res.ci_high, "n_rows": res.n_rows}]
+    )
+    return pd.concat([frame, macro], ignore_index=True)
