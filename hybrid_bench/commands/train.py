@@ -1,0 +1,105 @@
+"""``hybrid-bench train``: fine-tune a retriever with mono / cross / hybrid batches (arXiv 2408.10536).
+
+Thin command-line layer over :func:`hybrid_bench.training.trainer.train_model`; see that module for where
+checkpoints and the finished model go.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from hybrid_bench.training.trainer import STRATEGIES, TrainConfig
+
+EPILOG = """examples:
+  hybrid-bench train --base me5-small --strategy hybrid --alpha 0.5 --steps 300 --bf16 --out hybrid-me5-small
+  hybrid-bench train --base me5-small --strategy mono --steps 300 --out mono-me5-small
+  hybrid-bench train --base me5-small --strategy cross --data my_parallel.jsonl --languages en de ar --out xy
+  hybrid-bench train ... --out hybrid-me5-small --resume      # continue after an interruption (same options)
+
+strategies: mono = every batch monolingual (alpha 1, the paper's X-X-mono); cross = every batch cross-lingual
+(alpha 0, X-Y, each example with its own language pair); hybrid = monolingual with probability alpha (0.5).
+
+The model is saved to $HYBRID_BENCH_HOME/models/NAME (see `hybrid-bench models list`); checkpoints go to
+$HYBRID_BENCH_HOME/checkpoints/NAME every --save-steps steps and are removed once the model is saved.
+Training data: `xquad-r-train` (the XQuAD-R training articles, all 11 languages) or a .jsonl / .parquet file with
+one record per item and language: {"id", "lang", "query", "positive"[, "negative"]}.
+"""
+
+_DEFAULTS = TrainConfig()
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> None:
+    parser = subparsers.add_parser(
+        name, help=help, description=__doc__.splitlines()[0], epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    what = parser.add_argument_group("what to train")
+    what.add_argument("--base", default=_DEFAULTS.base,
+                      help="base model: me5-small, a model-store name or a sentence-transformers folder "
+                      "(default: %(default)s)")
+    what.add_argument("--strategy", choices=sorted(STRATEGIES), default=_DEFAULTS.strategy,
+                      help="batch strategy (default: %(default)s)")
+    what.add_argument("--alpha", type=float, default=None,
+                      help="hybrid only: probability that a batch is monolingual (default: 0.5)")
+    what.add_argument("--out", required=True, metavar="NAME", help="name of the new model in the model store")
+    what.add_argument("--data", default=_DEFAULTS.data, metavar="SOURCE",
+                      help="xquad-r-train, PATH.jsonl or PATH.parquet (default: %(default)s)")
+    what.add_argument("--languages", nargs="+", metavar="LANG", default=None,
+                      help="train on these languages only (default: all in the data)")
+    what.add_argument("--hard-negatives", action="store_true",
+                      help="xquad-r-train: add a same-paragraph hard negative to every example")
+    what.add_argument("--data-dir", default=None, help="local LAReQA data folder (else $HYBRID_BENCH_DATA / cache)")
+
+    how = parser.add_argument_group("optimisation")
+    how.add_argument("--steps", type=int, default=_DEFAULTS.steps, help="training steps (default: %(default)s)")
+    how.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help="default: %(default)s")
+    how.add_argument("--lr", type=float, default=_DEFAULTS.learning_rate,
+                     help="peak AdamW learning rate (default: %(default)s, as in the paper)")
+    how.add_argument("--weight-decay", type=float, default=_DEFAULTS.weight_decay, help="default: %(default)s")
+    how.add_argument("--warmup-ratio", type=float, default=_DEFAULTS.warmup_ratio, help="default: %(default)s")
+    how.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="default: %(default)s")
+    how.add_argument("--scale", type=float, default=_DEFAULTS.scale,
+                     help="loss scale = 1 / temperature (default: %(default)s)")
+    how.add_argument("--symmetric", action="store_true", help="add the passage-to-query InfoNCE term")
+    how.add_argument("--language-sampling", choices=("uniform", "proportional"), default=_DEFAULTS.language_sampling,
+                     help="draw languages / language pairs uniformly or by item count (default: %(default)s)")
+    how.add_argument("--max-seq-length", type=int, default=_DEFAULTS.max_seq_length,
+                     help="token limit of queries and passages (default: %(default)s)")
+    how.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction,
+                     default=_DEFAULTS.freeze_embeddings,
+                     help="keep the word-embedding matrix fixed (default: frozen; faster on CPU)")
+    how.add_argument("--bf16", action="store_true", help="bfloat16 autocast (about 2x faster on CPUs with bf16)")
+
+    run = parser.add_argument_group("run control")
+    run.add_argument("--save-steps", type=int, default=_DEFAULTS.save_steps,
+                     help="checkpoint every N steps (default: %(default)s)")
+    run.add_argument("--logging-steps", type=int, default=_DEFAULTS.logging_steps,
+                     help="log losses every N steps (default: %(default)s)")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the interrupted run of --out from its last complete checkpoint")
+    run.add_argument("--overwrite", action="store_true",
+                     help="replace an existing model NAME and discard old checkpoints")
+    parser.set_defaults(func=run_command)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from hybrid_bench.training.trainer import train_model
+
+    config = TrainConfig(
+        base=args.base, strategy=args.strategy, alpha=args.alpha, data=args.data,
+        languages=tuple(args.languages) if args.languages else None, hard_negatives=args.hard_negatives,
+        steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
+        warmup_ratio=args.warmup_ratio, seed=args.seed, max_seq_length=args.max_seq_length,
+        freeze_embeddings=args.freeze_embeddings, bf16=args.bf16, scale=args.scale, symmetric=args.symmetric,
+        language_sampling=args.language_sampling, save_steps=args.save_steps, logging_steps=args.logging_steps,
+    )
+    result = train_model(config, args.out, resume=args.resume, overwrite=args.overwrite, data_dir=args.data_dir)
+    print(result.path)
+    print(
+        f"{result.global_step} steps in {result.wall_time_s:.0f} s"
+        + (f" (resumed from step {result.resumed_from_step})" if result.resumed_from_step is not None else "")
+    )
+    return 0
+
+
+run = run_command

@@ -1,0 +1,91 @@
+"""Trainer callbacks of the hybrid trainer: per-batch-type loss logging and a wall clock that survives resumes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+
+from hybrid_bench.training.loss import HybridInfoNCELoss
+from hybrid_bench.training.trainer import RUN_RECORD
+
+__all__ = ["HybridLossCallback", "WallClockCallback"]
+
+logger = logging.getLogger(__name__)
+
+
+class HybridLossCallback(TrainerCallback):
+    """Adds ``loss_mono`` / ``loss_cross`` (and the batch counts) to every training log line.
+
+    The trainer's own ``loss`` averages all batches; this callback splits it by batch type, using the running
+    means kept by :class:`~hybrid_bench.training.loss.HybridInfoNCELoss`. The values go into the log dict shown by
+    the progress bar / printer and into ``trainer.state.log_history`` (hence ``trainer_state.json`` and the model
+    card's training log). Reporting integrations registered before this callback (``report_to``) do not see them.
+
+    Args:
+        loss: The loss instance given to the trainer.
+
+    Example::
+
+        loss = HybridInfoNCELoss(model)
+        trainer = SentenceTransformerTrainer(..., loss=loss, callbacks=[HybridLossCallback(loss)])
+    """
+
+    def __init__(self, loss: HybridInfoNCELoss) -> None:
+        if not isinstance(loss, HybridInfoNCELoss):
+            raise TypeError(f"HybridLossCallback needs the HybridInfoNCELoss given to the trainer, got {type(loss)}")
+        self.loss = loss
+
+    def on_log(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        logs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if not logs or "loss" not in logs:
+            return  # evaluation or end-of-training summary
+        extra = self.loss.pop_batch_type_losses()
+        logs.update(extra)
+        # the trainer appended a copy of `logs` to the history just before calling the callbacks
+        if state.log_history and state.log_history[-1].get("step") == state.global_step:
+            state.log_history[-1].update(extra)
+
+
+class WallClockCallback(TrainerCallback):
+    """Measures training wall time across interrupted and resumed runs.
+
+    On every checkpoint save it writes :data:`~hybrid_bench.training.trainer.RUN_RECORD` (``{"global_step",
+    "wall_time_s"}``) into the checkpoint folder, after the trainer wrote everything else, so the file marks a
+    complete checkpoint; a resumed run starts its clock from the record of the checkpoint it resumes from.
+
+    Args:
+        previous_seconds: Wall time already spent before this process (from the resumed checkpoint's record).
+    """
+
+    def __init__(self, previous_seconds: float = 0.0) -> None:
+        self.previous_seconds = float(previous_seconds)
+        self._start: float | None = None
+
+    @property
+    def elapsed(self) -> float:
+        """Seconds of training so far, over all runs."""
+        return self.previous_seconds + (0.0 if self._start is None else time.monotonic() - self._start)
+
+    def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+        self._start = time.monotonic()
+
+    def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+        folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if not folder.is_dir() or not state.is_world_process_zero:
+            return
+        record = {"global_step": state.global_step, "wall_time_s": round(self.elapsed, 3)}
+        tmp = folder / f".{RUN_RECORD}.tmp"
+        tmp.write_text(json.dumps(record), encoding="utf-8")
+        os.replace(tmp, folder / RUN_RECORD)

@@ -1,0 +1,413 @@
+"""``train_model``: fine-tune a retriever with mono / cross / hybrid batches, resumably, into the model store.
+
+This is what ``hybrid-bench train`` runs. It wires the parts of :mod:`hybrid_bench.training` into a stock
+``SentenceTransformerTrainer``: the parallel corpus (:mod:`~hybrid_bench.training.parallel_data`), the
+:class:`~hybrid_bench.training.sampler.HybridBatchSampler`, the
+:class:`~hybrid_bench.training.loss.HybridInfoNCELoss` and its per-batch-type log
+(:class:`~hybrid_bench.training.callbacks.HybridLossCallback`).
+
+Where things go:
+
+* checkpoints: ``$HYBRID_BENCH_HOME/checkpoints/<out>/checkpoint-<step>`` (every ``save_steps``; the two newest
+  are kept; removed after the final model is saved). A checkpoint counts as complete once its
+  ``hybrid_bench_run.json`` exists: ``resume=True`` continues from the newest complete one, with the same batches
+  and learning-rate schedule, and ends at the same global step as an uninterrupted run.
+* the finished model: ``models_dir()/<out>`` (:func:`hybrid_bench.paths.models_dir`), written atomically, with a
+  model card whose "hybrid-bench training" section records base, strategy, α, data, steps, seed and wall time,
+  and the same record as ``hybrid_bench_training.json``.
+
+Example::
+
+    from hybrid_bench.training.trainer import TrainConfig, train_model
+
+    result = train_model(TrainConfig(base="me5-small", strategy="hybrid", steps=300), "hybrid-me5-small")
+    print(result.path, result.wall_time_s)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from hybrid_bench import paths
+from hybrid_bench.errors import HybridBenchError, ModelNotFoundError
+from hybrid_bench.io import atomic_path, atomic_write_text
+from hybrid_bench.training.parallel_data import XQUAD_R_TRAIN, ParallelCorpus, load_parallel_data
+
+__all__ = [
+    "RUN_RECORD",
+    "STRATEGIES",
+    "TRAINING_RECORD",
+    "TrainConfig",
+    "TrainResult",
+    "checkpoint_dir",
+    "read_run_record",
+    "train_model",
+]
+
+logger = logging.getLogger(__name__)
+
+Strategy = Literal["mono", "cross", "hybrid"]
+#: α of each strategy: the probability that a batch is monolingual (hybrid: the paper's best, unless given).
+STRATEGIES: dict[str, float] = {"mono": 1.0, "cross": 0.0, "hybrid": 0.5}
+TRAINING_RECORD = "hybrid_bench_training.json"
+#: Written into a checkpoint folder after the trainer finished saving it, so its presence marks a complete
+#: checkpoint; holds the global step and the wall time spent so far.
+RUN_RECORD = "hybrid_bench_run.json"
+RUN_CONFIG = "run_config.json"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run (a resumed run must match it exactly).
+
+    Attributes:
+        base: ``"me5-small"``, a model-store name or a sentence-transformers folder.
+        strategy: ``"mono"`` (α = 1, X-X-mono), ``"cross"`` (α = 0, X-Y) or ``"hybrid"``.
+        alpha: Only for ``"hybrid"`` (default 0.5).
+        data: ``"xquad-r-train"`` or a ``.jsonl`` / ``.parquet`` file in the parallel format.
+        languages: Training languages (default: all of the data).
+        hard_negatives: XQuAD-R only: add a same-paragraph hard negative per example.
+        steps: Optimisation steps.
+        batch_size: Examples per batch.
+        learning_rate: Peak AdamW learning rate (the paper: 3e-5).
+        weight_decay: AdamW weight decay (the paper: 0.01).
+        warmup_ratio: Linear warm-up share of the steps.
+        seed: Seed of the batches and of the trainer.
+        max_seq_length: Token limit of queries and passages (64 fits XQuAD-R sentences and keeps CPU steps short).
+        freeze_embeddings: Do not train the word-embedding matrix (96M of me5-small's 118M parameters).
+        bf16: bfloat16 autocast (about 2x faster on CPUs with native bf16).
+        scale: Loss scale, 1 / temperature.
+        symmetric: Add the passage → query direction to the loss.
+        language_sampling: ``"uniform"`` or ``"proportional"`` draw of languages / language pairs.
+        save_steps: Checkpoint every this many steps.
+        logging_steps: Log the losses every this many steps.
+    """
+
+    base: str = "me5-small"
+    strategy: Strategy = "hybrid"
+    alpha: float | None = None
+    data: str = XQUAD_R_TRAIN
+    languages: tuple[str, ...] | None = None
+    hard_negatives: bool = False
+    steps: int = 300
+    batch_size: int = 32
+    learning_rate: float = 3e-5
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    seed: int = 42
+    max_seq_length: int | None = 64
+    freeze_embeddings: bool = True
+    bf16: bool = False
+    scale: float = 20.0
+    symmetric: bool = False
+    language_sampling: Literal["uniform", "proportional"] = "uniform"
+    save_steps: int = 100
+    logging_steps: int = 10
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise HybridBenchError(f"unknown strategy {self.strategy!r}; choose one of {sorted(STRATEGIES)}")
+        if self.alpha is not None and self.strategy != "hybrid":
+            raise HybridBenchError(
+                f"--alpha only applies to the hybrid strategy; {self.strategy!r} means alpha = {STRATEGIES[self.strategy]}"
+            )
+        if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
+            raise HybridBenchError(f"alpha must be in [0, 1], got {self.alpha}")
+        for name in ("steps", "batch_size", "save_steps", "logging_steps"):
+            if getattr(self, name) < 1:
+                raise HybridBenchError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_seq_length is not None and self.max_seq_length < 8:
+            raise HybridBenchError(f"max_seq_length must be at least 8, got {self.max_seq_length}")
+        if self.languages is not None:
+            object.__setattr__(self, "languages", tuple(self.languages))
+
+    @property
+    def resolved_alpha(self) -> float:
+        """The probability of a monolingual batch."""
+        return self.alpha if self.alpha is not None else STRATEGIES[self.strategy]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["alpha"] = self.resolved_alpha
+        out["languages"] = list(self.languages) if self.languages is not None else None
+        return out
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What :func:`train_model` produced."""
+
+    path: Path
+    global_step: int
+    wall_time_s: float
+    resumed_from_step: int | None
+    record: dict[str, Any] = field(repr=False)
+
+
+def checkpoint_dir(out: str) -> Path:
+    """Where the checkpoints of the run that produces model ``out`` live."""
+    return paths.home_dir() / "checkpoints" / out
+
+
+def train_model(
+    config: TrainConfig,
+    out: str,
+    *,
+    resume: bool = False,
+    overwrite: bool = False,
+    data_dir: str | os.PathLike[str] | None = None,
+    corpus: ParallelCorpus | None = None,
+) -> TrainResult:
+    """Train ``config.base`` with the hybrid sampler and loss and save it as model ``out`` in the model store.
+
+    Args:
+        config: The run's settings.
+        out: Name of the new model (``models_dir()/out``): letters, digits, ``.``, ``_``, ``-``.
+        resume: Continue the interrupted run of ``out`` from its newest complete checkpoint (same ``config``
+            required); without a checkpoint, start from scratch.
+        overwrite: Replace an existing model ``out`` and discard checkpoints of an earlier run.
+        data_dir: Local LAReQA data folder for ``"xquad-r-train"``.
+        corpus: Train on this corpus instead of loading ``config.data`` (its name is recorded as the data).
+
+    Raises:
+        HybridBenchError: The model exists, stale checkpoints exist, the resumed run's settings differ, ...
+        DataError: Bad training data.
+    """
+    if not _NAME.fullmatch(out):
+        raise HybridBenchError(f"invalid model name {out!r}: use letters, digits, '.', '_' and '-' only")
+    target = paths.models_dir() / out
+    if target.exists() and not overwrite:
+        raise HybridBenchError(f"model {out!r} already exists at {target}; pass --overwrite to replace it")
+    ckpt_dir = checkpoint_dir(out)
+    resume_from = _prepare_checkpoints(ckpt_dir, config, resume=resume, overwrite=overwrite)
+
+    # heavy imports only once the cheap checks passed
+    import torch
+    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+    from sentence_transformers import SentenceTransformerTrainingArguments
+
+    from hybrid_bench.training.callbacks import HybridLossCallback, WallClockCallback
+    from hybrid_bench.training.loss import HybridInfoNCELoss
+    from hybrid_bench.training.sampler import HybridBatchSampler
+
+    base_path = resolve_base(config.base)
+    if corpus is None:
+        corpus = load_parallel_data(
+            config.data, languages=config.languages, hard_negatives=config.hard_negatives, data_dir=data_dir,
+            seed=config.seed,
+        )
+    train_dataset = corpus.to_dataset()
+    logger.info("training data: %s, %d rows", corpus, len(train_dataset))
+
+    model = SentenceTransformer(str(base_path))
+    if config.max_seq_length is not None:
+        model.max_seq_length = config.max_seq_length
+    frozen = freeze_word_embeddings(model) if config.freeze_embeddings else 0
+    prompts = _column_prompts(model)
+
+    loss = HybridInfoNCELoss(model, scale=config.scale, symmetric=config.symmetric)
+    args = SentenceTransformerTrainingArguments(
+        output_dir=str(ckpt_dir),
+        max_steps=config.steps,
+        per_device_train_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        weight_decay=config.weight_decay,
+        warmup_steps=round(config.warmup_ratio * config.steps),
+        seed=config.seed,
+        bf16=config.bf16,
+        batch_sampler=HybridBatchSampler.factory(
+            alpha=config.resolved_alpha, language_sampling=config.language_sampling
+        ),
+        prompts=prompts,
+        save_strategy="steps",
+        save_steps=config.save_steps,
+        save_total_limit=2,
+        logging_steps=config.logging_steps,
+        report_to="none",
+        dataloader_pin_memory=torch.cuda.is_available(),
+        disable_tqdm=False,
+    )
+    previous = read_run_record(resume_from)["wall_time_s"] if resume_from else 0.0
+    clock = WallClockCallback(previous)
+    trainer = SentenceTransformerTrainer(
+        model=model, args=args, train_dataset=train_dataset, loss=loss,
+        callbacks=[HybridLossCallback(loss), clock],
+    )
+    if resume_from:
+        logger.info("resuming from %s", resume_from)
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    global_step = trainer.state.global_step
+    if global_step != config.steps:
+        raise HybridBenchError(f"training stopped at step {global_step} instead of {config.steps}")
+
+    wall = clock.elapsed
+    record = {
+        "name": out,
+        "base": config.base,
+        "base_path": str(base_path),
+        "strategy": config.strategy,
+        "alpha": config.resolved_alpha,
+        "data": corpus.name,
+        "languages": list(corpus.languages),
+        "items": len(corpus),
+        "steps": global_step,
+        "seed": config.seed,
+        "wall_time_s": round(wall, 1),
+        "steps_per_s": round(global_step / wall, 4) if wall > 0 else None,
+        "resumed_from_step": _step_of(resume_from) if resume_from else None,
+        "frozen_parameters": frozen,
+        "config": config.to_dict(),
+        "log_history": trainer.state.log_history,
+    }
+    model.model_card_data.model_name = f"{out}: {config.base} fine-tuned with {config.strategy} batches"
+    with atomic_path(target, overwrite=overwrite) as tmp:
+        model.save(str(tmp))
+        _append_model_card(tmp / "README.md", record)
+        (tmp / TRAINING_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    shutil.rmtree(ckpt_dir, ignore_errors=True)
+    logger.info("saved %s (%d steps, %.0f s)", target, global_step, wall)
+    return TrainResult(target, global_step, round(wall, 1), record["resumed_from_step"], record)
+
+
+def resolve_base(base: str) -> Path:
+    """``"me5-small"`` (built on first use), a model-store name, or a sentence-transformers folder."""
+    if base == "me5-small":
+        from hybrid_bench.models.me5_small import me5_small_path
+
+        return me5_small_path()
+    folder = Path(base).expanduser()
+    if folder.is_dir():
+        if not (folder / "modules.json").is_file():
+            raise ModelNotFoundError(f"{folder} is not a sentence-transformers model folder (no modules.json)")
+        return folder
+    stored = paths.models_dir() / base
+    if _NAME.fullmatch(base) and (stored / "modules.json").is_file():
+        return stored
+    raise ModelNotFoundError(
+        f"base model {base!r} not found: use 'me5-small', a name in the model store ({paths.models_dir()}) "
+        "or a sentence-transformers folder"
+    )
+
+
+def freeze_word_embeddings(model: Any) -> int:
+    """Stop training the word-embedding matrix of every transformer module; returns the number of frozen weights.
+
+    For me5-small that is 96M of 118M parameters: the optimizer then keeps no state for them, and each step
+    skips their gradient (measured speed-up in the README).
+    """
+    frozen = 0
+    for module in model:
+        auto_model = getattr(module, "auto_model", None)
+        if auto_model is None or not hasattr(auto_model, "get_input_embeddings"):
+            continue
+        weight = auto_model.get_input_embeddings().weight
+        weight.requires_grad_(False)
+        frozen += weight.numel()
+    if not frozen:
+        logger.warning("freeze_embeddings: the model has no transformer word embeddings to freeze")
+    return frozen
+
+
+def _column_prompts(model: Any) -> dict[str, str]:
+    prompts = getattr(model, "prompts", None) or {}
+    query = prompts.get("query")
+    passage = prompts.get("document", prompts.get("passage"))
+    if query is None or passage is None:
+        logger.warning(
+            "the base model defines no 'query' / 'document' prompts (has %s); training without prefixes",
+            sorted(prompts),
+        )
+        return {}
+    return {"anchor": query, "positive": passage, "negative": passage}
+
+
+def read_run_record(checkpoint: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The :data:`RUN_RECORD` of a checkpoint folder, or ``None`` if it has none (an incomplete checkpoint)."""
+    try:
+        return json.loads((Path(checkpoint) / RUN_RECORD).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def _step_of(checkpoint: Path) -> int:
+    return int(checkpoint.name.rsplit("-", 1)[1])
+
+
+def _complete_checkpoints(ckpt_dir: Path) -> list[Path]:
+    found = [p for p in ckpt_dir.glob("checkpoint-*") if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit()]
+    return sorted((p for p in found if read_run_record(p) is not None), key=_step_of)
+
+
+def _prepare_checkpoints(ckpt_dir: Path, config: TrainConfig, *, resume: bool, overwrite: bool) -> Path | None:
+    """Check the checkpoint folder against the request; return the checkpoint to resume from, if any."""
+    existing = [p for p in ckpt_dir.glob("checkpoint-*") if p.is_dir()] if ckpt_dir.is_dir() else []
+    if not resume:
+        if existing and not overwrite:
+            raise HybridBenchError(
+                f"an earlier run of this model left checkpoints in {ckpt_dir}: pass --resume to continue it, or "
+                "--overwrite to discard them and start over"
+            )
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(ckpt_dir / RUN_CONFIG, json.dumps(config.to_dict(), indent=2) + "\n")
+        return None
+    config_file = ckpt_dir / RUN_CONFIG
+    if not config_file.is_file():
+        logger.warning("--resume: no earlier run in %s; starting from scratch", ckpt_dir)
+        return _prepare_checkpoints(ckpt_dir, config, resume=False, overwrite=True)
+    saved = json.loads(config_file.read_text(encoding="utf-8"))
+    if diff := {k: (saved.get(k), v) for k, v in config.to_dict().items() if saved.get(k) != v}:
+        details = ", ".join(f"{k}: was {old!r}, now {new!r}" for k, (old, new) in sorted(diff.items()))
+        raise HybridBenchError(
+            f"--resume needs the settings of the interrupted run ({details}); repeat its command with --resume, or "
+            "start over with --overwrite"
+        )
+    complete = _complete_checkpoints(ckpt_dir)
+    for partial in set(existing) - set(complete):
+        # killed while the trainer was writing it: unusable, and it would count against save_total_limit
+        logger.warning("removing incomplete checkpoint %s", partial)
+        shutil.rmtree(partial, ignore_errors=True)
+    if not complete:
+        logger.warning("--resume: no complete checkpoint in %s yet; starting from scratch", ckpt_dir)
+        return None
+    return complete[-1]
+
+
+def _append_model_card(readme: Path, record: dict[str, Any]) -> None:
+    config = record["config"]
+    lines = [
+        "",
+        "## hybrid-bench training",
+        "",
+        "Trained with `hybrid-bench train` (hybrid batching, Elmahdy et al. 2024, arXiv:2408.10536).",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        f"| base | `{record['base']}` |",
+        f"| strategy | {record['strategy']} |",
+        f"| alpha (P[monolingual batch]) | {record['alpha']} |",
+        f"| data | {record['data']} ({record['items']} items; {', '.join(record['languages'])}) |",
+        f"| steps | {record['steps']} |",
+        f"| batch size | {config['batch_size']} |",
+        f"| learning rate | {config['learning_rate']} |",
+        f"| max sequence length | {config['max_seq_length']} |",
+        f"| word embeddings frozen | {config['freeze_embeddings']} |",
+        f"| bf16 | {config['bf16']} |",
+        f"| seed | {record['seed']} |",
+        f"| wall time | {record['wall_time_s']} s ({record['steps_per_s']} steps/s) |",
+        f"| resumed from step | {record['resumed_from_step']} |",
+        "",
+        f"The full record, with the training log, is in `{TRAINING_RECORD}`.",
+        "",
+    ]
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    readme.write_text(text.rstrip("\n") + "\n" + "\n".join(lines), encoding="utf-8")

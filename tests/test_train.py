@@ -1,0 +1,228 @@
+"""train_model / `hybrid-bench train`: a tiny model learns, the store gets a model card, SIGKILL + --resume, fit."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from parallel_helpers import batch_kind, labels_of, synthetic_corpus, synthetic_records
+from sentence_transformers import SentenceTransformer
+
+from hybrid_bench.errors import HybridBenchError
+from hybrid_bench.training.loss import HybridInfoNCELoss
+from hybrid_bench.training.trainer import RUN_RECORD, TRAINING_RECORD, TrainConfig, checkpoint_dir, train_model
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+N_ITEMS = 48
+TINY = {"max_seq_length": 24, "learning_rate": 2e-3, "warmup_ratio": 0.0, "batch_size": 8}
+
+
+@pytest.fixture(scope="module")
+def corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "parallel.jsonl"
+    synthetic_corpus(N_ITEMS).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def base_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model whose vocabulary knows the synthetic corpus' words (so there is something to learn)."""
+    from tiny_model import build_tiny_model
+
+    texts = [f"{r['query']} {r['positive']}" for r in synthetic_records(N_ITEMS)]
+    out = tmp_path_factory.mktemp("tiny-train")
+    build_tiny_model(out, texts + ["query: passage:"], seed=1)
+    return out / "st"
+
+
+@pytest.fixture(scope="module")
+def trained(base_dir: Path, corpus_file: Path, tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("home")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HYBRID_BENCH_HOME", str(home))
+        config = TrainConfig(base=str(base_dir), strategy="hybrid", data=str(corpus_file), steps=40, seed=3,
+                             save_steps=15, logging_steps=5, **TINY)
+        result = train_model(config, "tiny-hybrid")
+    return home, result
+
+
+def _eval_loss(model_dir: Path, corpus_file: Path) -> float:
+    """HybridInfoNCELoss of a fixed set of mono and cross batches (eval mode, no dropout)."""
+    from hybrid_bench.training.parallel_data import load_parallel_data
+
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    model.max_seq_length = TINY["max_seq_length"]
+    model.eval()
+    dataset = load_parallel_data(corpus_file).to_dataset()
+    loss = HybridInfoNCELoss(model)
+    total = 0.0
+    for q, p in ((1, 1), (0, 3), (2, 0)):  # en-en, de-ru, es-de
+        rows = [i * 16 + q * 4 + p for i in range(16)]
+        batch = dataset.select(rows)
+        features = [model.preprocess(["query: " + t for t in batch["anchor"]]),
+                    model.preprocess(["passage: " + t for t in batch["positive"]])]
+        with torch.no_grad():
+            total += float(loss(features, torch.tensor(batch["label"])))
+    return total / 3
+
+
+def test_tiny_model_loss_falls(trained, base_dir: Path, corpus_file: Path):
+    _, result = trained
+    before = _eval_loss(base_dir, corpus_file)
+    after = _eval_loss(result.path, corpus_file)
+    assert after < before - 0.3, (before, after)
+    logged = [h["loss"] for h in result.record["log_history"] if "loss" in h]
+    assert len(logged) == 8 and logged[-1] < logged[0]
+
+
+def test_model_is_saved_into_the_store_with_a_model_card(trained, base_dir: Path, corpus_file: Path):
+    home, result = trained
+    assert result.path == home / "models" / "tiny-hybrid"
+    assert result.global_step == 40 and result.resumed_from_step is None
+    record = json.loads((result.path / TRAINING_RECORD).read_text(encoding="utf-8"))
+    assert record["base"] == str(base_dir)
+    assert (record["strategy"], record["alpha"], record["steps"], record["seed"]) == ("hybrid", 0.5, 40, 3)
+    assert record["data"] == corpus_file.name and record["items"] == N_ITEMS
+    assert record["wall_time_s"] > 0
+    card = (result.path / "README.md").read_text(encoding="utf-8")
+    for needle in ("## hybrid-bench training", f"| base | `{base_dir}` |", "| strategy | hybrid |",
+                   "| alpha (P[monolingual batch]) | 0.5 |", f"| data | {corpus_file.name}", "| steps | 40 |",
+                   "| seed | 3 |", "| wall time | "):
+        assert needle in card, needle
+    # per-batch-type losses are in the training log, with batch counts adding up to the logged steps
+    logs = [h for h in record["log_history"] if "loss" in h]
+    assert all("loss_mono" in h or "loss_cross" in h for h in logs)
+    assert sum(h.get("batches_mono", 0) + h.get("batches_cross", 0) for h in logs) == 40
+    assert not any("batches_mixed" in h for h in logs)
+    assert not checkpoint_dir("tiny-hybrid").exists() or not any(checkpoint_dir("tiny-hybrid").iterdir())
+    model = SentenceTransformer(str(result.path), device="cpu")
+    assert model.encode(["query: en capital 1 ?"]).shape == (1, 32)
+
+
+def test_word_embeddings_stay_frozen(trained, base_dir: Path):
+    _, result = trained
+    base = SentenceTransformer(str(base_dir), device="cpu")[0].auto_model
+    tuned = SentenceTransformer(str(result.path), device="cpu")[0].auto_model
+    torch.testing.assert_close(tuned.get_input_embeddings().weight, base.get_input_embeddings().weight)
+    assert not torch.allclose(tuned.encoder.layer[0].attention.self.query.weight,
+                              base.encoder.layer[0].attention.self.query.weight)
+    assert result.record["frozen_parameters"] == base.get_input_embeddings().weight.numel()
+
+
+def _cli(args: list[str], home: Path) -> subprocess.Popen:
+    env = {**os.environ, "HYBRID_BENCH_HOME": str(home), "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.Popen([sys.executable, "-m", "hybrid_bench.cli", *args], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def test_sigkill_then_resume_finishes_the_same_run(base_dir: Path, corpus_file: Path, tmp_path: Path):
+    home = tmp_path / "home"
+    steps = 400
+    args = ["train", "--base", str(base_dir), "--data", str(corpus_file), "--strategy", "hybrid", "--steps",
+            str(steps), "--batch-size", "8", "--save-steps", "20", "--logging-steps", "20", "--max-seq-length", "24",
+            "--lr", "1e-3", "--seed", "5", "--out", "killed"]
+    ckpts = home / "checkpoints" / "killed"
+    process = _cli(args, home)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            if (ckpts / "checkpoint-40" / RUN_RECORD).is_file():
+                break
+            time.sleep(0.01)
+        assert process.poll() is None, "training ended before it could be killed: " + process.stdout.read()[-2000:]
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == -signal.SIGKILL
+    assert not (home / "models" / "killed").exists()  # killed mid-training, before the model was saved
+    complete = sorted(int(p.name.split("-")[1]) for p in ckpts.glob("checkpoint-*") if (p / RUN_RECORD).is_file())
+    assert complete and complete[-1] >= 40 and complete[-1] < steps
+
+    # without --resume the interrupted run is protected
+    again = _cli(args, home)
+    out, _ = again.communicate(timeout=120)
+    assert again.returncode == 1 and "pass --resume to continue it" in out
+
+    resumed = _cli([*args, "--resume"], home)
+    out, _ = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, out[-3000:]
+    assert f"{steps} steps in" in out and f"(resumed from step {complete[-1]})" in out
+    model_dir = home / "models" / "killed"
+    record = json.loads((model_dir / TRAINING_RECORD).read_text(encoding="utf-8"))
+    assert record["steps"] == steps and record["resumed_from_step"] == complete[-1]
+    # the log continues the interrupted run's log (trainer state restored), one entry every 20 steps
+    assert [h["step"] for h in record["log_history"] if "loss" in h] == list(range(20, steps + 1, 20))
+    assert record["wall_time_s"] > 0
+    assert not ckpts.exists()
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    assert model.encode(["query: de hauptstadt 0 ?"]).shape == (1, 32)
+
+
+def test_refuses_bad_requests(base_dir: Path, corpus_file: Path, trained, monkeypatch: pytest.MonkeyPatch):
+    from hybrid_bench.cli import main
+
+    home, result = trained
+    monkeypatch.setenv("HYBRID_BENCH_HOME", str(home))
+    config = TrainConfig(base=str(base_dir), data=str(corpus_file), steps=4, **TINY)
+    with pytest.raises(HybridBenchError, match="already exists.*--overwrite"):
+        train_model(config, "tiny-hybrid")
+    with pytest.raises(HybridBenchError, match="invalid model name"):
+        train_model(config, "../escape")
+    with pytest.raises(HybridBenchError, match="--alpha only applies to the hybrid strategy"):
+        TrainConfig(strategy="mono", alpha=0.3)
+    with pytest.raises(HybridBenchError, match="unknown strategy"):
+        TrainConfig(strategy="xy")
+    assert main(["train", "--strategy", "cross", "--alpha", "0.5", "--out", "x"]) == 1
+    # a resumed run must have the interrupted run's settings
+    ckpt = checkpoint_dir("half-done")
+    ckpt.mkdir(parents=True)
+    (ckpt / "run_config.json").write_text(json.dumps({**config.to_dict(), "seed": 999}), encoding="utf-8")
+    with pytest.raises(HybridBenchError, match=r"--resume needs the settings of the interrupted run \(seed: was 999"):
+        train_model(config, "half-done", resume=True)
+
+
+def test_mono_and_cross_strategies_train_only_their_batch_type(base_dir: Path, corpus_file: Path):
+    for strategy, kind in (("mono", "loss_mono"), ("cross", "loss_cross")):
+        config = TrainConfig(base=str(base_dir), strategy=strategy, data=str(corpus_file), steps=6,
+                             logging_steps=3, save_steps=100, **TINY)
+        result = train_model(config, f"tiny-{strategy}")
+        logs = [h for h in result.record["log_history"] if "loss" in h]
+        assert all(set(h) & {"loss_mono", "loss_cross"} == {kind} for h in logs), logs
+        assert result.record["alpha"] == {"mono": 1.0, "cross": 0.0}[strategy]
+
+
+def test_model_fit_trains_with_the_loss_but_drops_the_hybrid_sampler(base_dir: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch, caplog):
+    """What the README says about the deprecated ``model.fit``: the loss (with its masks) works, the hybrid
+    batching does not: fit rebuilds the data and batches it at random (warning about the custom batch sampler)."""
+    from sentence_transformers import InputExample
+    from torch.utils.data import DataLoader
+
+    from hybrid_bench.training.sampler import HybridBatchSampler
+
+    monkeypatch.chdir(tmp_path)  # fit writes its default checkpoint folder under the working directory
+    dataset = synthetic_corpus(N_ITEMS).to_dataset()
+    examples = [InputExample(texts=[r["anchor"], r["positive"]], label=r["label"]) for r in dataset]
+    model = SentenceTransformer(str(base_dir), device="cpu")
+    loss = HybridInfoNCELoss(model)
+    sampler = HybridBatchSampler(dataset, 8, alpha=0.5, seed=0)
+    labels = labels_of(dataset)
+    assert {batch_kind(labels, b) for b in sampler} <= {"mono", "cross"}  # what the trainer would have used
+    loader = DataLoader(examples, batch_sampler=sampler)
+    with caplog.at_level(logging.WARNING):
+        model.fit(train_objectives=[(loader, loss)], epochs=1, steps_per_epoch=8, warmup_steps=0,
+                  show_progress_bar=False)
+    assert any("custom `batch_sampler`" in r.getMessage() for r in caplog.records)
+    counts = loss.pop_batch_type_losses()  # the loss got the labels (a 'label' column) ...
+    assert sum(v for k, v in counts.items() if k.startswith("batches_")) == 8
+    assert counts.get("batches_mixed", 0) >= 6  # ... but batches mixing mono and cross pairs: no hybrid batching
