@@ -81,10 +81,12 @@ def write_leaderboard(
     overwrite: bool = False,
     preamble: str | None = None,
     progress: bool = True,
+    qrels_loader: Any = None,
 ) -> Path:
     """Build the leaderboard of ``results_dir`` and write it to ``out``; print the headline tables.
 
-    Shared by ``hybrid-bench leaderboard`` and ``hybrid-bench reproduce``. Returns ``out``.
+    Shared by ``hybrid-bench leaderboard`` and ``hybrid-bench reproduce``. Returns ``out``. ``qrels_loader``
+    (task name → qrels) scores stock-mteb prediction files; default: load the task through mteb.
 
     Raises:
         HybridBenchError: ``out`` exists and ``overwrite`` is false (checked before any work).
@@ -97,9 +99,12 @@ def write_leaderboard(
         # fail before minutes of bootstrapping, not after
         raise HybridBenchError(f"{out} already exists; refusing to overwrite it (pass --overwrite or another --out)")
     report = check_submission(results_dir) if submission_check else None
+    from hybrid_bench.leaderboard.per_query import load_task_qrels
+
     board = build_leaderboard(
         results_dir, predictions_dir=predictions, compare=compare, models=models, tasks=tasks,
         n_resamples=n_resamples, confidence=confidence, seed=seed, make_plots=plots, progress=progress,
+        qrels_loader=qrels_loader or load_task_qrels,
     )
     if report is not None:
         board.settings["submission_check"] = report.summary()
