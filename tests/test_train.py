@@ -213,8 +213,15 @@ def test_model_fit_trains_with_the_loss_but_drops_the_hybrid_sampler(base_dir: P
     monkeypatch.chdir(tmp_path)  # fit writes its default checkpoint folder under the working directory
     dataset = synthetic_corpus(N_ITEMS).to_dataset()
     examples = [InputExample(texts=[r["anchor"], r["positive"]], label=r["label"]) for r in dataset]
+    class SpyLoss(HybridInfoNCELoss):
+        label_shapes: list[tuple[int, ...]] = []
+
+        def compute_loss_from_embeddings(self, embeddings, labels):
+            self.label_shapes.append(None if labels is None else tuple(labels.shape))
+            return super().compute_loss_from_embeddings(embeddings, labels)
+
     model = SentenceTransformer(str(base_dir), device="cpu")
-    loss = HybridInfoNCELoss(model)
+    loss = SpyLoss(model)
     sampler = HybridBatchSampler(dataset, 8, alpha=0.5, seed=0)
     labels = labels_of(dataset)
     assert {batch_kind(labels, b) for b in sampler} <= {"mono", "cross"}  # what the trainer would have used
@@ -223,6 +230,7 @@ def test_model_fit_trains_with_the_loss_but_drops_the_hybrid_sampler(base_dir: P
         model.fit(train_objectives=[(loader, loss)], epochs=1, steps_per_epoch=8, warmup_steps=0,
                   show_progress_bar=False)
     assert any("custom `batch_sampler`" in r.getMessage() for r in caplog.records)
-    counts = loss.pop_batch_type_losses()  # the loss got the labels (a 'label' column) ...
+    assert loss.label_shapes == [(8, 5)] * 8  # the loss got each batch's labels (fit made a 'label' column) ...
+    counts = loss.pop_batch_type_losses()
     assert sum(v for k, v in counts.items() if k.startswith("batches_")) == 8
     assert counts.get("batches_mixed", 0) >= 6  # ... but batches mixing mono and cross pairs: no hybrid batching

@@ -21,8 +21,10 @@ strategies: mono = every batch monolingual (alpha 1, the paper's X-X-mono); cros
 
 The model is saved to $HYBRID_BENCH_HOME/models/NAME (see `hybrid-bench models list`); checkpoints go to
 $HYBRID_BENCH_HOME/checkpoints/NAME every --save-steps steps and are removed once the model is saved.
-Training data: `xquad-r-train` (the XQuAD-R training articles, all 11 languages) or a .jsonl / .parquet file with
-one record per item and language: {"id", "lang", "query", "positive"[, "negative"]}.
+Training data: `xquad-r-train` (the XQuAD-R training articles, all 11 languages), a .jsonl / .parquet file with
+one record per item and language: {"id", "lang", "query", "positive"[, "negative"]}, or an mMARCO-style folder
+(triples.train.ids.small.tsv + google/queries/train + google/collections; --languages required; see
+hybrid_bench.training.mmarco, whose convert_mmarco() writes such a folder out as a .jsonl to pick a subset).
 """
 
 _DEFAULTS = TrainConfig()
@@ -43,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
                       help="hybrid only: probability that a batch is monolingual (default: 0.5)")
     what.add_argument("--out", required=True, metavar="NAME", help="name of the new model in the model store")
     what.add_argument("--data", default=_DEFAULTS.data, metavar="SOURCE",
-                      help="xquad-r-train, PATH.jsonl or PATH.parquet (default: %(default)s)")
+                      help="xquad-r-train, PATH.jsonl, PATH.parquet or an mMARCO-style folder (default: %(default)s)")
     what.add_argument("--languages", nargs="+", metavar="LANG", default=None,
                       help="train on these languages only (default: all in the data)")
     what.add_argument("--hard-negatives", action="store_true",

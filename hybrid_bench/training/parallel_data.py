@@ -519,7 +519,10 @@ def load_parallel_data(
     if isinstance(source, str) and source == XQUAD_R_TRAIN:
         return xquad_r_parallel_corpus(languages, data_dir=data_dir, hard_negatives=hard_negatives, seed=seed)
     if hard_negatives:
-        raise ValueError(f"hard_negatives=True only applies to {XQUAD_R_TRAIN!r}; files carry a 'negative' field")
+        raise DataError(
+            f"hard_negatives=True only applies to {XQUAD_R_TRAIN!r}; files and mMARCO folders carry their own negatives",
+            file=source if isinstance(source, (str, os.PathLike)) else None,
+        )
     if not isinstance(source, (str, os.PathLike)):
         return ParallelCorpus.from_dataset(source, languages=languages)
     path = Path(source)
@@ -532,7 +535,8 @@ def load_parallel_data(
                 "hybrid_bench.training.mmarco)", file=path,
             )
         if not languages:
-            raise ValueError(f"{path} is an mMARCO-style folder: name the languages to read, e.g. languages=['en', 'de']")
+            raise DataError("an mMARCO-style folder: name the languages to read, e.g. languages=['en', 'de'] "
+                            "(--languages en de)", file=path)
         return mmarco_parallel_corpus(path, languages)
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json"):

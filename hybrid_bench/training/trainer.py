@@ -73,7 +73,8 @@ class TrainConfig:
         base: ``"me5-small"``, a model-store name or a sentence-transformers folder.
         strategy: ``"mono"`` (α = 1, X-X-mono), ``"cross"`` (α = 0, X-Y) or ``"hybrid"``.
         alpha: Only for ``"hybrid"`` (default 0.5).
-        data: ``"xquad-r-train"`` or a ``.jsonl`` / ``.parquet`` file in the parallel format.
+        data: ``"xquad-r-train"``, a ``.jsonl`` / ``.parquet`` file in the parallel format, or an mMARCO-style
+            folder (see :mod:`hybrid_bench.training.mmarco`; needs ``languages``).
         languages: Training languages (default: all of the data).
         hard_negatives: XQuAD-R only: add a same-paragraph hard negative per example.
         steps: Optimisation steps.
@@ -301,8 +302,8 @@ def resolve_base(base: str) -> Path:
 def freeze_word_embeddings(model: Any) -> int:
     """Stop training the word-embedding matrix of every transformer module; returns the number of frozen weights.
 
-    For me5-small that is 96M of 118M parameters: the optimizer then keeps no state for them, and each step
-    skips their gradient (measured speed-up in the README).
+    For me5-small that is 96M of 118M parameters: the optimizer then keeps no AdamW state for them and no step
+    computes or applies their gradient.
     """
     frozen = 0
     for module in model:
