@@ -80,7 +80,7 @@ class Preset:
         steps: training steps of every model (identical budget).
         batch_size: training batch size.
         max_seq_length: training token limit of queries and passages.
-        bf16: bfloat16 autocast in training (about 2x faster on CPUs with native bf16).
+        bf16: bfloat16 autocast in training (off: the trainer refuses bf16 on CPU without `use_cpu`).
         seed: seed of batches and trainer, shared by all models.
         train_languages: training languages (ISO 639-1); ``None`` = all 11 XQuAD-R languages.
         languages: evaluation languages (ISO 639-1) of every task; ``None`` = all.
@@ -101,7 +101,7 @@ class Preset:
     steps: int
     batch_size: int = 32
     max_seq_length: int = 64
-    bf16: bool = True
+    bf16: bool = False
     seed: int = 42
     train_languages: tuple[str, ...] | None = None
     languages: tuple[str, ...] | None = None
@@ -237,8 +237,35 @@ def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str 
             f"{', '.join(changed)}); remove that folder to retrain it, or run another preset")
     if folder.exists():
         raise HybridBenchError(f"{folder} exists but has no training record; remove it or choose another preset")
-    train_model(config, spec.name, resume=True, data_dir=data_dir)
+    stale = _stale_checkpoints(spec.name, config)
+    # resume=True continues an interrupted run of these settings (or starts afresh when there is none)
+    train_model(config, spec.name, resume=not stale, overwrite=stale, data_dir=data_dir)
     return folder, True
+
+
+def _stale_checkpoints(name: str, config: Any) -> bool:
+    """True when ``name``'s checkpoint folder holds an interrupted run of *other* settings with no complete
+    checkpoint yet (nothing to lose: start over). Complete checkpoints of other settings are never discarded here.
+
+    Raises:
+        HybridBenchError: complete checkpoints of a run with other settings exist.
+    """
+    from hybrid_bench.training import trainer
+
+    ckpt = trainer.checkpoint_dir(name)
+    try:
+        saved = json.loads((ckpt / trainer.RUN_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if saved == config.to_dict():
+        return False
+    complete = [p for p in ckpt.glob("checkpoint-*") if trainer.read_run_record(p) is not None]
+    if complete:
+        raise HybridBenchError(
+            f"{ckpt} holds checkpoints of an interrupted training of {name!r} with other settings; remove that "
+            "folder to start this preset's training afresh")
+    logger.info("discarding %s: an interrupted run with other settings and no complete checkpoint", ckpt)
+    return True
 
 
 def _full_name(name: str) -> str:

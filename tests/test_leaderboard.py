@@ -1,0 +1,186 @@
+"""Leaderboard from an MTEB results folder: loading, the paper's tables, comparisons with CIs, plots, CLI, submission."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from leaderboard_synthetic import LANGS, MIRACL_LANGS, MODELS, N_MIRACL_QUERIES, N_QUESTIONS, build_synthetic_results
+from matplotlib import image
+
+from hybrid_bench.cli import main
+from hybrid_bench.errors import DataError
+from hybrid_bench.leaderboard import tables
+from hybrid_bench.leaderboard.build import build_leaderboard
+from hybrid_bench.leaderboard.per_query import load_per_query
+from hybrid_bench.leaderboard.results import load_results
+from hybrid_bench.leaderboard.submission import check_submission
+
+
+@pytest.fixture(scope="module")
+def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    root = tmp_path_factory.mktemp("synthetic")
+    qrels = build_synthetic_results(root)
+    return root, qrels
+
+
+@pytest.fixture(scope="module")
+def board(synthetic: tuple[Path, dict]):  # noqa: ANN201
+    root, qrels = synthetic
+    return build_leaderboard(root, n_resamples=1000, qrels_loader=lambda task: qrels, progress=False)
+
+
+def test_load_results_tidy_frame(synthetic: tuple[Path, dict]) -> None:
+    root, _ = synthetic
+    scores = load_results(root)
+    assert set(scores["label"]) == set(MODELS)
+    assert set(scores["task"]) == {"XQuADRRetrieval", "MIRACLRetrieval"}
+    xquad = scores[(scores["task"] == "XQuADRRetrieval") & (scores["metric"] == "map")]
+    # every query language against every candidate language plus the pool, per model
+    assert len(xquad) == len(MODELS) * len(LANGS) * (len(LANGS) + 1)
+    # the bare results/ folder (ResultCache's own layout) reads the same
+    assert len(load_results(root / "results")) == len(scores)
+
+
+def test_load_results_errors_name_the_folder(tmp_path: Path) -> None:
+    with pytest.raises(DataError, match="no MTEB results"):
+        load_results(tmp_path)
+    with pytest.raises(DataError, match="not found"):
+        load_results(tmp_path / "missing")
+
+
+def test_table1_values_are_macro_means_of_per_query_ap(board, synthetic: tuple[Path, dict]) -> None:  # noqa: ANN001
+    root, _ = synthetic
+    t1 = board.tables["table1_map"]
+    assert t1.shape == (len(MODELS), 3)
+    assert list(t1.columns.get_level_values("setting")) == ["mono", "cross", "multi"]
+    assert list(t1.index) == ["mono-me5-small", "cross-me5-small", "hybrid-me5-small"]  # the paper's row order
+    per_query = pd.concat(pd.read_parquet(f) for f in (root / "predictions").rglob("*_per_query.parquet"))
+    rows = per_query[per_query["model"] == "hybrid-bench/hybrid-me5-small"]
+    q, c = rows["subset"].str.split("-", expand=True).T.values
+    by_subset = rows.groupby("subset")["ap"].mean()
+    expected_cross = by_subset[[s for s in by_subset.index if s.split("-")[1] not in ("pool", s.split("-")[0])]].mean()
+    assert t1.loc["hybrid-me5-small", ("XQuAD-R", "cross")] == pytest.approx(expected_cross)
+    assert len(set(q)) == len(LANGS) and "pool" in set(c)
+
+
+def test_table2_and_miracl_table_shapes(board) -> None:  # noqa: ANN001
+    t2 = board.tables["table2_language_bias"]
+    assert t2.shape == (len(MODELS), 1) and (t2.to_numpy() > 0).all()
+    miracl = board.tables["per_language_MIRACLRetrieval"]
+    assert list(miracl.index) == [*MIRACL_LANGS, "mean"]
+    assert {m for m, _ in miracl.columns if m != "n_queries"} == {"nDCG@10", "Recall@100"}
+    assert miracl[("n_queries", "")].tolist() == [N_MIRACL_QUERIES, N_MIRACL_QUERIES, 2 * N_MIRACL_QUERIES]
+    mean = miracl.loc["mean", ("nDCG@10", "hybrid-me5-small")]
+    assert mean == pytest.approx(miracl.loc[list(MIRACL_LANGS), ("nDCG@10", "hybrid-me5-small")].mean())
+
+
+def test_comparison_has_ci_for_every_hybrid_vs_specialised_cell(board) -> None:  # noqa: ANN001
+    comp = board.tables["comparison"]
+    assert set(zip(comp["model"], comp["baseline"])) == {("hybrid-me5-small", "mono-me5-small"),
+                                                         ("hybrid-me5-small", "cross-me5-small")}
+    assert comp["ci_low"].notna().all() and comp["p_value"].notna().all() and comp["q_value"].notna().all()
+    assert (comp["ci_low"] <= comp["diff"] + 1e-12).all() and (comp["diff"] <= comp["ci_high"] + 1e-12).all()
+    # planted: mono is much worse cross-lingually than hybrid → the interval excludes 0, p is small
+    row = comp[(comp["baseline"] == "mono-me5-small") & (comp["cell"] == "cross")].iloc[0]
+    assert row["ci_low"] > 0 and row["p_value"] < 0.01
+    # the per-query means agree with the results JSON (MIRACL rescored from mteb predictions with pytrec_eval)
+    assert not comp["note"].str.contains("≠", regex=False).any()
+    t1 = board.tables["table1_map"]
+    assert row["diff"] == pytest.approx(t1.loc["hybrid-me5-small", ("XQuAD-R", "cross")]
+                                        - t1.loc["mono-me5-small", ("XQuAD-R", "cross")], abs=1e-4)
+
+
+def test_cross_cell_resamples_questions_not_rows(board) -> None:  # noqa: ANN001
+    row = board.tables["comparison"].query("cell == 'cross'").iloc[0]
+    assert row["n_units"] == N_QUESTIONS  # parallel questions are the unit
+    assert row["n_queries"] == N_QUESTIONS * len(LANGS) * (len(LANGS) - 1)
+
+
+def test_without_per_query_files_tables_say_no_ci(tmp_path: Path) -> None:
+    build_synthetic_results(tmp_path, with_per_query=False)
+    plain = build_leaderboard(tmp_path, n_resamples=500, qrels_loader=None, progress=False)
+    comp = plain.tables["comparison"]
+    assert comp["ci_low"].isna().all() and comp["p_value"].isna().all()
+    assert (comp["note"] == tables.NO_CI_NOTE).all()
+    assert comp["diff"].notna().all()  # point estimates stay
+    assert any("no CI" in note for note in plain.notes)
+
+
+def test_unloadable_qrels_degrade_to_no_ci(synthetic: tuple[Path, dict]) -> None:
+    root, _ = synthetic
+
+    def broken(task: str) -> dict:
+        raise OSError("offline")
+
+    per_query = load_per_query(root / "predictions", qrels_loader=broken)
+    assert set(per_query["task"]) == {"XQuADRRetrieval"}  # the parquet files still count
+
+
+def test_write_tables_and_plots(board, tmp_path: Path) -> None:  # noqa: ANN001
+    out = board.write(tmp_path / "lb")
+    for name in ("table1_map", "table2_language_bias", "per_language_MIRACLRetrieval", "comparison"):
+        for ext in ("md", "csv", "html"):
+            assert (out / f"{name}.{ext}").stat().st_size > 0
+    pngs = sorted((out / "plots").glob("*.png"))
+    stems = {p.stem for p in pngs}
+    assert {f"heatmap_map_XQuADRRetrieval_{m}" for m in MODELS} <= stems
+    assert "diff_map_XQuADRRetrieval_hybrid-me5-small_minus_mono-me5-small" in stems
+    assert "language_bias_XQuADRRetrieval" in stems and "MIRACLRetrieval_ndcg_at_10" in stems
+    for png in pngs:
+        pixels = image.imread(png)
+        assert pixels.shape[0] > 200 and pixels.shape[1] > 200
+        assert pixels[..., :3].std() > 0.05  # not a blank canvas
+    readme = (out / "README.md").read_text(encoding="utf-8")
+    assert "Table 1" in readme and "plots/language_bias_XQuADRRetrieval.png" in readme
+    meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))
+    assert meta["n_resamples"] == 1000 and meta["versions"]["mteb"]
+    with pytest.raises(FileExistsError):
+        board.write(out)
+
+
+def test_cli_leaderboard_writes_once_and_refuses_to_overwrite(synthetic: tuple[Path, dict], tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    root, _ = synthetic
+    out = tmp_path / "cli"
+    args = ["leaderboard", str(root), "--out", str(out), "--n-resamples", "500", "--no-plots",
+            "--tasks", "XQuADRRetrieval"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "table1_map" in printed and "submission check" in printed
+    first = (out / "comparison.csv").read_text(encoding="utf-8")
+    assert main(args) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "comparison.csv").read_text(encoding="utf-8") == first
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_cli_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["leaderboard", "--help"])
+    assert "examples:" in capsys.readouterr().out
+
+
+def test_submission_check_loads_back_with_result_cache(synthetic: tuple[Path, dict], tmp_path: Path) -> None:
+    root, _ = synthetic
+    report = check_submission(root)
+    assert {name for name, _ in report.models} == {f"hybrid-bench/{m}" for m in MODELS}
+    assert all(tasks_ == ["MIRACLRetrieval", "XQuADRRetrieval"] for tasks_ in report.models.values())
+    broken = tmp_path / "broken"
+    shutil.copytree(root / "results", broken / "results")
+    next((broken / "results").rglob("model_meta.json")).unlink()
+    with pytest.raises(DataError, match="no model_meta.json"):
+        check_submission(broken)
+
+
+def test_default_pairs_naming() -> None:
+    labels = ["me5-small", "mono-me5-small-quick", "cross-me5-small-quick", "hybrid-me5-small-quick",
+              "hybrid-me5-small-quick-a0.25"]
+    pairs = tables.default_pairs(labels)
+    assert ("hybrid-me5-small-quick-a0.25", "mono-me5-small-quick") in pairs
+    assert ("hybrid-me5-small-quick", "cross-me5-small-quick") in pairs
+    assert len(pairs) == 4 and np.all([a.startswith("hybrid") for a, _ in pairs])
