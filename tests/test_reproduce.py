@@ -1,0 +1,190 @@
+"""``hybrid-bench reproduce`` end to end with a tiny base model and a tiny preset (real data, offline, ~1-2 min).
+
+The base model is injected (a 2-layer BERT built in the test session) and the preset is shrunk to two languages,
+a handful of queries and two training steps, so the whole pipeline — train three models, evaluate four models on
+four tasks through mteb, build the leaderboard, check the submission — runs in CI.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from hybrid_bench.cli import main
+from hybrid_bench.commands.reproduce import (
+    PRESETS,
+    Preset,
+    ensure_trained,
+    model_specs,
+    reproduce,
+    sample_lareqa,
+    sample_miracl_mirror,
+)
+from hybrid_bench.errors import HybridBenchError
+from hybrid_bench.leaderboard.submission import check_submission
+
+TINY = Preset(
+    name="tiny", steps=2, batch_size=4, max_seq_length=16, bf16=False, train_languages=("de", "en"),
+    languages=("de", "en"), max_queries=6, max_candidates=15, miracl_queries=3, miracl_docs=5,
+    eval_max_seq_length=24, n_resamples=200,
+)
+TASKS = ("XQuADRHeldOutRetrieval", "MLQARRetrieval", "MIRACLRetrieval", "MIRACLCrossLingualRetrieval")
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, shared_data: Path) -> dict:
+    out = tmp_path_factory.mktemp("reproduce")
+    home = out / "home"
+    with pytest.MonkeyPatch.context() as mp:
+        # module-scoped: set the model store here (the autouse per-test home is not active yet)
+        mp.setenv("HYBRID_BENCH_HOME", str(home))
+        t0 = time.perf_counter()
+        summary = reproduce(TINY, out / "results", base=str(tiny_model_dir), leaderboard_out=out / "board",
+                            progress=False)
+        first = time.perf_counter() - t0
+    return {"summary": summary, "out": out / "results", "board": out / "board", "home": home, "first_s": first,
+            "base": str(tiny_model_dir)}
+
+
+@pytest.fixture
+def same_home(tiny_run: dict, monkeypatch: pytest.MonkeyPatch) -> dict:
+    monkeypatch.setenv("HYBRID_BENCH_HOME", str(tiny_run["home"]))
+    return tiny_run
+
+
+def test_trains_three_models_with_identical_settings_but_alpha(tiny_run: dict) -> None:
+    records = {}
+    for strategy in ("mono", "cross", "hybrid"):
+        path = tiny_run["home"] / "models" / f"{strategy}-st-tiny" / "hybrid_bench_training.json"
+        records[strategy] = json.loads(path.read_text(encoding="utf-8"))
+    assert {s: r["alpha"] for s, r in records.items()} == {"mono": 1.0, "cross": 0.0, "hybrid": 0.5}
+    assert all(r["steps"] == TINY.steps for r in records.values())
+    strip = lambda c: {k: v for k, v in c.items() if k not in ("strategy", "alpha")}  # noqa: E731
+    configs = [strip(r["config"]) for r in records.values()]
+    assert configs[0] == configs[1] == configs[2]
+    assert configs[0]["seed"] == TINY.seed and configs[0]["languages"] == ["de", "en"]
+
+
+def test_every_model_has_every_task_and_loads_back_with_result_cache(tiny_run: dict) -> None:
+    report = check_submission(tiny_run["out"])
+    names = {name for name, _ in report.models}
+    assert names == {"hybrid-bench/st", "hybrid-bench/mono-st-tiny", "hybrid-bench/cross-st-tiny",
+                     "hybrid-bench/hybrid-st-tiny"}
+    assert all(task_names == sorted(TASKS) for task_names in report.models.values())
+    assert report.mirror_tasks  # MIRACL ran on the sampled mirror and says so
+    for meta_file in (tiny_run["out"] / "results").rglob("model_meta.json"):
+        assert json.loads(meta_file.read_text(encoding="utf-8"))["name"].startswith("hybrid-bench/")
+
+
+def test_evaluation_follows_the_preset(tiny_run: dict) -> None:
+    result = next((tiny_run["out"] / "results").rglob("XQuADRHeldOutRetrieval.json"))
+    scores = json.loads(result.read_text(encoding="utf-8"))["scores"]["test"]
+    assert {s["hf_subset"] for s in scores} == {"deu-deu", "deu-eng", "eng-deu", "eng-eng", "deu-pool", "eng-pool"}
+    assert all(s["n_queries"] == TINY.max_queries for s in scores)
+    assert all(s["n_candidates"] <= TINY.max_candidates * (2 if s["hf_subset"].endswith("pool") else 1)
+               for s in scores)
+    miracl = json.loads(next((tiny_run["out"] / "results").rglob("MIRACLRetrieval.json")).read_text())
+    assert miracl["dataset_revision"].startswith("mirror:miracl-tiny@")
+
+
+def test_per_query_files_and_leaderboard_with_cis(tiny_run: dict) -> None:
+    preds = tiny_run["out"] / "predictions"
+    assert len(list(preds.rglob("XQuADRHeldOutRetrieval_per_query.parquet"))) == 4
+    assert len(list(preds.rglob("MIRACLCrossLingualRetrieval_per_query.parquet"))) == 4
+    assert len(list(preds.rglob("MIRACLRetrieval_predictions.json"))) == 4  # stock task: rescored per query
+    board = tiny_run["board"]
+    for name in ("table1_map", "table2_language_bias", "per_language_MIRACLRetrieval",
+                 "per_language_MIRACLCrossLingualRetrieval", "comparison"):
+        assert (board / f"{name}.md").is_file() and (board / f"{name}.csv").is_file()
+    comparison = pd.read_csv(board / "comparison.csv")
+    assert set(comparison["baseline"]) == {"mono-st-tiny", "cross-st-tiny"}
+    # every cell has per-query data here, so every difference has an interval, MIRACL included
+    assert comparison["ci_low"].notna().all(), comparison[comparison["ci_low"].isna()]
+    assert {"MIRACL", "MIRACL cross-lingual", "XQuAD-R held-out", "MLQA-R"} <= set(comparison["dataset"])
+    plots = {p.stem for p in (board / "plots").glob("*.png")}
+    assert "heatmap_map_XQuADRHeldOutRetrieval_hybrid-st-tiny" in plots
+    assert "diff_map_XQuADRHeldOutRetrieval_hybrid-st-tiny_minus_mono-st-tiny" in plots
+    assert "MIRACLRetrieval_ndcg_at_10" in plots
+    readme = (board / "README.md").read_text(encoding="utf-8")
+    assert "preset 'tiny'" in readme and "train mono-st-tiny" in readme and "Submission check" in readme
+
+
+def test_rerun_skips_finished_work(same_home: dict) -> None:
+    t0 = time.perf_counter()
+    summary = reproduce(TINY, same_home["out"], base=same_home["base"], leaderboard_out=same_home["board"],
+                        progress=False)
+    assert all(s["skipped"] for s in summary.stages if s["stage"] != "leaderboard")
+    assert len(summary.stages) == 3 + 4 * len(TASKS) + 1
+    assert time.perf_counter() - t0 < same_home["first_s"]
+
+
+def test_changed_settings_reevaluate_but_keep_trained_models(same_home: dict) -> None:
+    changed = dataclasses.replace(TINY, max_queries=4, tasks=("XQuADRHeldOutRetrieval",))
+    summary = reproduce(changed, same_home["out"], base=same_home["base"], leaderboard_out=same_home["board"],
+                        progress=False)
+    stages = {s["stage"]: s["skipped"] for s in summary.stages}
+    assert all(skipped for stage, skipped in stages.items() if stage.startswith("train"))
+    assert not any(skipped for stage, skipped in stages.items() if stage.startswith("evaluate"))
+    result = next((same_home["out"] / "results").rglob("XQuADRHeldOutRetrieval.json"))
+    assert {s["n_queries"] for s in json.loads(result.read_text())["scores"]["test"]} == {4}
+
+
+def test_other_training_settings_never_replace_a_stored_model(same_home: dict) -> None:
+    more_steps = dataclasses.replace(TINY, steps=3)
+    spec = model_specs(more_steps, same_home["base"])[1]
+    with pytest.raises(HybridBenchError, match="other settings"):
+        ensure_trained(more_steps, same_home["base"], spec)
+
+
+def test_model_names_keep_presets_apart() -> None:
+    quick = {s.name for s in model_specs(PRESETS["quick"], "me5-small", alpha_sweep=True)}
+    full = {s.name for s in model_specs(PRESETS["full"], "me5-small", alpha_sweep=True)}
+    assert quick & full == {"me5-small"}  # only the (untrained) base is shared
+    assert {"mono-me5-small", "cross-me5-small", "hybrid-me5-small", "hybrid-me5-small-a0.25",
+            "hybrid-me5-small-a0.75"} == full - {"me5-small"}
+
+
+def test_sample_lareqa_keeps_parallel_questions_and_answers(shared_data: Path) -> None:
+    from hybrid_bench.data.splits import load_xquad_r_heldout
+
+    data = load_xquad_r_heldout()
+    small = sample_lareqa(data, languages=["de", "en"], max_queries=10, max_candidates=30, seed=1)
+    assert small.langs == ("de", "en")
+    qids = {lang: {q.qid for q in small.questions[lang]} for lang in small.langs}
+    assert len(qids["de"]) == 10 and qids["de"] == qids["en"]
+    for lang in small.langs:
+        ids = {c.id for c in small.candidates[lang]}
+        assert len(ids) <= 30
+        assert all(q.answer_candidate in ids for q in small.questions[lang])
+    again = sample_lareqa(data, languages=["de", "en"], max_queries=10, max_candidates=30, seed=1)
+    assert qids["de"] == {q.qid for q in again.questions["de"]}  # deterministic for a seed
+
+
+def test_sample_miracl_mirror(shared_data: Path, tmp_path: Path) -> None:
+    source = shared_data / "miracl-lite"
+    target = sample_miracl_mirror(source, tmp_path / "m", queries=2, docs=8, seed=0)
+    for lang in ("sw", "yo"):
+        queries = pd.read_parquet(next((target / f"{lang}-queries").glob("*.parquet")))
+        qrels = pd.read_parquet(next((target / f"{lang}-qrels").glob("*.parquet")))
+        corpus = pd.read_parquet(next((target / f"{lang}-corpus").glob("*.parquet")))
+        assert len(queries) == 2 and set(qrels["query-id"].astype(str)) <= set(queries["_id"].astype(str))
+        assert set(qrels["corpus-id"]) <= set(corpus["_id"])  # every judged passage is kept
+        assert len(corpus) <= max(8, qrels["corpus-id"].nunique())
+    assert (target / "SHA256SUMS").read_text() != (source / "SHA256SUMS").read_text()
+    stamp = (target / "SHA256SUMS").stat().st_mtime_ns
+    sample_miracl_mirror(source, target, queries=2, docs=8, seed=0)
+    assert (target / "SHA256SUMS").stat().st_mtime_ns == stamp  # same settings: reused
+
+
+def test_cli_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    text = capsys.readouterr().out
+    assert "--quick" in text and "--alpha-sweep" in text and "examples:" in text
+    assert os.environ.get("HYBRID_BENCH_MIRRORS") is None or "miracl-tiny" not in os.environ["HYBRID_BENCH_MIRRORS"]
