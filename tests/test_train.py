@@ -167,6 +167,15 @@ def test_sigkill_then_resume_finishes_the_same_run(base_dir: Path, corpus_file: 
     model = SentenceTransformer(str(model_dir), device="cpu")
     assert model.encode(["query: de hauptstadt 0 ?"]).shape == (1, 32)
 
+    # the resumed run is the uninterrupted run: same batches, schedule and random state after the checkpoint
+    config = TrainConfig(base=str(base_dir), strategy="hybrid", data=str(corpus_file), steps=steps, batch_size=8,
+                         save_steps=20, logging_steps=20, max_seq_length=24, learning_rate=1e-3, seed=5)
+    straight = train_model(config, "straight")
+    resumed_losses = [h["loss"] for h in record["log_history"] if "loss" in h and h["step"] > complete[-1]]
+    straight_losses = [h["loss"] for h in straight.record["log_history"] if "loss" in h and h["step"] > complete[-1]]
+    assert len(resumed_losses) == (steps - complete[-1]) // 20
+    assert resumed_losses == pytest.approx(straight_losses, rel=1e-4)
+
 
 def test_refuses_bad_requests(base_dir: Path, corpus_file: Path, trained, monkeypatch: pytest.MonkeyPatch):
     from hybrid_bench.cli import main
