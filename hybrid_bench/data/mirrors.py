@@ -195,11 +195,16 @@ def resolve_mirror(repo_id: str) -> Path | None:
 def required_configs(task: AbsTask) -> dict[str, list[str]]:
     """The dataset configs ``task`` will load for its selected subsets, ``{hf_subset: [config, ...]}``.
 
-    Retrieval tasks load ``<subset>-corpus``, ``<subset>-queries`` and ``<subset>-qrels`` (bare ``corpus`` ... for a
-    monolingual task), as mteb's ``RetrievalDatasetLoader`` does; other tasks load the subset itself.
+    A task that defines ``required_dataset_configs()`` says so itself (hybrid-bench's MIRACL pool task: its subsets
+    are ``"sw-all"``-style settings, not dataset configs). Otherwise retrieval tasks load ``<subset>-corpus``,
+    ``<subset>-queries`` and ``<subset>-qrels`` (bare ``corpus`` ... for a monolingual task), as mteb's
+    ``RetrievalDatasetLoader`` does, and other tasks load the subset itself.
     """
     from mteb.abstasks.retrieval import AbsTaskRetrieval
 
+    own = getattr(task, "required_dataset_configs", None)
+    if callable(own):
+        return {subset: list(configs) for subset, configs in own().items()}
     subsets = list(task.hf_subsets) if task.metadata.is_multilingual else ["default"]
     needed: dict[str, list[str]] = {}
     for subset in subsets:

@@ -1,0 +1,390 @@
+"""Models by name: ``me5-small``, ``{mono,cross,hybrid}-me5-small``, ``{mono,cross,hybrid}-{xlmr,labse}`` and yours.
+
+The names live in a declarative table, ``hybrid_bench/models/models.toml`` (read it: its header documents every
+key), extended or overridden by ``$HYBRID_BENCH_HOME/models.toml``. Each name becomes an mteb
+:class:`~mteb.models.ModelMeta` called ``hybrid-bench/<name>`` whose loader is :func:`load_model`, so
+``mteb.get_model("hybrid-bench/hybrid-xlmr")`` - and, through :mod:`hybrid_bench.mteb_plugin`,
+``mteb run -m hybrid-xlmr`` - work like any model in mteb's own registry.
+
+A name resolves, in order, to the local model store (``$HYBRID_BENCH_HOME/models/<name>``, written by
+``hybrid-bench train --out <name>``), the entry's ``builder`` (``me5-small`` is built offline on first use), the
+entry's ``hf_repo``, and otherwise a :class:`~hybrid_bench.errors.ModelNotFoundError` that prints the
+``hybrid-bench train`` command that would create the model.
+
+Metadata mteb cares about is filled in from the table and from mteb's own entry for the base model:
+``adapted_from`` is the base, so mteb's zero-shot flags see the base's training data *and* the entry's
+``training_datasets`` (the trained models saw the XQuAD-R training articles, so they are not zero-shot on
+``XQuADRRetrieval``); ``revision`` is the entry's ``revision`` or, for a local folder, a content hash that mteb
+uses as the results sub-folder, so results of two different trainings never mix.
+
+Example::
+
+    from hybrid_bench.models.registry import get_entry, model_meta
+
+    get_entry("hybrid-xlmr").train_command()
+    # 'hybrid-bench train --base FacebookAI/xlm-roberta-base --strategy hybrid --alpha 0.5 --out hybrid-xlmr'
+    meta = model_meta("me5-small")
+    meta.name, meta.adapted_from, meta.embed_dim      # ('hybrid-bench/me5-small', 'intfloat/multilingual-e5-small', 384)
+    model = meta.load_model(device="cpu")             # an mteb encoder, prompts "query: " / "passage: "
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.resources
+import json
+import logging
+import os
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from hybrid_bench.errors import DataError, ModelNotFoundError
+from hybrid_bench.io import atomic_write_text
+from hybrid_bench.paths import home_dir, models_dir
+
+if TYPE_CHECKING:
+    from mteb.models import ModelMeta
+    from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
+
+__all__ = [
+    "MODEL_ORG",
+    "ModelEntry",
+    "get_entry",
+    "load_model",
+    "local_revision",
+    "model_meta",
+    "model_metas",
+    "model_table",
+    "resolve_model",
+    "user_table_file",
+]
+
+logger = logging.getLogger(__name__)
+
+MODEL_ORG = "hybrid-bench"
+STRATEGIES = ("mono", "cross", "hybrid")
+# Metadata copied from the base model's ModelMeta unless the entry sets it.
+_INHERITED = (
+    "languages", "license", "embed_dim", "max_tokens", "n_parameters", "n_embedding_parameters", "memory_usage_mb",
+)  # fmt: skip
+_OVERRIDABLE = ("description", "reference", "license", "release_date", "languages", "embed_dim", "max_tokens",
+                "n_parameters")  # fmt: skip
+_KEYS = {"base", "strategy", "alpha", "builder", "hf_repo", "revision", "training_datasets", "prompts", *_OVERRIDABLE}
+# Files that describe a model rather than make it: a rewritten model card must not change the revision.
+_NOT_HASHED = {"README.md"}
+
+
+def user_table_file() -> Path:
+    """Your own model entries: ``$HYBRID_BENCH_HOME/models.toml`` (same syntax as the packaged table)."""
+    return home_dir() / "models.toml"
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One row of the model table: where a model name comes from and what mteb should know about it.
+
+    Args:
+        name: the short name (``hybrid-xlmr``); mteb sees ``hybrid-bench/<name>``.
+        base: the base model, a name in the table or an mteb model name (``FacebookAI/xlm-roberta-base``).
+        source: the table file the entry was read from (named in error messages).
+        strategy: ``mono``, ``cross`` or ``hybrid`` for models made by ``hybrid-bench train``.
+        alpha: probability of a monolingual batch (hybrid strategy).
+        builder: ``"module:function"`` that returns the model folder, building it if missing.
+        hf_repo: Hugging Face repo id used when the local store has no folder.
+        revision: revision recorded with results; default: a hash of the local folder.
+        training_datasets: mteb task names trained on, besides the base's.
+        prompts: ``{"query": ..., "document": ...}`` used when the model folder saves no prompts.
+        overrides: metadata that replaces the base's (``license``, ``languages``, ``embed_dim``, ...).
+    """
+
+    name: str
+    base: str
+    source: str = "<built-in>"
+    strategy: str | None = None
+    alpha: float | None = None
+    builder: str | None = None
+    hf_repo: str | None = None
+    revision: str | None = None
+    training_datasets: frozenset[str] = frozenset()
+    prompts: dict[str, str] | None = None
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def full_name(self) -> str:
+        """The name in mteb's registry and results folders: ``hybrid-bench/<name>``."""
+        return f"{MODEL_ORG}/{self.name}"
+
+    @property
+    def store_path(self) -> Path:
+        """Where ``hybrid-bench train --out <name>`` writes this model: ``models_dir() / name``."""
+        return models_dir() / self.name
+
+    def train_command(self) -> str:
+        """The ``hybrid-bench train`` command that creates this model in the local store."""
+        parts = ["hybrid-bench train", f"--base {self.base}"]
+        if self.strategy:
+            parts.append(f"--strategy {self.strategy}")
+        if self.alpha is not None:
+            parts.append(f"--alpha {self.alpha:g}")
+        parts.append(f"--out {self.name}")
+        return " ".join(parts)
+
+
+def _entry_from_table(name: str, raw: Any, source: str) -> ModelEntry:  # noqa: ANN401 -- parsed TOML
+    if not isinstance(raw, dict):
+        raise DataError(f"[models.{name}] must be a table", file=source, item=name)
+    if "/" in name or not name.strip():
+        raise DataError("model names are single path components (no '/'): mteb sees them as hybrid-bench/<name>",
+                        file=source, item=name)
+    unknown = sorted(set(raw) - _KEYS)
+    if unknown:
+        raise DataError(f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(_KEYS))}", file=source,
+                        item=name)
+    if not isinstance(raw.get("base"), str):
+        raise DataError("`base` (a model name in this table or in mteb) is required", file=source, item=name)
+    strategy = raw.get("strategy")
+    if strategy is not None and strategy not in STRATEGIES:
+        raise DataError(f"strategy {strategy!r} is not one of {', '.join(STRATEGIES)}", file=source, item=name)
+    alpha = raw.get("alpha")
+    if alpha is not None and not (isinstance(alpha, (int, float)) and 0 <= alpha <= 1):
+        raise DataError(f"alpha must be a number in [0, 1], got {alpha!r}", file=source, item=name)
+    prompts = raw.get("prompts")
+    if prompts is not None and not (isinstance(prompts, dict) and all(isinstance(v, str) for v in prompts.values())):
+        raise DataError('prompts must be a table of strings, e.g. {query = "query: ", document = "passage: "}',
+                        file=source, item=name)
+    datasets = raw.get("training_datasets", [])
+    if not (isinstance(datasets, list) and all(isinstance(d, str) for d in datasets)):
+        raise DataError("training_datasets must be a list of mteb task names", file=source, item=name)
+    return ModelEntry(
+        name=name,
+        base=raw["base"],
+        source=source,
+        strategy=strategy,
+        alpha=float(alpha) if alpha is not None else None,
+        builder=raw.get("builder"),
+        hf_repo=raw.get("hf_repo"),
+        revision=raw.get("revision"),
+        training_datasets=frozenset(datasets),
+        prompts=dict(prompts) if prompts else None,
+        overrides={k: raw[k] for k in _OVERRIDABLE if k in raw},
+    )
+
+
+def _read_table(text: str, source: str) -> dict[str, ModelEntry]:
+    try:
+        table = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise DataError(f"not valid TOML ({err})", file=source) from None
+    models = table.get("models", {})
+    if not isinstance(models, dict):
+        raise DataError("expected [models.<name>] tables", file=source)
+    return {name: _entry_from_table(name, raw, source) for name, raw in models.items()}
+
+
+def model_table() -> dict[str, ModelEntry]:
+    """Every model name: the packaged ``models.toml``, then ``$HYBRID_BENCH_HOME/models.toml`` (which wins)."""
+    packaged = importlib.resources.files("hybrid_bench.models") / "models.toml"
+    table = _read_table(packaged.read_text(encoding="utf-8"), str(packaged))
+    user = user_table_file()
+    if user.is_file():
+        table.update(_read_table(user.read_text(encoding="utf-8"), str(user)))
+    return table
+
+
+def get_entry(name: str) -> ModelEntry:
+    """The table entry for ``name`` (``hybrid-xlmr`` or ``hybrid-bench/hybrid-xlmr``)."""
+    table = model_table()
+    short = name.removeprefix(f"{MODEL_ORG}/")
+    if short not in table:
+        raise ModelNotFoundError(
+            f"unknown hybrid-bench model {name!r}; known: {', '.join(table)}. Add an entry for it to "
+            f"{user_table_file()} (see hybrid_bench/models/models.toml for the syntax)."
+        )
+    return table[short]
+
+
+def _is_model_folder(path: Path) -> bool:
+    return (path / "modules.json").is_file() or (path / "config.json").is_file()
+
+
+def _call_builder(entry: ModelEntry) -> Path:
+    module_name, _, func_name = (entry.builder or "").partition(":")
+    try:
+        builder: Callable[..., Path] = getattr(importlib.import_module(module_name), func_name)
+    except (ImportError, AttributeError) as err:
+        raise DataError(f"builder {entry.builder!r} cannot be imported ({err}); expected 'module:function'",
+                        file=entry.source, item=entry.name) from None
+    return Path(builder())
+
+
+def resolve_model(name: str | ModelEntry) -> Path | str:
+    """Where ``name``'s weights come from: a local folder (store or builder) or a Hugging Face repo id.
+
+    Raises:
+        ModelNotFoundError: not in the store, no builder and no ``hf_repo``; the message names the
+            ``hybrid-bench train`` command that creates the model.
+    """
+    entry = name if isinstance(name, ModelEntry) else get_entry(name)
+    if _is_model_folder(entry.store_path):
+        return entry.store_path
+    if entry.builder:
+        return _call_builder(entry)
+    if entry.hf_repo:
+        return entry.hf_repo
+    how = f"create it with `{entry.train_command()}`" if entry.strategy else "put a sentence-transformers folder there"
+    raise ModelNotFoundError(
+        f"model {entry.name!r} is not in the local model store ({entry.store_path} does not exist) and no Hugging "
+        f"Face repo is configured for it: {how}, or set hf_repo under [models.{entry.name}] in {user_table_file()}."
+    )
+
+
+def _hashed_files(folder: Path) -> list[Path]:
+    files = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        if not path.is_file() or rel.as_posix() in _NOT_HASHED:
+            continue
+        # hidden files (caches, locks) and trainer checkpoints are not part of the saved model
+        if any(part.startswith(".") or part.startswith("checkpoint-") for part in rel.parts):
+            continue
+        files.append(path)
+    return files
+
+
+def local_revision(folder: str | os.PathLike[str]) -> str:
+    """``local-`` + 12 hex digits of the sha256 over a model folder's files (names and contents; README excluded).
+
+    Hashing a model's weights takes about a second per 500 MB, so results are cached in
+    ``$HYBRID_BENCH_HOME/cache/model-revisions.json``, keyed by each file's size and modification time.
+    """
+    folder = Path(folder).resolve()
+    files = _hashed_files(folder)
+    stamp = [[f.relative_to(folder).as_posix(), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
+    cache_file = home_dir() / "cache" / "model-revisions.json"
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    cached = cache.get(str(folder))
+    if cached and cached.get("stamp") == stamp:
+        return str(cached["revision"])
+    digest = hashlib.sha256()
+    for file, (rel, _, _) in zip(files, stamp, strict=True):
+        digest.update(rel.encode() + b"\0")
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    revision = f"local-{digest.hexdigest()[:12]}"
+    cache[str(folder)] = {"stamp": stamp, "revision": revision}
+    try:
+        atomic_write_text(cache_file, json.dumps(cache, indent=1), overwrite=True)
+    except OSError as err:  # a read-only home only costs the re-hash next time
+        logger.debug("could not cache the revision of %s: %s", folder, err)
+    return revision
+
+
+def _revision(entry: ModelEntry) -> str | None:
+    if entry.revision:
+        return entry.revision
+    if _is_model_folder(entry.store_path):
+        return local_revision(entry.store_path)
+    return None
+
+
+def _base_meta(entry: ModelEntry, table: dict[str, ModelEntry], seen: tuple[str, ...]) -> ModelMeta | None:
+    if entry.base in table:
+        return _build_meta(table[entry.base], table, seen)
+    import mteb
+
+    try:
+        return mteb.get_model_meta(entry.base, fetch_from_hf=False)
+    except (KeyError, ValueError):
+        logger.debug("base %s of %s is not in mteb's registry; its metadata stays unknown", entry.base, entry.name)
+        return None
+
+
+def _build_meta(entry: ModelEntry, table: dict[str, ModelEntry], seen: tuple[str, ...] = ()) -> ModelMeta:
+    from mteb.models import ModelMeta
+
+    if entry.name in seen:
+        raise DataError(f"`base` entries form a cycle: {' -> '.join((*seen, entry.name))}", file=entry.source,
+                        item=entry.name)
+    base = _base_meta(entry, table, (*seen, entry.name))
+    inherited = {key: getattr(base, key) for key in _INHERITED} if base is not None else {}
+    over = dict(entry.overrides)
+    over.pop("description", None)  # for people reading the table; ModelMeta has no such field
+    adapted_from = table[entry.base].full_name if entry.base in table else entry.base
+    fields: dict[str, Any] = {key: None for key in _INHERITED} | inherited | over
+    return ModelMeta(
+        loader=load_model,
+        name=entry.full_name,
+        revision=_revision(entry),
+        release_date=fields.pop("release_date", None),
+        open_weights=True,
+        public_training_code=None,
+        public_training_data=None,
+        framework=["Sentence Transformers", "PyTorch"],
+        similarity_fn_name="cosine",
+        use_instructions=True,  # E5-style "query: " / "passage: " prefixes count as instructions in mteb
+        training_datasets=set(entry.training_datasets),
+        adapted_from=adapted_from,
+        reference=fields.pop("reference", None) or (f"https://huggingface.co/{entry.hf_repo}" if entry.hf_repo else None),
+        **fields,
+    )
+
+
+def model_meta(name: str) -> ModelMeta:
+    """The mteb :class:`~mteb.models.ModelMeta` for ``name`` (short or ``hybrid-bench/`` name)."""
+    return _build_meta(get_entry(name), model_table())
+
+
+def model_metas() -> list[ModelMeta]:
+    """ModelMeta for every name in the table, in table order (what :mod:`hybrid_bench.mteb_plugin` registers)."""
+    table = model_table()
+    return [_build_meta(entry, table) for entry in table.values()]
+
+
+def _folder_prompts(folder: Path) -> dict[str, str]:
+    try:
+        config = json.loads((folder / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in (config.get("prompts") or {}).items() if v}
+
+
+def load_model(
+    model_name: str, revision: str | None = None, device: str | None = None, **kwargs: Any
+) -> SentenceTransformerEncoderWrapper:
+    """mteb loader for a table name: resolve it (see :func:`resolve_model`) and wrap it for mteb.
+
+    mteb calls this as ``loader(meta.name, revision=meta.revision, **loader_kwargs)``. A local folder is loaded
+    as saved, its own prompts included (the trainer saves the prompts it trained with); the entry's ``prompts``
+    fill in only when the folder or repo has none. ``revision`` is passed on only for Hugging Face repos: for a
+    local folder it is the content hash, not something to check out.
+
+    Raises:
+        ModelNotFoundError: the name resolves nowhere, or its Hugging Face repo cannot be loaded (e.g. offline).
+    """
+    from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
+
+    entry = get_entry(model_name)
+    location = resolve_model(entry)
+    if isinstance(location, Path):
+        has_prompts = {"query", "document"} <= set(_folder_prompts(location))
+        prompts = None if has_prompts else entry.prompts
+        logger.info("loading %s from %s", entry.full_name, location)
+        return SentenceTransformerEncoderWrapper(str(location), device=device, model_prompts=prompts, **kwargs)
+    logger.info("loading %s from the Hugging Face repo %s", entry.full_name, location)
+    try:
+        return SentenceTransformerEncoderWrapper(
+            location, revision=revision, device=device, model_prompts=entry.prompts, **kwargs
+        )
+    except OSError as err:
+        raise ModelNotFoundError(
+            f"model {entry.name!r}: the configured Hugging Face repo {location} could not be loaded ({err}). "
+            f"Check the repo id and your connection, or create the model locally with `{entry.train_command()}`."
+        ) from None
