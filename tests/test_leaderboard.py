@@ -31,7 +31,7 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 @pytest.fixture(scope="module")
 def board(synthetic: tuple[Path, dict]):  # noqa: ANN201
     root, qrels = synthetic
-    return build_leaderboard(root, n_resamples=1000, qrels_loader=lambda task: qrels, progress=False)
+    return build_leaderboard(root, n_resamples=1000, qrels_loader=lambda task, subsets: qrels, progress=False)
 
 
 def test_load_results_tidy_frame(synthetic: tuple[Path, dict]) -> None:
@@ -114,11 +114,18 @@ def test_without_per_query_files_tables_say_no_ci(tmp_path: Path) -> None:
 def test_unloadable_qrels_degrade_to_no_ci(synthetic: tuple[Path, dict]) -> None:
     root, _ = synthetic
 
-    def broken(task: str) -> dict:
+    def broken(task: str, subsets: list[str]) -> dict:
         raise OSError("offline")
 
-    per_query = load_per_query(root / "predictions", qrels_loader=broken)
+    problems: list[str] = []
+    per_query = load_per_query(root / "predictions", qrels_loader=broken, problems=problems)
     assert set(per_query["task"]) == {"XQuADRRetrieval"}  # the parquet files still count
+    assert len(problems) == 1 and "MIRACLRetrieval" in problems[0] and "offline" in problems[0]
+    degraded = build_leaderboard(root, n_resamples=500, qrels_loader=broken, progress=False, make_plots=False)
+    comp = degraded.tables["comparison"]
+    assert comp.loc[comp["task"] == "MIRACLRetrieval", "ci_low"].isna().all()
+    assert comp.loc[comp["task"] == "XQuADRRetrieval", "ci_low"].notna().all()
+    assert any("qrels could not be loaded" in note for note in degraded.notes)
 
 
 def test_write_tables_and_plots(board, tmp_path: Path) -> None:  # noqa: ANN001

@@ -638,9 +638,9 @@ def reproduce(
     bar = tqdm(total=total, desc="reproduce", unit="stage", disable=not progress, file=sys.stdout)
     stages: list[dict[str, Any]] = []
 
-    def finish(stage: str, t0: float, skipped: bool) -> None:
+    def finish(stage: str, t0: float, skipped: bool, earlier_s: float | None = None) -> None:
         wall = time.perf_counter() - t0
-        stages.append({"stage": stage, "wall_s": round(wall, 1), "skipped": skipped})
+        stages.append({"stage": stage, "wall_s": round(wall, 1), "skipped": skipped, "earlier_wall_s": earlier_s})
         bar.update(1)
         bar.write(f"[{bar.n}/{total}] {stage}: {'already done, skipped' if skipped else f'{wall:.0f} s'}")
 
@@ -649,11 +649,14 @@ def reproduce(
             t0 = time.perf_counter()
             bar.set_postfix_str(f"training {spec.name}")
             _, did_train = ensure_trained(preset, base, spec, data_dir=data_dir)
-            finish(f"train {spec.name} (α={train_config(preset, base, spec).resolved_alpha:g})", t0, not did_train)
+            earlier = None if did_train else (_trained_record(spec.name) or {}).get("wall_time_s")
+            finish(f"train {spec.name} (α={train_config(preset, base, spec).resolved_alpha:g})", t0, not did_train,
+                   earlier)
 
         settings = preset.eval_settings()
         settings_id = _settings_hash(settings)
         cache = mteb.cache.ResultCache(out)
+        loaded: dict[str, Any] = {}
         with _miracl_mirror(miracl_folder if miracl_folder is not None else None):
             for spec in specs:
                 encoder = None
@@ -665,10 +668,14 @@ def reproduce(
                     key = _key("eval", meta.name, meta.revision, task_name, settings_id)
                     result_file = Path(cache.get_task_result_path(task_name, meta.name, meta.revision))
                     if state.done(key) and result_file.is_file():
-                        finish(f"evaluate {spec.name} on {task_name}", t0, True)
+                        finish(f"evaluate {spec.name} on {task_name}", t0, True, state.data["done"][key].get("wall_s"))
                         continue
                     bar.set_postfix_str(f"{spec.name} on {task_name}")
-                    task = build_task(task_name, preset, miracl_folder)
+                    if task_name not in loaded:
+                        # load (and sample) each task's data once for all models; mteb keeps preloaded data
+                        loaded[task_name] = build_task(task_name, preset, miracl_folder)
+                        loaded[task_name].load_data()
+                    task = loaded[task_name]
                     mteb.evaluate(
                         encoder, [task], cache=cache, prediction_folder=prediction_folder(out, encoder),
                         # results of other settings in this folder are replaced, never mixed with these
@@ -689,7 +696,7 @@ def reproduce(
             stages_so_far = [*stages, {"stage": "leaderboard", "wall_s": None}]
             write_leaderboard(
                 out, board, compare=None, n_resamples=preset.n_resamples, seed=0, overwrite=overwrite, progress=False,
-                qrels_loader=lambda name: task_qrels(build_task(name, preset, miracl_folder)),
+                qrels_loader=lambda name, _subsets: task_qrels(build_task(name, preset, miracl_folder)),
                 preamble=_preamble(preset, base, command, stages_so_far, time.perf_counter() - start),
             )
             finish("leaderboard", t0, False)
@@ -699,6 +706,9 @@ def reproduce(
     state.data.setdefault("runs", []).append({"command": command, "wall_s": round(wall, 1), "stages": stages})
     state.save()
     print(f"reproduce ({preset.name}) finished in {wall:.0f} s; results: {out}; leaderboard: {board}")
+    if miracl_folder is not None:
+        print("to rebuild the leaderboard with MIRACL intervals, point the mirror at the same data: "
+              f"HYBRID_BENCH_MIRRORS='{MIRACL_REPO}={miracl_folder}' hybrid-bench leaderboard {out} --out DIR")
     return ReproduceSummary(out, board, [s.name for s in specs], stages, round(wall, 1))
 
 
@@ -717,14 +727,18 @@ def _is_our_leaderboard(board: Path, results: Path) -> bool:
 
 
 def _preamble(preset: Preset, base: str, command: str | None, stages: list[dict[str, Any]], wall: float) -> str:
-    rows = "\n".join(
-        f"| {s['stage']} | {'skipped (done earlier)' if s.get('skipped') else ('–' if s['wall_s'] is None else s['wall_s'])} |"
-        for s in stages)
+    def shown(stage: dict[str, Any]) -> str:
+        if stage.get("skipped"):
+            earlier = stage.get("earlier_wall_s")
+            return f"{earlier} (an earlier run)" if earlier is not None else "done in an earlier run"
+        return "–" if stage["wall_s"] is None else str(stage["wall_s"])
+
+    rows = "\n".join(f"| {s['stage']} | {shown(s)} |" for s in stages)
     return (
         f"# Leaderboard: `hybrid-bench reproduce` ({preset.name})\n\n"
         f"Command: `{command or 'hybrid-bench reproduce'}`  \n"
         f"Base model: `{base}`; machine: {platform.machine()} {platform.processor() or ''}, "
-        f"{os.cpu_count()} CPU(s); wall time before the leaderboard: {wall:.0f} s.\n\n"
+        f"{os.cpu_count()} CPU(s); wall time of this invocation before the leaderboard: {wall:.0f} s.\n\n"
         f"{preset.describe()}\n\n"
         "| stage | wall time (s) |\n|---|---|\n" + rows + "\n\n"
         "Package versions are in `meta.json`.\n"

@@ -198,7 +198,8 @@ def build_leaderboard(
         raise DataError(f"n_resamples={n_resamples} is too few for a {confidence:.0%} interval; use at least 1000")
     results = load_results(results_dir, models=models, tasks=tasks)
     pred_dir = Path(predictions_dir) if predictions_dir is not None else Path(results_dir) / "predictions"
-    per_query = load_per_query(pred_dir, qrels_loader=qrels_loader, tasks=set(results["task"]))
+    problems: list[str] = []
+    per_query = load_per_query(pred_dir, qrels_loader=qrels_loader, tasks=set(results["task"]), problems=problems)
     per_query = tables.attach_labels(per_query, results)
     cells = tables.find_cells(results)
     labels = sorted(results["label"].unique())
@@ -210,6 +211,7 @@ def build_leaderboard(
     if not pairs:
         board.notes.append("no comparisons: no hybrid-X model with a mono-X / cross-X counterpart "
                            "(name them so, or pass --compare A:B)")
+    board.notes.extend(problems)
     if per_query.empty:
         board.notes.append(f"{tables.NO_CI_NOTE}: nothing found under {pred_dir}")
 

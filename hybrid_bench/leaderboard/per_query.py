@@ -27,7 +27,7 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -59,8 +59,8 @@ JSON_TO_PER_QUERY: dict[str, str] = {
 _TREC_MEASURES: dict[str, str] = {"ndcg_cut_10": "ndcg_at_10", "recall_10": "recall_at_10", "recall_100": "recall_at_100"}
 
 Qrels = Mapping[str, Mapping[str, int]]
-#: task name → {subset: {split: qrels}}
-QrelsLoader = Callable[[str], Mapping[str, Mapping[str, Qrels]]]
+#: (task name, the subsets needed) → {subset: {split: qrels}}
+QrelsLoader = Callable[[str, Sequence[str]], Mapping[str, Mapping[str, Qrels]]]
 
 _LANG_PREFIX = re.compile(r"^[a-z]{2,3}(?:-[A-Z][a-z]{3})?:(?P<rest>.+)$")
 
@@ -172,18 +172,20 @@ def per_query_from_predictions(
     return pd.DataFrame(rows, columns=[*KEY_COLUMNS, *_TREC_MEASURES.values()])
 
 
-def load_task_qrels(task_name: str) -> dict[str, dict[str, Qrels]]:
+def load_task_qrels(task_name: str, subsets: Sequence[str] = ()) -> dict[str, dict[str, Qrels]]:
     """``{subset: {split: qrels}}`` of an mteb retrieval task, loaded through mteb (``task.load_data()``).
 
-    hybrid-bench's own tasks are registered with mteb on import of :mod:`hybrid_bench.tasks`.
+    Only ``subsets`` are loaded when given (a run on some languages, or a mirror that holds only those).
+    hybrid-bench's tasks, models and mirrors are registered with mteb first.
     """
     import mteb
 
-    try:
-        import hybrid_bench.tasks  # noqa: F401  registers hybrid-bench's tasks with mteb
-    except ImportError:  # pragma: no cover - the tasks package is part of hybrid-bench
-        pass
+    from hybrid_bench.mteb_plugin import register
+
+    register()
     task = mteb.get_task(task_name)
+    if subsets:
+        task = task.filter_languages(None, hf_subsets=list(subsets))
     task.load_data()
     qrels: dict[str, dict[str, Qrels]] = {}
     for subset, by_split in task.dataset.items():
@@ -197,14 +199,17 @@ def load_per_query(
     *,
     qrels_loader: QrelsLoader | None = load_task_qrels,
     tasks: set[str] | None = None,
+    problems: list[str] | None = None,
 ) -> pd.DataFrame:
     """All per-query rows under ``predictions_dir`` (searched recursively), as one frame.
 
     Args:
         predictions_dir: folder with ``*_per_query.parquet`` and/or mteb ``*_predictions.json`` files.
-        qrels_loader: task name → qrels, used for mteb prediction files; ``None`` skips those files.
+        qrels_loader: (task name, subsets needed) → qrels, used for mteb prediction files; ``None`` skips them.
             A task whose qrels cannot be loaded is skipped with a warning (its cells get no CI).
         tasks: only read files of these tasks.
+        problems: if given, a line is appended for every prediction file that could not be scored (for the
+            leaderboard's notes).
 
     Returns:
         :data:`KEY_COLUMNS`, metric columns (NaN where a metric does not apply) and ``unit`` (see
@@ -225,6 +230,14 @@ def load_per_query(
         if tasks is not None:
             prediction_files = [f for f in prediction_files if f.name[: -len(PREDICTIONS_SUFFIX)] in tasks]
         qrels_cache: dict[str, Mapping[str, Mapping[str, Qrels]] | None] = {}
+        needed: dict[str, set[str]] = {}  # task → subsets over all its prediction files
+        for file in prediction_files:
+            try:
+                keys = json.loads(file.read_text(encoding="utf-8")).keys()
+            except (OSError, json.JSONDecodeError) as err:
+                raise DataError(f"cannot read mteb predictions ({err})", file=file) from None
+            needed.setdefault(file.name[: -len(PREDICTIONS_SUFFIX)], set()).update(
+                k for k in keys if k != "mteb_model_meta")
         for file in prediction_files:
             task = file.name[: -len(PREDICTIONS_SUFFIX)]
             if qrels_loader is None:
@@ -233,10 +246,15 @@ def load_per_query(
             if task not in qrels_cache:
                 try:
                     logger.info("loading qrels of %s to score %s per query", task, file)
-                    qrels_cache[task] = qrels_loader(task)
+                    qrels_cache[task] = qrels_loader(task, sorted(needed[task]))
                 except Exception as err:  # no data offline, unknown task, ...: degrade to "no CI", loudly
                     logger.warning("no per-query values for %s: cannot load its qrels (%s: %s)", task,
                                    type(err).__name__, err)
+                    if problems is not None:
+                        problems.append(
+                            f"{task}: no CI: its qrels could not be loaded to score {file.name} "
+                            f"({type(err).__name__}: {str(err)[:160]}); if the results were computed on a local data "
+                            "mirror, configure the same mirror (HYBRID_BENCH_MIRRORS) and rebuild")
                     qrels_cache[task] = None
             task_qrels = qrels_cache[task]
             if task_qrels is not None:

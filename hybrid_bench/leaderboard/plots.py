@@ -90,7 +90,7 @@ def plot_pair_heatmap(
     values = matrix.to_numpy(dtype=float)
     norm = colors.Normalize(vmin=np.nanmin(values) if vmin is None else vmin,
                             vmax=np.nanmax(values) if vmax is None else vmax)
-    return _heatmap(matrix, title=f"{dataset_name(task)}: {metric_name(metric)} X→Y, {label}",
+    return _heatmap(matrix, title=f"{dataset_name(task)}: {metric_name(metric)} X→Y\n{label}",
                     cbar_label=metric_name(metric), norm=norm, cmap="viridis", fmt=".2f")
 
 
@@ -117,7 +117,8 @@ def plot_diff_heatmap(
             if parsed and parsed[0] in marks.index and parsed[1] in marks.columns:
                 marks.loc[parsed[0], parsed[1]] = bool(low > 0 or high < 0)
         footnote = f"* paired bootstrap {confidence:.0%} CI over queries excludes 0"
-    return _heatmap(diff, title=f"{dataset_name(task)}: {metric_name(metric)} {model} − {baseline}",
+    # model names are long: one line for what is plotted, one for who minus whom, so the title fits the axes
+    return _heatmap(diff, title=f"{dataset_name(task)}: Δ {metric_name(metric)}\n{model} − {baseline}",
                     cbar_label=f"Δ {metric_name(metric)}", norm=norm, cmap="RdBu", fmt="+.3f", marks=marks,
                     footnote=footnote)
 
@@ -136,7 +137,10 @@ def _grouped_bars(
     ax.set_xticks(x, labels=list(groups))
     ax.grid(axis="y", linewidth=0.4, alpha=0.6)
     ax.set_axisbelow(True)
-    ax.legend(fontsize=8, ncols=min(n, 4), loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
+    # long labels (e.g. "hybrid-me5-small-quick") in one row would be wider than the figure
+    per_row = max(1, min(n, 4, int(70 // max(len(str(label)) for label in series)) if series else 1))
+    rows = -(-n // per_row)
+    ax.legend(fontsize=8, ncols=-(-n // rows), loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
 
 
 def plot_language_bias(results: pd.DataFrame, task: str, labels: Sequence[str]) -> Figure:

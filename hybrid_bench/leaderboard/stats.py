@@ -36,6 +36,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -66,7 +67,8 @@ class BootstrapResult:
         n_resamples: bootstrap and permutation resamples used.
         method: the bootstrap interval method passed to :func:`scipy.stats.bootstrap`.
         per_group: for :func:`macro_paired_bootstrap`, one row per group (subset) with ``mean_diff``, ``ci_low``,
-            ``ci_high``, ``n_rows`` from the *same* joint replicates (no per-group p-values); else ``None``.
+            ``ci_high``, ``n_rows`` from the *same* joint replicates (no per-group p-values; the interval is NaN for
+            a group that some replicates did not draw at all); else ``None``.
     """
 
     mean_diff: float
@@ -284,16 +286,20 @@ def macro_paired_bootstrap(
     if np.ptp(all_diffs) == 0:
         lows = highs = np.concatenate([[observed], observed_groups])
     else:
-        res = stats.bootstrap(
-            tuple(design.strata),
-            statistic,
-            vectorized=True,
-            n_resamples=n_resamples,
-            batch=_BATCH,
-            confidence_level=confidence,
-            method=method,
-            rng=np.random.default_rng(seed),
-        )
+        with warnings.catch_warnings():
+            # a group with few units is absent from some replicates (its mean is NaN there), so its own interval
+            # is NaN and scipy warns about "BCa"; the macro interval (a nanmean over groups) is unaffected
+            warnings.filterwarnings("ignore", message="The BCa confidence interval cannot be calculated")
+            res = stats.bootstrap(
+                tuple(design.strata),
+                statistic,
+                vectorized=True,
+                n_resamples=n_resamples,
+                batch=_BATCH,
+                confidence_level=confidence,
+                method=method,
+                rng=np.random.default_rng(seed),
+            )
         lows = np.asarray(res.confidence_interval.low, dtype=np.float64)
         highs = np.asarray(res.confidence_interval.high, dtype=np.float64)
     per_group = pd.DataFrame(
