@@ -737,7 +737,7 @@ def _preamble(preset: Preset, base: str, command: str | None, stages: list[dict[
     return (
         f"# Leaderboard: `hybrid-bench reproduce` ({preset.name})\n\n"
         f"Command: `{command or 'hybrid-bench reproduce'}`  \n"
-        f"Base model: `{base}`; machine: {platform.machine()} {platform.processor() or ''}, "
+        f"Base model: `{base}`; machine: {' '.join(filter(None, [platform.machine(), platform.processor()]))}, "
         f"{os.cpu_count()} CPU(s); wall time of this invocation before the leaderboard: {wall:.0f} s.\n\n"
         f"{preset.describe()}\n\n"
         "| stage | wall time (s) |\n|---|---|\n" + rows + "\n\n"
