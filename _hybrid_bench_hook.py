@@ -47,7 +47,17 @@ class _RunAfterExec:
         self._loader.exec_module(module)  # type: ignore[attr-defined]
         try:
             from hybrid_bench.mteb_plugin import on_import
-        except ImportError:  # hybrid-bench was uninstalled but its .pth file was left behind
+        except ImportError as err:
+            if err.name == "hybrid_bench":  # hybrid-bench was uninstalled but its .pth file was left behind
+                return
+            import warnings  # a broken installation: say so rather than leave mteb silently without our tasks
+
+            warnings.warn(
+                f"hybrid-bench's mteb import hook could not load hybrid_bench.mteb_plugin ({err}); reinstall "
+                f"hybrid-bench, or set {DISABLE_ENV}=1 to switch the hook off",
+                RuntimeWarning,
+                stacklevel=2,
+            )
             return
         on_import(self._name, module)
 
