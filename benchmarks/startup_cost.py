@@ -25,12 +25,18 @@ Run it with the environment's own interpreter::
 
     .venv/bin/python benchmarks/startup_cost.py --repeat 200
 
-Example output (2 shared CPU cores; numbers vary from machine to machine)::
+Example output (an editable install on 2 CPU cores shared with other jobs, so absolute times are inflated and
+noisy; numbers vary from machine to machine)::
 
-    python -c pass, 200 runs per variant, interleaved (median / mean ms)
-      without            18.91 /  19.40
-      with               19.35 /  19.88   ratio 1.023
-      with, hook off     18.98 /  19.51   ratio 1.004
+    python -c pass, 100 runs per variant, interleaved (median / mean ms)
+      without           35.76 /  34.90
+      with              85.22 /  86.35   ratio 2.383
+      with, hook off    76.05 /  76.89   ratio 2.127
+
+Reading it: ``with, hook off`` minus ``without`` is what ``pip install -e .`` itself costs - setuptools' editable
+finder (``__editable___hybrid_bench_*_finder``, which imports ``pathlib`` and ``importlib.util`` at start-up; run
+``python -X importtime -c pass`` to see it). A wheel install has no such finder. ``with`` minus ``with, hook off``
+is the import hook's own share (importing ``_hybrid_bench_hook`` and inserting one finder).
 """
 
 from __future__ import annotations
