@@ -75,7 +75,7 @@ def _run(sampler: Any, model_dir: Path, dataset: Any, args: argparse.Namespace, 
     clock = StepClock()
     training_args = SentenceTransformerTrainingArguments(
         output_dir=str(workdir / "out"), max_steps=args.steps, per_device_train_batch_size=args.batch_size,
-        learning_rate=3e-5, warmup_steps=0, seed=args.seed, bf16=args.bf16, batch_sampler=sampler,
+        learning_rate=3e-5, warmup_steps=0, seed=args.seed, bf16=args.bf16, use_cpu=True, batch_sampler=sampler,
         prompts=_column_prompts(model), save_strategy="no", logging_strategy="no", report_to="none",
         disable_tqdm=True, dataloader_pin_memory=False,
     )

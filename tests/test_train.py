@@ -210,6 +210,15 @@ def test_mono_and_cross_strategies_train_only_their_batch_type(base_dir: Path, c
         assert result.record["alpha"] == {"mono": 1.0, "cross": 0.0}[strategy]
 
 
+def test_bf16_trains_on_cpu(base_dir: Path, corpus_file: Path):
+    # transformers refuses bf16=True on a machine without a bf16 GPU unless use_cpu is set
+    config = TrainConfig(base=str(base_dir), data=str(corpus_file), steps=3, bf16=True, logging_steps=1,
+                         save_steps=100, **TINY)
+    result = train_model(config, "tiny-bf16")
+    assert result.global_step == 3 and result.record["config"]["bf16"] is True
+    assert "| bf16 | True |" in (result.path / "README.md").read_text(encoding="utf-8")
+
+
 def test_model_fit_trains_with_the_loss_but_drops_the_hybrid_sampler(base_dir: Path, tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch, caplog):
     """What the README says about the deprecated ``model.fit``: the loss (with its masks) works, the hybrid

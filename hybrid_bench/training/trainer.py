@@ -225,6 +225,8 @@ def train_model(
         warmup_steps=round(config.warmup_ratio * config.steps),
         seed=config.seed,
         bf16=config.bf16,
+        # transformers refuses bf16 without a bf16 GPU unless told to run on the CPU explicitly
+        use_cpu=not torch.cuda.is_available(),
         batch_sampler=HybridBatchSampler.factory(
             alpha=config.resolved_alpha, language_sampling=config.language_sampling
         ),
