@@ -140,13 +140,19 @@ def register(*, tasks: bool = True, models: bool = True, mirrors: bool = True) -
 
 def wrap_cli_main(main: Callable[..., Any]) -> Callable[..., Any]:
     """Wrap mteb's CLI ``main`` so hybrid-bench's errors (unknown model, missing mirror language...) print as one
-    ``mteb: error: ...`` line with exit status 1 instead of a traceback; every other exception is untouched."""
+    ``mteb: error: ...`` line with exit status 1 instead of a traceback; every other exception is untouched.
+
+    The wrapper registers again before running (a no-op when the import hook already did): a broken user
+    ``models.toml`` or ``HYBRID_BENCH_MIRRORS`` only warned during ``import mteb``, which must not fail for code
+    that never uses hybrid-bench, but it has to stop a CLI run that would otherwise ignore it.
+    """
     if getattr(main, "__hybrid_bench_wrapped__", False):
         return main
 
     @functools.wraps(main)
     def wrapped(*args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
         try:
+            register()
             return main(*args, **kwargs)
         except HybridBenchError as err:
             print(f"mteb: error: {err}", file=sys.stderr)
@@ -175,5 +181,5 @@ def on_import(name: str, module: ModuleType) -> None:
             f"hybrid-bench could not register its tasks and models with mteb ({type(err).__name__}: {err}). "
             "Set HYBRID_BENCH_NO_MTEB_HOOK=1 to stop trying."
         )
-        logger.warning(message)
+        # a warning, not a log record: it prints once whether or not logging is configured, and users can filter it
         warnings.warn(message, RuntimeWarning, stacklevel=2)

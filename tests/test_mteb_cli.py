@@ -169,3 +169,14 @@ def test_untrained_model_is_one_clear_error(tmp_path: Path):
         in error
     )
     assert str(tmp_path / "models" / "hybrid-xlmr") in error
+
+
+def test_broken_user_models_toml_is_one_clear_error(tmp_path: Path):
+    """``import mteb`` only warns about it (it must not break code that never uses hybrid-bench); the CLI stops."""
+    (tmp_path / "models.toml").write_text('[models.hybrid-mybase]\nbase = "me5-small"\nstrategy = "diagonal"\n',
+                                          encoding="utf-8")
+    proc = _run([str(BIN / "mteb"), "run", "-m", "hybrid-mybase", "-t", "XQuADRRetrieval",
+                 "--output-folder", str(tmp_path / "out")], _env(tmp_path), tmp_path)
+    error = _one_clear_error(proc)
+    assert str(tmp_path / "models.toml") in error and "'hybrid-mybase'" in error and "strategy 'diagonal'" in error
+    assert "HYBRID_BENCH_NO_MTEB_HOOK=1" in proc.stderr  # the import-time warning says how to switch the hook off
