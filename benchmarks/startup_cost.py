@@ -13,7 +13,9 @@ hits every variant alike:
   start-up code (setuptools' ``distutils-precedence.pth``, ...) therefore still runs, so the difference to
   ``with`` is hybrid-bench alone. (Uninstalling the package from a shared venv to measure it would break everyone
   else's runs; ``python -S`` would also drop every other ``.pth`` file and so overstate the cost.)
-* ``with``: the same throw-away venv plus copies of hybrid-bench's ``.pth`` files: the package installed.
+* ``with``: the same throw-away venv plus copies of hybrid-bench's ``.pth`` files: the package installed as it is
+  in this environment. With ``--wheel dist/hybrid_bench-*.whl`` the throw-away venv gets that wheel instead
+  (``pip install --no-deps --no-index``), i.e. what users of a released package get.
 * ``with, hook off``: as ``with``, under ``HYBRID_BENCH_NO_MTEB_HOOK=1`` (the ``.pth`` line still runs, but
   ``_hybrid_bench_hook`` is not imported).
 
@@ -25,18 +27,26 @@ Run it with the environment's own interpreter::
 
     .venv/bin/python benchmarks/startup_cost.py --repeat 200
 
-Example output (an editable install on 2 CPU cores shared with other jobs, so absolute times are inflated and
-noisy; numbers vary from machine to machine)::
+Example output (2 CPU cores shared with other jobs, so absolute times are inflated and noisy; numbers vary from
+machine to machine)::
 
-    python -c pass, 100 runs per variant, interleaved (median / mean ms)
-      without           35.76 /  34.90
-      with              85.22 /  86.35   ratio 2.383
-      with, hook off    76.05 /  76.89   ratio 2.127
+    $ python benchmarks/startup_cost.py --repeat 100 --wheel dist/hybrid_bench-0.1.0-py3-none-any.whl
+    python -c pass, 100 runs per variant, interleaved (median / mean ms); hybrid-bench wheel hybrid_bench-0.1.0-...
+      without           46.78 /  48.01
+      with              47.99 /  50.20   ratio 1.026
+      with, hook off    48.03 /  49.88   ratio 1.027
 
-Reading it: ``with, hook off`` minus ``without`` is what ``pip install -e .`` itself costs - setuptools' editable
-finder (``__editable___hybrid_bench_*_finder``, which imports ``pathlib`` and ``importlib.util`` at start-up; run
-``python -X importtime -c pass`` to see it). A wheel install has no such finder. ``with`` minus ``with, hook off``
-is the import hook's own share (importing ``_hybrid_bench_hook`` and inserting one finder).
+    $ python benchmarks/startup_cost.py --repeat 100        # this checkout, installed with `pip install -e .`
+    python -c pass, 100 runs per variant, interleaved (median / mean ms); hybrid-bench installed as in this ...
+      without           48.27 /  49.15
+      with             121.13 / 122.19   ratio 2.510
+      with, hook off   107.87 / 107.68   ratio 2.235
+
+Reading it: from a wheel, the hook costs about a millisecond (within the noise: hook on and off are equal). An
+editable install costs far more, and not because of the hook: ``with, hook off`` minus ``without`` is setuptools'
+editable finder (``__editable___hybrid_bench_*_finder``, which imports ``pathlib`` and ``importlib.util`` at
+start-up because this flat layout cannot be put on ``sys.path`` as a folder; ``python -X importtime -c pass`` shows
+it), and ``with`` minus ``with, hook off`` includes importing ``_hybrid_bench_hook`` *through* that finder.
 """
 
 from __future__ import annotations
@@ -70,8 +80,9 @@ def _hybrid_bench_pth_files() -> list[Path]:
     return files
 
 
-def _make_env(root: Path, site_packages: Path, keep: list[Path]) -> Path:
-    """A venv that sees ``site_packages`` and runs exactly the ``.pth`` files in ``keep``; returns its python."""
+def _make_env(root: Path, site_packages: Path, keep: list[Path], wheel: Path | None = None) -> Path:
+    """A venv that sees ``site_packages`` and runs exactly the ``.pth`` files in ``keep`` (plus those of ``wheel``,
+    installed into it); returns its python."""
     venv.EnvBuilder(with_pip=False, symlinks=True).create(root)
     python = root / "bin" / "python"
     target = Path(
@@ -84,6 +95,12 @@ def _make_env(root: Path, site_packages: Path, keep: list[Path]) -> Path:
     (target / "00-shared-site-packages.pth").write_text(f"{site_packages}\n", encoding="utf-8")
     for pth in keep:
         shutil.copy2(pth, target / pth.name)
+    if wheel is not None:
+        subprocess.run(
+            [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", "--no-index",
+             str(wheel)],
+            check=True,
+        )
     return python
 
 
@@ -96,9 +113,12 @@ def _time_once(python: Path, env: dict[str, str]) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=200, help="runs of `python -c pass` per variant (default 200)")
+    parser.add_argument("--wheel", type=Path, help="time this hybrid-bench wheel instead of the installed package")
     args = parser.parse_args(argv)
     if args.repeat < 5:
         parser.error("--repeat must be at least 5 for a meaningful median")
+    if args.wheel is not None and not args.wheel.is_file():
+        parser.error(f"--wheel {args.wheel}: no such file; build one with `pip wheel --no-deps -w dist .`")
 
     site_packages = Path(sysconfig.get_paths()["purelib"])
     ours = _hybrid_bench_pth_files()
@@ -107,7 +127,10 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="hb-startup-") as tmp:
         without = _make_env(Path(tmp) / "without", site_packages, others)
-        with_pkg = _make_env(Path(tmp) / "with", site_packages, others + ours)
+        if args.wheel is None:
+            with_pkg = _make_env(Path(tmp) / "with", site_packages, others + ours)
+        else:
+            with_pkg = _make_env(Path(tmp) / "with", site_packages, others, wheel=args.wheel.resolve())
         variants = {
             "without": (without, base_env),
             "with": (with_pkg, base_env),
@@ -132,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
                 times[label].append(_time_once(python, env))
 
     reference = statistics.median(times["without"])
-    print(f"python -c pass, {args.repeat} runs per variant, interleaved (median / mean ms)")
+    installed = f"wheel {args.wheel.name}" if args.wheel else "installed as in this environment"
+    print(f"python -c pass, {args.repeat} runs per variant, interleaved (median / mean ms); hybrid-bench {installed}")
     for label, values in times.items():
         median = statistics.median(values)
         ratio = "" if label == "without" else f"   ratio {median / reference:.3f}"
