@@ -497,19 +497,7 @@ def build_task(name: str, preset: Preset, miracl_folder: Path | None) -> Any:
             task._load = _load
         return task
     languages = [ISO3[lang] for lang in preset.languages] if preset.languages else None
-    if name == "MIRACLCrossLingualRetrieval":
-        # the class itself, not mteb's registry entry: with a mirror configured, the plugin swaps the registry
-        # entry for a mirrored subclass whose load_data checks the "<x>-<pool>" subsets as if they were mirror
-        # configs and fails (reported to the mirrors' owner); the class resolves the mirror on its own
-        from hybrid_bench.mteb_plugin import register
-        from hybrid_bench.tasks.miracl import MIRACLCrossLingualRetrieval
-
-        register()
-        task = MIRACLCrossLingualRetrieval()
-        if languages:
-            task = task.filter_languages(languages)
-    else:
-        (task,) = load_tasks([name], languages, None)
+    (task,) = load_tasks([name], languages, None)
     if miracl_folder is not None:
         from hybrid_bench.data.mirrors import mirror_revision
 
