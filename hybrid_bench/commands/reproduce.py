@@ -630,7 +630,8 @@ def reproduce(
         wall = time.perf_counter() - t0
         stages.append({"stage": stage, "wall_s": round(wall, 1), "skipped": skipped, "earlier_wall_s": earlier_s})
         bar.update(1)
-        bar.write(f"[{bar.n}/{total}] {stage}: {'already done, skipped' if skipped else f'{wall:.0f} s'}")
+        # own count: a disabled tqdm bar (progress=False) does not count
+        bar.write(f"[{len(stages)}/{total}] {stage}: {'already done, skipped' if skipped else f'{wall:.0f} s'}")
 
     try:
         for spec in trained:
