@@ -124,8 +124,9 @@ class Preset:
         lareqa = (f"{self.max_queries} parallel questions" if self.max_queries else "all questions") + (
             f", ≤ {self.max_candidates} candidates per language" if self.max_candidates else ", full candidate pools")
         if self.miracl_docs or self.miracl_queries:
-            miracl = (f"sampled mirror: ≤ {self.miracl_queries or 'all'} queries and ≤ {self.miracl_docs or 'all'} "
-                      "passages per language (judged passages kept)")
+            queries = f"≤ {self.miracl_queries} queries" if self.miracl_queries else "all queries"
+            docs = f"≤ {self.miracl_docs} passages" if self.miracl_docs else "all passages"
+            miracl = f"sampled mirror: {queries} and {docs} per language (judged passages kept)"
         else:
             miracl = "the configured mirror as it is"
         seq = f"{self.eval_max_seq_length} tokens" if self.eval_max_seq_length else "the model's own limit"
