@@ -80,7 +80,7 @@ class Preset:
         steps: training steps of every model (identical budget).
         batch_size: training batch size.
         max_seq_length: training token limit of queries and passages.
-        bf16: bfloat16 autocast in training (off: the trainer refuses bf16 on CPU without `use_cpu`).
+        bf16: bfloat16 autocast in training (about 2x faster than fp32 on CPUs with native bf16, as here).
         seed: seed of batches and trainer, shared by all models.
         train_languages: training languages (ISO 639-1); ``None`` = all 11 XQuAD-R languages.
         languages: evaluation languages (ISO 639-1) of every task; ``None`` = all.
@@ -101,7 +101,7 @@ class Preset:
     steps: int
     batch_size: int = 32
     max_seq_length: int = 64
-    bf16: bool = False
+    bf16: bool = True
     seed: int = 42
     train_languages: tuple[str, ...] | None = None
     languages: tuple[str, ...] | None = None
