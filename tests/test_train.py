@@ -252,3 +252,39 @@ def test_model_fit_trains_with_the_loss_but_drops_the_hybrid_sampler(base_dir: P
     counts = loss.pop_batch_type_losses()
     assert sum(v for k, v in counts.items() if k.startswith("batches_")) == 8
     assert counts.get("batches_mixed", 0) >= 6  # ... but batches mixing mono and cross pairs: no hybrid batching
+
+
+def test_hub_id_base_offline_is_one_clear_error(corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]):
+    """The paper's bases are hub ids: accepted as --base, and offline the failure says how to use a local copy."""
+    from hybrid_bench.cli import main
+    from hybrid_bench.errors import ModelNotFoundError
+    from hybrid_bench.training.trainer import resolve_base
+
+    monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    assert resolve_base("FacebookAI/xlm-roberta-base") == "FacebookAI/xlm-roberta-base"
+    with pytest.raises(ModelNotFoundError, match="not found"):
+        resolve_base("no-such-model")
+    code = main(["train", "--base", "FacebookAI/xlm-roberta-base", "--data", str(corpus_file), "--steps", "1",
+                 "--out", "hybrid-xlmr"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1, err
+    assert "'FacebookAI/xlm-roberta-base' could not be loaded from the Hugging Face hub" in err[0]
+    assert "--base DIR" in err[0]
+    assert not (tmp_path / "home" / "models" / "hybrid-xlmr").exists()
+
+
+def test_base_without_prompts_gets_the_papers_prefixes(corpus_file: Path, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch):
+    from tiny_model import build_tiny_model
+
+    from hybrid_bench.training.trainer import PAPER_PROMPTS
+
+    texts = [f"{r['query']} {r['positive']}" for r in synthetic_records(N_ITEMS)]
+    build_tiny_model(tmp_path / "bare", texts + ["Query: Passage:"], seed=1, prompts={})
+    monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "home"))
+    config = TrainConfig(base=str(tmp_path / "bare" / "st"), data=str(corpus_file), steps=2, save_steps=100,
+                         **TINY)
+    result = train_model(config, "tiny-prefixed")
+    assert SentenceTransformer(str(result.path)).prompts == PAPER_PROMPTS

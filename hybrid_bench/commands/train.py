@@ -37,8 +37,9 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
     )
     what = parser.add_argument_group("what to train")
     what.add_argument("--base", default=_DEFAULTS.base,
-                      help="base model: me5-small, a model-store name or a sentence-transformers folder "
-                      "(default: %(default)s)")
+                      help="base model: me5-small, a model-store name, a sentence-transformers folder or a Hugging Face "
+                      "repo id such as FacebookAI/xlm-roberta-base (downloaded; prefixes 'Query: ' / 'Passage: ' "
+                      "when the base has no prompts) (default: %(default)s)")
     what.add_argument("--strategy", choices=sorted(STRATEGIES), default=_DEFAULTS.strategy,
                       help="batch strategy (default: %(default)s)")
     what.add_argument("--alpha", type=float, default=None,

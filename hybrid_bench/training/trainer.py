@@ -63,6 +63,7 @@ TRAINING_RECORD = "hybrid_bench_training.json"
 RUN_RECORD = "hybrid_bench_run.json"
 RUN_CONFIG = "run_config.json"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -193,14 +194,14 @@ def train_model(
 
     # heavy imports only once the cheap checks passed
     import torch
-    from sentence_transformers import SentenceTransformer, SentenceTransformerTrainer
+    from sentence_transformers import SentenceTransformerTrainer
     from sentence_transformers import SentenceTransformerTrainingArguments
 
     from hybrid_bench.training.callbacks import HybridLossCallback, WallClockCallback
     from hybrid_bench.training.loss import HybridInfoNCELoss
     from hybrid_bench.training.sampler import HybridBatchSampler
 
-    base_path = resolve_base(config.base)
+    base_path = resolve_base(config.base)  # cheap: a wrong --base fails before data and model are loaded
     if corpus is None:
         corpus = load_parallel_data(
             config.data, languages=config.languages, hard_negatives=config.hard_negatives, data_dir=data_dir,
@@ -209,7 +210,8 @@ def train_model(
     train_dataset = corpus.to_dataset()
     logger.info("training data: %s, %d rows", corpus, len(train_dataset))
 
-    model = SentenceTransformer(str(base_path))
+    model = load_base_model(config.base)
+
     if config.max_seq_length is not None:
         model.max_seq_length = config.max_seq_length
     frozen = freeze_word_embeddings(model) if config.freeze_embeddings else 0
@@ -281,24 +283,57 @@ def train_model(
     return TrainResult(target, global_step, round(wall, 1), record["resumed_from_step"], record)
 
 
-def resolve_base(base: str) -> Path:
-    """``"me5-small"`` (built on first use), a model-store name, or a sentence-transformers folder."""
+def resolve_base(base: str) -> Path | str:
+    """Where to load ``base`` from: ``"me5-small"`` (built on first use), a model-store name, a sentence-transformers
+    folder, or a Hugging Face repo id (``"FacebookAI/xlm-roberta-base"``), returned unchanged for
+    :func:`load_base_model` to download.
+
+    Example:
+        >>> resolve_base("sentence-transformers/LaBSE")
+        'sentence-transformers/LaBSE'
+    """
     if base == "me5-small":
         from hybrid_bench.models.me5_small import me5_small_path
 
         return me5_small_path()
     folder = Path(base).expanduser()
     if folder.is_dir():
-        if not (folder / "modules.json").is_file():
-            raise ModelNotFoundError(f"{folder} is not a sentence-transformers model folder (no modules.json)")
+        if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"{folder} is neither a sentence-transformers folder (modules.json) nor a transformers one (config.json)"
+            )
         return folder
     stored = paths.models_dir() / base
     if _NAME.fullmatch(base) and (stored / "modules.json").is_file():
         return stored
+    if _HUB_ID.fullmatch(base):
+        return base
     raise ModelNotFoundError(
-        f"base model {base!r} not found: use 'me5-small', a name in the model store ({paths.models_dir()}) "
-        "or a sentence-transformers folder"
+        f"base model {base!r} not found: use 'me5-small', a name in the model store ({paths.models_dir()}), "
+        "a sentence-transformers folder or a Hugging Face repo id such as FacebookAI/xlm-roberta-base"
     )
+
+
+def load_base_model(base: str) -> Any:
+    """The ``SentenceTransformer`` to fine-tune, from :func:`resolve_base`'s answer.
+
+    A hub id is downloaded by sentence-transformers (a plain transformers checkpoint such as XLM-R gets mean
+    pooling); offline or without access that is one :class:`ModelNotFoundError` saying how to fix it, not a
+    traceback from ``huggingface_hub``.
+    """
+    from sentence_transformers import SentenceTransformer
+
+    where = resolve_base(base)
+    if isinstance(where, Path):
+        return SentenceTransformer(str(where))
+    try:
+        return SentenceTransformer(where)
+    except (OSError, ValueError) as err:  # huggingface_hub's offline / not-found errors derive from these
+        raise ModelNotFoundError(
+            f"base model {base!r} could not be loaded from the Hugging Face hub ({type(err).__name__}: "
+            f"{str(err).splitlines()[0] if str(err) else 'no details'}). Without hub access, download it elsewhere "
+            f"(`huggingface-cli download {base} --local-dir DIR`), copy DIR here and pass --base DIR"
+        ) from err
 
 
 def freeze_word_embeddings(model: Any) -> int:
@@ -320,16 +355,23 @@ def freeze_word_embeddings(model: Any) -> int:
     return frozen
 
 
+#: the paper's input prefixes (E5 style), given to a base model that defines no query / document prompts
+PAPER_PROMPTS: dict[str, str] = {"query": "Query: ", "document": "Passage: "}
+
+
 def _column_prompts(model: Any) -> dict[str, str]:
+    """Training-column prompts from the model's own ``query`` / ``document`` prompts.
+
+    A base without them (XLM-R, LaBSE from the hub) gets the paper's ``"Query: "`` / ``"Passage: "``, set on the
+    model so that they are saved with it and mteb sends the same prefixes at evaluation.
+    """
     prompts = getattr(model, "prompts", None) or {}
-    query = prompts.get("query")
-    passage = prompts.get("document", prompts.get("passage"))
-    if query is None or passage is None:
-        logger.warning(
-            "the base model defines no 'query' / 'document' prompts (has %s); training without prefixes",
-            sorted(prompts),
-        )
-        return {}
+    query = prompts.get("query") or ""
+    passage = prompts.get("document") or prompts.get("passage") or ""
+    if not query and not passage:  # sentence-transformers 6 fills absent prompts with ""
+        logger.info("the base model defines no 'query' / 'document' prompts; using the paper's %s", PAPER_PROMPTS)
+        model.prompts = {**prompts, **PAPER_PROMPTS}
+        query, passage = PAPER_PROMPTS["query"], PAPER_PROMPTS["document"]
     return {"anchor": query, "positive": passage, "negative": passage}
 
 
