@@ -219,3 +219,31 @@ def test_load_model_from_store_uses_saved_prompts(home: Path, tiny_model_dir: Pa
     model = load_model("hybrid-bench/hybrid-xlmr", device="cpu")
     assert model.model.prompts["query"] == "query: "
     assert registry.resolve_model("hybrid-xlmr") == home / "models" / "hybrid-xlmr"
+
+
+def test_trained_model_under_an_unlisted_name_is_registered(home: Path, tiny_model_dir: Path, registered: None):
+    """`hybrid-bench train --out hybrid-me5-small-s1000` → `mteb run -m hybrid-me5-small-s1000`, no table edit."""
+    import json
+
+    import mteb
+
+    from hybrid_bench.mteb_plugin import register_models
+
+    folder = home / "models" / "hybrid-me5-small-s1000"
+    shutil.copytree(tiny_model_dir, folder)
+    (folder / "hybrid_bench_training.json").write_text(json.dumps(
+        {"name": folder.name, "base": "me5-small", "strategy": "hybrid", "alpha": 0.3, "data": "xquad-r-train"}))
+    # a folder with a broken record is skipped (with a warning), not a crash of every `import mteb`
+    broken = home / "models" / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    (broken / "hybrid_bench_training.json").write_text("{not json")
+
+    entry = get_entry("hybrid-me5-small-s1000")
+    assert (entry.base, entry.strategy, entry.alpha) == ("me5-small", "hybrid", 0.3)
+    assert entry.train_command().endswith("--strategy hybrid --alpha 0.3 --out hybrid-me5-small-s1000")
+    assert "broken" not in model_table()
+    register_models()
+    meta = mteb.get_model_meta("hybrid-bench/hybrid-me5-small-s1000")
+    assert meta.adapted_from == "hybrid-bench/me5-small" and meta.revision == local_revision(folder)
+    assert meta.is_zero_shot_on(["XQuADRHeldOutRetrieval"]) and not meta.is_zero_shot_on(["XQuADRRetrieval"])
+    assert resolve_model("hybrid-me5-small-s1000") == folder

@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 from hybrid_bench.errors import DataError, ModelNotFoundError
 from hybrid_bench.io import atomic_write_text
 from hybrid_bench.paths import home_dir, models_dir
+from hybrid_bench.training.trainer import TRAINING_RECORD
 
 if TYPE_CHECKING:
     from mteb.models import ModelMeta
@@ -185,13 +186,48 @@ def _read_table(text: str, source: str) -> dict[str, ModelEntry]:
     return {name: _entry_from_table(name, raw, source) for name, raw in models.items()}
 
 
+def _trained_entries(table: dict[str, ModelEntry]) -> dict[str, ModelEntry]:
+    """Entries for models in the store that ``hybrid-bench train`` made under names the table does not list.
+
+    A user who trains ``--out hybrid-me5-small-s1000`` can then run ``mteb run -m hybrid-me5-small-s1000`` with
+    no table edit: base, strategy, alpha and the training data come from the folder's training record.
+    """
+    store = models_dir()
+    if not store.is_dir():
+        return {}
+    found: dict[str, ModelEntry] = {}
+    for record_file in sorted(store.glob(f"*/{TRAINING_RECORD}")):
+        name = record_file.parent.name
+        if name in table or not (record_file.parent / "modules.json").is_file():
+            continue
+        try:
+            record = json.loads(record_file.read_text(encoding="utf-8"))
+            base, strategy, data = str(record["base"]), record.get("strategy"), record.get("data")
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            logger.warning("%s: unreadable training record (%s); model %r not registered", record_file, err, name)
+            continue
+        found[name] = ModelEntry(
+            name=name,
+            base=base,
+            source=str(record_file),
+            strategy=strategy,
+            alpha=record.get("alpha") if strategy == "hybrid" else None,
+            # the XQuAD-R training articles come from XQuADRRetrieval: not zero-shot there (zero-shot on held-out)
+            training_datasets=frozenset({"XQuADRRetrieval"}) if data == "xquad-r-train" else frozenset(),
+            overrides={"description": f"trained by hybrid-bench train ({strategy}, base {base}, data {data})"},
+        )
+    return found
+
+
 def model_table() -> dict[str, ModelEntry]:
-    """Every model name: the packaged ``models.toml``, then ``$HYBRID_BENCH_HOME/models.toml`` (which wins)."""
+    """Every model name: the packaged ``models.toml``, then ``$HYBRID_BENCH_HOME/models.toml`` (which wins), then
+    models in the store that ``hybrid-bench train`` made under other names."""
     packaged = importlib.resources.files("hybrid_bench.models") / "models.toml"
     table = _read_table(packaged.read_text(encoding="utf-8"), str(packaged))
     user = user_table_file()
     if user.is_file():
         table.update(_read_table(user.read_text(encoding="utf-8"), str(user)))
+    table.update(_trained_entries(table))
     return table
 
 
