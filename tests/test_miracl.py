@@ -276,8 +276,9 @@ def test_cross_lingual_runs_through_mteb_and_writes_results(
         assert 0 <= values["foreign_intrusion_at_10"] <= 1
     assert by_subset["sw-all"]["n_pool_languages"] == 3 and by_subset["sw-mono"]["foreign_intrusion_at_10"] == 0
     assert by_subset["de-train"]["n_pool_languages"] == 1  # de is the only training language in the slice
+    # the file holds mteb's rounded values (5 digits), the in-memory result the exact ones
     assert result.task_results[0].get_score() == pytest.approx(
-        np.mean([v["ndcg_at_10"] for v in by_subset.values()]))
+        np.mean([v["ndcg_at_10"] for v in by_subset.values()]), abs=1e-5)
 
     per_query = pd.read_parquet(tmp_path / "pred" / "MIRACLCrossLingualRetrieval_per_query.parquet")
     assert list(per_query.columns[:9]) == ["model", "revision", "task", "split", "subset", "query_id",

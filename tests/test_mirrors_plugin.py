@@ -10,7 +10,7 @@ from conftest import SHARED_DATA
 from hybrid_bench.data import mirrors
 from hybrid_bench.errors import DataError
 
-MIRROR = SHARED_DATA / "miracl-lite"
+MIRROR = (SHARED_DATA / "miracl-lite").resolve()  # the mirror code reports resolved paths
 needs_mirror = pytest.mark.skipif(not (MIRROR / "README.md").is_file(), reason=f"no MIRACL mirror at {MIRROR}")
 
 

@@ -20,7 +20,7 @@ import pytest
 from conftest import SHARED_DATA
 
 BIN = Path(sys.executable).parent
-MIRACL_MIRROR = SHARED_DATA / "miracl-lite"
+MIRACL_MIRROR = (SHARED_DATA / "miracl-lite").resolve()  # the mirror code reports resolved paths
 TINY = "hybrid-tiny"
 HOOK_STATE = (
     "import sys; print('mteb' in sys.modules, "
