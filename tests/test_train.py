@@ -105,6 +105,8 @@ def test_model_is_saved_into_the_store_with_a_model_card(trained, base_dir: Path
     assert not (home / "checkpoints" / "tiny-hybrid").exists()  # removed once the model is saved
     model = SentenceTransformer(str(result.path), device="cpu")
     assert model.encode(["query: en capital 1 ?"]).shape == (1, 32)
+    # trained at TINY's 24 tokens, but evaluated with the base's own limit
+    assert model.max_seq_length == SentenceTransformer(str(base_dir), device="cpu").max_seq_length != 24
 
 
 def test_word_embeddings_stay_frozen(trained, base_dir: Path):

@@ -212,6 +212,8 @@ def train_model(
 
     model = load_base_model(config.base)
 
+    # the training limit only shortens CPU steps; the saved model keeps the base's limit for evaluation
+    base_max_seq_length = model.max_seq_length
     if config.max_seq_length is not None:
         model.max_seq_length = config.max_seq_length
     frozen = freeze_word_embeddings(model) if config.freeze_embeddings else 0
@@ -274,6 +276,7 @@ def train_model(
         "log_history": trainer.state.log_history,
     }
     model.model_card_data.model_name = f"{out}: {config.base} fine-tuned with {config.strategy} batches"
+    model.max_seq_length = base_max_seq_length
     with atomic_path(target, overwrite=overwrite) as tmp:
         model.save(str(tmp))
         _append_model_card(tmp / "README.md", record)
