@@ -293,6 +293,9 @@ def test_cli_path_and_list(me5_home: dict, monkeypatch: pytest.MonkeyPatch, caps
     assert cli.main(["models", "list"]) == 0
     out = capsys.readouterr().out
     assert "me5-small" in out and "built" in out and "not built" not in out
+    # model-table names not in the store show how to make them
+    hybrid_xlmr = next(line for line in out.splitlines() if line.startswith("hybrid-xlmr "))
+    assert "not trained" in hybrid_xlmr and "--base FacebookAI/xlm-roberta-base --strategy hybrid" in hybrid_xlmr
 
 
 def test_cli_build_errors(me5_home: dict, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture):

@@ -29,10 +29,13 @@ def _builders() -> dict[str, Callable[..., Path]]:
 
 
 def _list_models() -> list[tuple[str, str, str]]:
-    """``(name, status, location)`` for every model in the store plus every buildable one not built yet.
+    """``(name, status, location)`` for every model in the store, then every model-table name not in it yet.
 
-    Kept separate so that a model registry can replace it without touching the command line.
+    Status ``not built`` comes with the build command, ``hub`` with the Hugging Face repo it loads from, ``not
+    trained`` with the ``hybrid-bench train`` command that creates it.
     """
+    from hybrid_bench.models.registry import model_table
+
     store = paths.models_dir()
     rows = []
     built = set()
@@ -42,9 +45,16 @@ def _list_models() -> list[tuple[str, str, str]]:
             if folder.is_dir() and not folder.name.startswith(".") and (folder / "modules.json").is_file():
                 rows.append((folder.name, "built", str(folder)))
                 built.add(folder.name)
-    for name in _builders():
-        if name not in built:
+    builders = _builders()
+    for name, entry in model_table().items():
+        if name in built:
+            continue
+        if name in builders:
             rows.append((name, "not built", f"hybrid-bench models build {name}"))
+        elif entry.hf_repo:
+            rows.append((name, "hub", entry.hf_repo))
+        else:
+            rows.append((name, "not trained", entry.train_command()))
     return rows
 
 
