@@ -81,7 +81,11 @@ def load_model(name: str, *, max_seq_length: int | None = None) -> Any:
     from hybrid_bench.mteb_plugin import register
 
     register()
-    encoder = mteb.get_model(name)
+    return cap_max_seq_length(mteb.get_model(name), max_seq_length)
+
+
+def cap_max_seq_length(encoder: Any, max_seq_length: int | None) -> Any:
+    """Lower a wrapped sentence-transformers model's token limit to ``max_seq_length`` (never raise it)."""
     model = getattr(encoder, "model", None)
     if max_seq_length is not None and getattr(model, "max_seq_length", None):
         model.max_seq_length = min(int(model.max_seq_length), max_seq_length)

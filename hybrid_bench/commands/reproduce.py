@@ -285,7 +285,7 @@ def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None) -> A
     ``hybrid-bench/<name>`` with the folder's content hash as revision.
     """
     from hybrid_bench import paths
-    from hybrid_bench.commands.eval import load_model
+    from hybrid_bench.commands.eval import cap_max_seq_length, load_model
     from hybrid_bench.errors import ModelNotFoundError
     from hybrid_bench.models.registry import get_entry, local_revision
 
@@ -304,11 +304,7 @@ def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None) -> A
             raise ModelNotFoundError(f"{folder} is not a sentence-transformers model folder (no modules.json)")
         encoder = SentenceTransformerEncoderWrapper(str(folder))
         encoder.mteb_model_meta = _derived_meta(spec, base, folder, local_revision(folder))
-    if max_seq_length is not None:
-        model = getattr(encoder, "model", None)
-        if model is not None and getattr(model, "max_seq_length", None):
-            model.max_seq_length = min(int(model.max_seq_length), max_seq_length)
-    return encoder
+    return cap_max_seq_length(encoder, max_seq_length)
 
 
 def _derived_meta(spec: ModelSpec, base: str, folder: Path, revision: str) -> Any:
