@@ -191,3 +191,19 @@ def test_default_pairs_naming() -> None:
     assert ("hybrid-me5-small-quick-a0.25", "mono-me5-small-quick") in pairs
     assert ("hybrid-me5-small-quick", "cross-me5-small-quick") in pairs
     assert len(pairs) == 4 and np.all([a.startswith("hybrid") for a, _ in pairs])
+
+
+@pytest.mark.parametrize("stem", ["language_bias_XQuADRRetrieval", "MIRACLRetrieval_ndcg_at_10"])
+def test_bar_plots_carry_bootstrap_error_bars(board, stem: str) -> None:  # noqa: ANN001
+    ax = board.figures[stem].axes[0]
+    bars = [c for c in ax.containers if hasattr(c, "errorbar")]
+    assert len(bars) == len(MODELS)
+    for container in bars:
+        assert container.errorbar is not None, f"{container.get_label()} has no error bars"
+        segments = container.errorbar.lines[2][0].get_segments()  # one vertical segment per bar: [low, high]
+        heights = [patch.get_height() for patch in container.patches]
+        assert len(segments) == len(heights)
+        spans = [(seg[0][1], seg[1][1]) for seg in segments]
+        assert all(low <= h + 1e-9 and h - 1e-9 <= high for (low, high), h in zip(spans, heights))
+        assert any(high - low > 0 for low, high in spans)  # real intervals, not zero-width placeholders
+    assert "bootstrap CI" in ax.get_title()

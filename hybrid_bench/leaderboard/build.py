@@ -280,7 +280,18 @@ def _add_figures(board: Leaderboard, *, n_resamples: int, confidence: float, see
             board.figures[f"diff_map_{_slug(task)}_{_slug(model)}_minus_{_slug(baseline)}"] = plots.plot_diff_heatmap(
                 results, task, model, baseline, per_group=per_group, confidence=confidence)
         if any(c.task == task and c.name == "bias" for c in cells):
-            board.figures[f"language_bias_{_slug(task)}"] = plots.plot_language_bias(results, task, labels)
+            pq = board.per_query
+            cis = {}
+            for label in labels:
+                rows = pq[(pq["label"] == label) & (pq["task"] == task) & pq["subset"].str.endswith("-pool")] \
+                    if not pq.empty and "language_bias" in pq.columns else pq.iloc[0:0]
+                rows = rows.dropna(subset=["language_bias"]) if len(rows) else rows
+                if len(rows) >= 2:
+                    cis[label] = bootstrap_mean_ci(rows["language_bias"], groups=rows["subset"].str.removesuffix(
+                        "-pool").tolist(), units=rows["unit"].tolist(), n_resamples=n_resamples,
+                        confidence=confidence, seed=seed)
+            board.figures[f"language_bias_{_slug(task)}"] = plots.plot_language_bias(
+                results, task, labels, cis=cis, confidence=confidence)
 
     for task in sorted({c.task for c in cells if c.kind == "subset"}):
         metric = "ndcg_at_10" if any(c.task == task and c.metric == "ndcg_at_10" for c in cells) else None

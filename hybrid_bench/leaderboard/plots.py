@@ -143,8 +143,35 @@ def _grouped_bars(
     ax.legend(fontsize=8, ncols=-(-n // rows), loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
 
 
-def plot_language_bias(results: pd.DataFrame, task: str, labels: Sequence[str]) -> Figure:
-    """Per-query-language language bias (mean rank distance in the multilingual pool; lower is better)."""
+def _ci_errors(table: pd.DataFrame, order: Sequence[str], cis: dict[str, pd.DataFrame] | None) -> dict[str, np.ndarray]:
+    """Asymmetric error bars (2 x n) per model from :func:`~hybrid_bench.leaderboard.stats.bootstrap_mean_ci`
+    frames, aligned to ``table``'s rows (groups without an interval get no bar)."""
+    errors: dict[str, np.ndarray] = {}
+    for label in order:
+        ci = (cis or {}).get(label)
+        if ci is None:
+            continue
+        ci = ci.set_index("group").reindex(table.index)
+        centre = table[label].to_numpy()
+        errors[label] = np.nan_to_num(np.vstack([np.clip(centre - ci["ci_low"].to_numpy(), 0, None),
+                                                 np.clip(ci["ci_high"].to_numpy() - centre, 0, None)]))
+    return errors
+
+
+def _ci_note(errors: dict[str, np.ndarray], confidence: float) -> str:
+    return (f"error bars: {confidence:.0%} bootstrap CI over queries" if errors
+            else "no CI: per-query results missing (run with --prediction-folder)")
+
+
+def plot_language_bias(
+    results: pd.DataFrame, task: str, labels: Sequence[str], *,
+    cis: dict[str, pd.DataFrame] | None = None, confidence: float = 0.95,
+) -> Figure:
+    """Per-query-language language bias (mean rank distance in the multilingual pool; lower is better).
+
+    ``cis``: per model label, a :func:`~hybrid_bench.leaderboard.stats.bootstrap_mean_ci` frame whose groups are
+    query languages (the subset without ``-pool``); models without one are drawn without error bars.
+    """
     rows = results[(results["task"] == task) & (results["metric"] == "language_bias")
                    & results["subset"].str.endswith("-pool") & results["label"].isin(labels)]
     if rows.empty:
@@ -152,12 +179,14 @@ def plot_language_bias(results: pd.DataFrame, task: str, labels: Sequence[str]) 
     table = rows.assign(lang=rows["subset"].str.removesuffix("-pool")).pivot_table(
         index="lang", columns="label", values="value", aggfunc="mean")
     order = [lb for lb in labels if lb in table.columns]
+    errors = _ci_errors(table, order, cis)
     fig = Figure(figsize=(max(5.0, 0.55 * len(table) * max(1, len(order)) / 2 + 2), 4.0), layout="constrained")
     ax = fig.add_subplot()
-    _grouped_bars(ax, list(table.index), {lb: table[lb].to_numpy() for lb in order})
+    _grouped_bars(ax, list(table.index), {lb: table[lb].to_numpy() for lb in order}, errors)
     ax.set_xlabel("query language")
     ax.set_ylabel("mean rank distance (lower is better)")
-    ax.set_title(f"{dataset_name(task)}: language bias in the multilingual pool", fontsize=10)
+    ax.set_title(f"{dataset_name(task)}: language bias in the multilingual pool\n{_ci_note(errors, confidence)}",
+                 fontsize=10)
     return fig
 
 
@@ -176,23 +205,13 @@ def plot_subset_bars(
     table = rows.pivot_table(index="subset", columns="label", values="value", aggfunc="mean").dropna()
     table.loc["mean"] = table.mean()
     order = [lb for lb in labels if lb in table.columns]
-    errors: dict[str, np.ndarray] = {}
-    for label in order:
-        ci = (cis or {}).get(label)
-        if ci is None:
-            continue
-        ci = ci.set_index("group").reindex(table.index)
-        centre = table[label].to_numpy()
-        errors[label] = np.vstack([np.clip(centre - ci["ci_low"].to_numpy(), 0, None),
-                                   np.clip(ci["ci_high"].to_numpy() - centre, 0, None)])
-        errors[label] = np.nan_to_num(errors[label])
+    errors = _ci_errors(table, order, cis)
     fig = Figure(figsize=(max(5.5, 0.5 * len(table) * max(1, len(order)) / 2 + 2), 4.0), layout="constrained")
     ax = fig.add_subplot()
     _grouped_bars(ax, list(table.index), {lb: table[lb].to_numpy() for lb in order}, errors)
     ax.axvline(len(table) - 1.5, color="grey", linewidth=0.8, linestyle=":")  # separates the mean from languages
     ax.set_xlabel("language")
     ax.set_ylabel(metric_name(metric))
-    note = (f"error bars: {confidence:.0%} bootstrap CI over queries" if errors
-            else "no CI: per-query results missing (run with --prediction-folder)")
-    ax.set_title(f"{dataset_name(task)}: {metric_name(metric)} per language\n{note}", fontsize=10)
+    ax.set_title(f"{dataset_name(task)}: {metric_name(metric)} per language\n{_ci_note(errors, confidence)}",
+                 fontsize=10)
     return fig
