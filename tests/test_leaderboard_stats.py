@@ -111,3 +111,20 @@ def test_bootstrap_mean_ci_rows() -> None:
 def test_bad_input_names_the_problem(a: list[float], b: list[float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         paired_bootstrap(a, b)
+
+
+def test_group_with_few_units_still_gets_an_interval() -> None:
+    # MLQA-R-like: "rare" holds one question of the 30 that the other subset shares, so about a third of the joint
+    # replicates never draw it; its interval must come from the replicates that do, not turn into NaN
+    rng = np.random.default_rng(3)
+    n = 30
+    a = np.concatenate([rng.normal(0.6, 0.1, n), [0.9]])
+    b = np.concatenate([a[:n] - 0.05 + rng.normal(0, 0.02, n), [0.4]])
+    groups = ["common"] * n + ["rare"]
+    units = [f"q{i}" for i in range(n)] + ["q7"]
+    res = macro_paired_bootstrap(a, b, groups=groups, units=units, n_resamples=2000, seed=1)
+    rare = res.per_group.set_index("group").loc["rare"]
+    assert np.isfinite(rare["ci_low"]) and np.isfinite(rare["ci_high"])
+    assert rare["ci_low"] == pytest.approx(0.5) and rare["ci_high"] == pytest.approx(0.5)  # one unit: no spread
+    common = res.per_group.set_index("group").loc["common"]
+    assert common["ci_low"] < 0.05 < common["ci_high"]

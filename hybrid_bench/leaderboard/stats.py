@@ -302,6 +302,16 @@ def macro_paired_bootstrap(
             )
         lows = np.asarray(res.confidence_interval.low, dtype=np.float64)
         highs = np.asarray(res.confidence_interval.high, dtype=np.float64)
+        missing = np.isnan(lows) | np.isnan(highs)
+        if method == "percentile" and missing.any():
+            # a group that some replicates never drew has NaN there, which makes scipy's percentile NaN; its
+            # interval is taken over the replicates that did draw it (the rows are the joint replicates)
+            dist = np.asarray(res.bootstrap_distribution, dtype=np.float64)
+            tail = (1 - confidence) / 2 * 100
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="All-NaN slice encountered")
+                lows[missing] = np.nanpercentile(dist[missing], tail, axis=-1)
+                highs[missing] = np.nanpercentile(dist[missing], 100 - tail, axis=-1)
     per_group = pd.DataFrame(
         {
             "group": list(design.group_names),
