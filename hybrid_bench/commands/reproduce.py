@@ -478,8 +478,21 @@ def _lareqa_subsets(task: str, languages: Sequence[str] | None) -> list[str] | N
     return [f"{q}-{c}" for q in codes for c in codes] + [f"{q}-pool" for q in codes]
 
 
-def build_task(name: str, preset: Preset, miracl_folder: Path | None) -> Any:
-    """One evaluation task, cut to the preset's languages and samples."""
+def mirror_languages(folder: Path) -> list[str]:
+    """MIRACL languages (its codes, e.g. ``"th"``) for which the mirror ``folder`` holds corpus, queries and qrels."""
+    from hybrid_bench.data.miracl import MIRACL_LANGS
+
+    return [lang for lang in MIRACL_LANGS
+            if all((folder / f"{lang}-{kind}").is_dir() for kind in ("corpus", "queries", "qrels"))]
+
+
+def build_task(name: str, preset: Preset, miracl_folder: Path | None,
+               miracl_languages: Sequence[str] | None = None) -> Any:
+    """One evaluation task, cut to the preset's languages and samples.
+
+    ``miracl_languages``: the MIRACL languages to evaluate when the preset names none (all), e.g. those the mirror
+    holds (:func:`mirror_languages`); ``None`` = all of the task's.
+    """
     from hybrid_bench.commands.eval import load_tasks
 
     if name in LAREQA_TASKS:
@@ -493,7 +506,8 @@ def build_task(name: str, preset: Preset, miracl_folder: Path | None) -> Any:
 
             task._load = _load
         return task
-    languages = [ISO3[lang] for lang in preset.languages] if preset.languages else None
+    chosen = preset.languages or miracl_languages
+    languages = [ISO3[lang] for lang in chosen] if chosen else None
     (task,) = load_tasks([name], languages, None)
     if miracl_folder is not None:
         from hybrid_bench.data.mirrors import mirror_revision
@@ -608,6 +622,8 @@ def reproduce(
     print(preset.describe(), flush=True)
 
     miracl_folder = None
+    miracl_languages: tuple[str, ...] | None = None
+    notes: list[str] = []
     if any(t in MIRACL_TASKS for t in preset.tasks):
         source = _source_miracl_mirror()
         if preset.miracl_docs or preset.miracl_queries:
@@ -617,6 +633,16 @@ def reproduce(
         else:
             miracl_folder = source
         print(f"MIRACL data: {miracl_folder} (a local mirror: not comparable with official MIRACL numbers)")
+        from hybrid_bench.data.miracl import MIRACL_LANGS
+
+        held = mirror_languages(miracl_folder)
+        absent = [lang for lang in MIRACL_LANGS if lang not in held and lang in (preset.languages or MIRACL_LANGS)]
+        if absent and not preset.languages:
+            # e.g. miracl-lite has no Thai: evaluate what the mirror holds and say so in the leaderboard
+            miracl_languages = tuple(held)
+            notes.append(f"MIRACL: the mirror has no data for {', '.join(absent)}; both MIRACL tasks are evaluated "
+                         f"on the other {len(held)} languages")
+            print(notes[-1], flush=True)
 
     trained = [s for s in specs if not s.is_base]
     total = len(trained) + len(specs) * len(preset.tasks) + 1
@@ -659,7 +685,7 @@ def reproduce(
                     bar.set_postfix_str(f"{spec.name} on {task_name}")
                     if task_name not in loaded:
                         # load (and sample) each task's data once for all models; mteb keeps preloaded data
-                        loaded[task_name] = build_task(task_name, preset, miracl_folder)
+                        loaded[task_name] = build_task(task_name, preset, miracl_folder, miracl_languages)
                         loaded[task_name].load_data()
                     task = loaded[task_name]
                     mteb.evaluate(
@@ -682,8 +708,8 @@ def reproduce(
             stages_so_far = [*stages, {"stage": "leaderboard", "wall_s": None}]
             write_leaderboard(
                 out, board, compare=None, n_resamples=preset.n_resamples, seed=0, overwrite=overwrite, progress=False,
-                qrels_loader=lambda name, _subsets: task_qrels(build_task(name, preset, miracl_folder)),
-                preamble=_preamble(preset, base, command, stages_so_far, time.perf_counter() - start),
+                qrels_loader=lambda name, _subsets: task_qrels(build_task(name, preset, miracl_folder, miracl_languages)),
+                preamble=_preamble(preset, base, command, stages_so_far, time.perf_counter() - start, notes),
             )
             finish("leaderboard", t0, False)
     finally:
@@ -712,7 +738,8 @@ def _is_our_leaderboard(board: Path, results: Path) -> bool:
     return True
 
 
-def _preamble(preset: Preset, base: str, command: str | None, stages: list[dict[str, Any]], wall: float) -> str:
+def _preamble(preset: Preset, base: str, command: str | None, stages: list[dict[str, Any]], wall: float,
+              notes: Sequence[str] = ()) -> str:
     def shown(stage: dict[str, Any]) -> str:
         if stage.get("skipped"):
             earlier = stage.get("earlier_wall_s")
@@ -725,7 +752,7 @@ def _preamble(preset: Preset, base: str, command: str | None, stages: list[dict[
         f"Command: `{command or 'hybrid-bench reproduce'}`  \n"
         f"Base model: `{base}`; machine: {' '.join(filter(None, [platform.machine(), platform.processor()]))}, "
         f"{os.cpu_count()} CPU(s); wall time of this invocation before the leaderboard: {wall:.0f} s.\n\n"
-        f"{preset.describe()}\n\n"
+        f"{preset.describe()}\n\n" + "".join(f"{note}\n\n" for note in notes) +
         "| stage | wall time (s) |\n|---|---|\n" + rows + "\n\n"
         "Package versions are in `meta.json`.\n"
     )
