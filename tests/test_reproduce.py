@@ -21,6 +21,8 @@ from hybrid_bench.commands.reproduce import (
     PRESETS,
     Preset,
     ensure_trained,
+    build_task,
+    mirror_languages,
     model_specs,
     reproduce,
     sample_lareqa,
@@ -180,6 +182,20 @@ def test_sample_miracl_mirror(shared_data: Path, tmp_path: Path) -> None:
     stamp = (target / "SHA256SUMS").stat().st_mtime_ns
     sample_miracl_mirror(source, target, queries=2, docs=8, seed=0)
     assert (target / "SHA256SUMS").stat().st_mtime_ns == stamp  # same settings: reused
+
+
+def test_all_language_preset_evaluates_miracl_on_what_the_mirror_holds(shared_data: Path, tmp_path: Path) -> None:
+    # miracl-lite has no Thai; a preset over all languages must not ask the mirror for it (it would stop the run)
+    target = sample_miracl_mirror(shared_data / "miracl-lite", tmp_path / "m", queries=1, docs=3, seed=0)
+    held = mirror_languages(target)
+    assert "th" not in held and {"sw", "yo", "ar"} <= set(held)
+    everything = dataclasses.replace(PRESETS["full"], languages=None)
+    mono = build_task("MIRACLRetrieval", everything, target, held)
+    assert sorted(mono.hf_subsets) == sorted(held)
+    cross = build_task("MIRACLCrossLingualRetrieval", everything, target, held)
+    assert {s.split("-")[0] for s in cross.hf_subsets} == set(held)
+    # an explicit preset language list wins over the mirror's
+    assert build_task("MIRACLRetrieval", PRESETS["quick"], target, held).hf_subsets == ["de", "en", "es"]
 
 
 def test_cli_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
