@@ -149,7 +149,7 @@ PRESETS: dict[str, Preset] = {
         max_queries=40, max_candidates=120, miracl_queries=6, miracl_docs=20, eval_max_seq_length=128,
         n_resamples=2000,
     ),
-    # ≈ 3 h on 2 CPU cores (see the README for measured stage times)
+    # 1 h 44 min measured on 2 idle CPU cores (stage times: leaderboards/reproduce-full/README.md)
     "full": Preset(
         name="full", steps=300, batch_size=32, miracl_queries=None, miracl_docs=150, eval_max_seq_length=256,
     ),
@@ -762,7 +762,7 @@ def _preamble(preset: Preset, base: str, command: str | None, stages: list[dict[
 
 EPILOG = """examples:
   hybrid-bench reproduce --quick                       # ≈ 5 min smoke run of the whole pipeline
-  hybrid-bench reproduce                               # the full preset (≈ 3 h on 2 CPU cores)
+  hybrid-bench reproduce                               # the full preset (≈ 1 h 45 min on 2 CPU cores)
   hybrid-bench reproduce --alpha-sweep                 # + hybrid with alpha 0.25 and 0.75
   hybrid-bench reproduce --quick --output-folder /tmp/r --leaderboard /tmp/r-board
 
