@@ -25,7 +25,6 @@ from hybrid_bench.commands.reproduce import (
     mirror_languages,
     model_specs,
     reproduce,
-    sample_lareqa,
     sample_miracl_mirror,
 )
 from hybrid_bench.errors import HybridBenchError
@@ -152,11 +151,11 @@ def test_model_names_keep_presets_apart() -> None:
             "hybrid-me5-small-a0.75"} == full - {"me5-small"}
 
 
-def test_sample_lareqa_keeps_parallel_questions_and_answers(shared_data: Path) -> None:
+def test_lareqa_sample_keeps_parallel_questions_and_answers(shared_data: Path) -> None:
     from hybrid_bench.data.splits import load_xquad_r_heldout
 
     data = load_xquad_r_heldout()
-    small = sample_lareqa(data, languages=["de", "en"], max_queries=10, max_candidates=30, seed=1)
+    small = data.sample(languages=["de", "en"], max_queries=10, max_candidates=30, seed=1)
     assert small.langs == ("de", "en")
     qids = {lang: {q.qid for q in small.questions[lang]} for lang in small.langs}
     assert len(qids["de"]) == 10 and qids["de"] == qids["en"]
@@ -164,8 +163,15 @@ def test_sample_lareqa_keeps_parallel_questions_and_answers(shared_data: Path) -
         ids = {c.id for c in small.candidates[lang]}
         assert len(ids) <= 30
         assert all(q.answer_candidate in ids for q in small.questions[lang])
-    again = sample_lareqa(data, languages=["de", "en"], max_queries=10, max_candidates=30, seed=1)
+    again = data.sample(languages=["de", "en"], max_queries=10, max_candidates=30, seed=1)
     assert qids["de"] == {q.qid for q in again.questions["de"]}  # deterministic for a seed
+    # the task applies the same sample through its public hook, also for the held-out task's own loader
+    from hybrid_bench.tasks.lareqa import XQuADRHeldOutRetrieval
+
+    task = XQuADRHeldOutRetrieval()
+    task.set_sample(languages=["de", "en"], max_queries=10, max_candidates=30, seed=1)
+    assert task.lareqa_data.langs == ("de", "en")
+    assert {q.qid for q in task.lareqa_data.questions["en"]} == qids["en"]
 
 
 def test_sample_miracl_mirror(shared_data: Path, tmp_path: Path) -> None:

@@ -48,7 +48,6 @@ __all__ = [
     "ModelSpec",
     "model_specs",
     "reproduce",
-    "sample_lareqa",
     "sample_miracl_mirror",
 ]
 
@@ -333,49 +332,6 @@ def _derived_meta(spec: ModelSpec, base: str, folder: Path, revision: str) -> An
 
 # ---- data sampling for small presets ---------------------------------------------------------------------------
 
-def _stable_order(keys: Sequence[str], seed: int) -> list[str]:
-    """``keys`` in a seeded but machine-independent order (sha256, not Python's salted ``hash``)."""
-    return sorted(keys, key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
-
-
-def sample_lareqa(data: Any, *, languages: Sequence[str] | None, max_queries: int | None,
-                  max_candidates: int | None, seed: int) -> Any:
-    """A smaller :class:`~hybrid_bench.data.lareqa.LAReQAData`: some languages, parallel questions, candidates.
-
-    The same ``max_queries`` question ids are kept in every language (parallel structure intact); per language
-    every candidate that answers a kept question stays, and the pool is filled up to ``max_candidates`` with a
-    seeded sample of the others.
-
-    Example:
-        >>> from hybrid_bench.data.lareqa import load_lareqa  # doctest: +SKIP
-        >>> small = sample_lareqa(load_lareqa("xquad-r"), languages=["de", "en"], max_queries=50,
-        ...                       max_candidates=200, seed=0)  # doctest: +SKIP
-        >>> {lang: len(small.questions[lang]) for lang in small.langs}  # doctest: +SKIP
-        {'de': 50, 'en': 50}
-    """
-    from hybrid_bench.data.lareqa import LAReQAData
-
-    langs = [lang for lang in data.langs if languages is None or lang in languages]
-    if not langs:
-        raise DataError(f"none of the languages {list(languages or [])} is in {data.name} ({list(data.langs)})")
-    present = {x.qid for lang in langs for x in data.questions[lang]}
-    qids = [q for q in data.qids() if q in present]
-    kept = set(_stable_order(qids, seed)[:max_queries] if max_queries else qids)
-    questions = {lang: [x for x in data.questions[lang] if x.qid in kept] for lang in langs}
-    candidates = {}
-    for lang in langs:
-        needed = {cid for q in kept for cid in data.relevant(q)}
-        pool = list(data.candidates[lang])
-        if max_candidates is None:
-            candidates[lang] = pool
-            continue
-        must = [c for c in pool if c.id in needed]
-        others = _stable_order([c.id for c in pool if c.id not in needed], seed)
-        extra = set(others[: max(0, max_candidates - len(must))])
-        candidates[lang] = [c for c in pool if c.id in needed or c.id in extra]
-    return LAReQAData(name=data.name, langs=tuple(langs), questions=questions, candidates=candidates)
-
-
 def _configs_yaml(langs: Sequence[str]) -> str:
     lines = ["---", "configs:"]
     for lang in langs:
@@ -395,6 +351,8 @@ def sample_miracl_mirror(source: Path, target: Path, *, queries: int | None, doc
     """
     import pandas as pd
 
+    from hybrid_bench.data.lareqa import stable_order
+
     settings = {"source": str(source.resolve()), "queries": queries, "docs": docs, "seed": seed}
     stamp = target / "hybrid_bench_sample.json"
     if stamp.is_file() and json.loads(stamp.read_text(encoding="utf-8")) == settings:
@@ -408,12 +366,12 @@ def sample_miracl_mirror(source: Path, target: Path, *, queries: int | None, doc
             read = {kind: pd.concat([pd.read_parquet(f) for f in sorted((source / f"{lang}-{kind}").glob("*.parquet"))],
                                     ignore_index=True) for kind in ("corpus", "queries", "qrels")}
             qids = read["queries"]["_id"].astype(str).tolist()
-            kept = set(_stable_order(qids, seed)[:queries] if queries else qids)
+            kept = set(stable_order(qids, seed)[:queries] if queries else qids)
             q = read["queries"][read["queries"]["_id"].astype(str).isin(kept)]
             rels = read["qrels"][read["qrels"]["query-id"].astype(str).isin(kept)]
             judged = set(rels["corpus-id"].astype(str))
             ids = read["corpus"]["_id"].astype(str)
-            others = _stable_order([d for d in ids if d not in judged], seed)
+            others = stable_order([d for d in ids if d not in judged], seed)
             extra = set(others[: max(0, (docs or len(ids)) - len(judged))])
             corpus = read["corpus"][ids.isin(judged | extra)]
             for kind, frame in (("corpus", corpus), ("queries", q), ("qrels", rels)):
@@ -498,13 +456,8 @@ def build_task(name: str, preset: Preset, miracl_folder: Path | None,
     if name in LAREQA_TASKS:
         (task,) = load_tasks([name], None, _lareqa_subsets(name, preset.languages))
         if preset.languages or preset.max_queries or preset.max_candidates:
-            full_load = task._load  # the task's data hook; the sample wraps it (see sample_lareqa)
-
-            def _load() -> Any:
-                return sample_lareqa(full_load(), languages=preset.languages, max_queries=preset.max_queries,
-                                     max_candidates=preset.max_candidates, seed=preset.seed)
-
-            task._load = _load
+            task.set_sample(languages=preset.languages, max_queries=preset.max_queries,
+                            max_candidates=preset.max_candidates, seed=preset.seed)
         return task
     chosen = preset.languages or miracl_languages
     languages = [ISO3[lang] for lang in chosen] if chosen else None

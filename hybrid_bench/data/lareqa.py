@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import hashlib
 import json
 import os
 from collections.abc import Collection, Mapping, Sequence
@@ -185,6 +186,48 @@ class LAReQAData:
             questions={lang: tuple(q for q in qs if q.article in wanted) for lang, qs in self.questions.items()},
             candidates={lang: tuple(c for c in cs if c.article in wanted) for lang, cs in self.candidates.items()},
         )
+
+    def sample(self, *, languages: Sequence[str] | None = None, max_queries: int | None = None,
+               max_candidates: int | None = None, seed: int = 0) -> LAReQAData:
+        """A smaller copy: some languages, a seeded sample of parallel questions, capped candidate pools.
+
+        The same ``max_queries`` qids are kept in every language (the parallel structure stays intact); per
+        language every candidate that answers a kept question stays, and the pool is filled up to
+        ``max_candidates`` with a seeded sample of the others. ``None`` keeps everything of that kind.
+
+        Raises:
+            DataError: None of ``languages`` is loaded.
+
+        Example:
+            >>> small = load_lareqa("xquad-r").sample(languages=["de", "en"], max_queries=50,
+            ...                                       max_candidates=200)  # doctest: +SKIP
+            >>> {lang: len(small.questions[lang]) for lang in small.langs}  # doctest: +SKIP
+            {'de': 50, 'en': 50}
+        """
+        langs = [lang for lang in self.langs if languages is None or lang in languages]
+        if not langs:
+            raise DataError(f"none of the languages {list(languages or [])} is loaded ({list(self.langs)})",
+                            file=self.name)
+        present = {x.qid for lang in langs for x in self.questions[lang]}
+        qids = [q for q in self.qids() if q in present]
+        kept = set(stable_order(qids, seed)[:max_queries] if max_queries else qids)
+        needed = {cid for q in kept for cid in self.relevant(q)}
+        candidates = {}
+        for lang in langs:
+            pool = list(self.candidates[lang])
+            if max_candidates is None:
+                candidates[lang] = pool
+                continue
+            others = stable_order([c.id for c in pool if c.id not in needed], seed)
+            extra = set(others[: max(0, max_candidates - sum(c.id in needed for c in pool))])
+            candidates[lang] = [c for c in pool if c.id in needed or c.id in extra]
+        return LAReQAData(name=self.name, langs=tuple(langs), candidates=candidates,
+                          questions={lang: [x for x in self.questions[lang] if x.qid in kept] for lang in langs})
+
+
+def stable_order(keys: Sequence[str], seed: int) -> list[str]:
+    """``keys`` in a seeded but machine-independent order (sha256, not Python's salted ``hash``)."""
+    return sorted(keys, key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
 
 
 # --------------------------------------------------------------------------------------------- sources

@@ -102,15 +102,29 @@ class _LAReQARetrieval(AbsTaskRetrieval):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._data: LAReQAData | None = None
+        self._sample: dict[str, Any] | None = None
 
     # -- data ---------------------------------------------------------------------------------------------
+    def set_sample(self, *, languages: Sequence[str] | None = None, max_queries: int | None = None,
+                   max_candidates: int | None = None, seed: int = 0) -> None:
+        """Evaluate on a seeded sample of the data (see :meth:`LAReQAData.sample`), e.g. for quick runs.
+
+        ``languages`` are ISO 639-1 codes; restrict the task's subsets to match (``hf_subsets``), since settings
+        over a language that is not loaded cannot be scored. Data loaded earlier is dropped.
+        """
+        self._sample = {"languages": languages, "max_queries": max_queries, "max_candidates": max_candidates,
+                        "seed": seed}
+        if self.data_loaded:
+            self.unload_data()
+
     def _load(self) -> LAReQAData:
         return load_lareqa(self.lareqa_name)
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if self.data_loaded:
             return
-        self._data = self._load()
+        data = self._load()
+        self._data = data.sample(**self._sample) if self._sample else data
         self.dataset = {}  # mteb expects the attribute; settings are materialised lazily in evaluate
         self.data_loaded = True
 
