@@ -98,7 +98,7 @@ def _run(sampler: Any, model_dir: Path, dataset: Any, args: argparse.Namespace, 
     batches_per_s = n / (time.perf_counter() - start)
     trainer.train()
     steps, seconds = clock.timed(args.warmup)
-    # the collator runs one batch ahead of the optimiser step; the timed window is steps warmup+1 .. end
+    # batch i (0-based) is trained by step i; the timed intervals end at steps warmup+1 .. last (0-based)
     timed_tokens = sum(tokens[args.warmup + 1: args.warmup + 1 + steps])
     return {"steps": steps, "seconds": seconds, "setup_s": setup_s, "sampler_batches_per_s": batches_per_s,
             "tokens": timed_tokens}
