@@ -21,9 +21,19 @@ sign-flip test likewise flips the sign of all rows of one unit together. Units a
 sets of subsets linked by shared units. XQuAD-R / MLQA-R form one stratum; MIRACL, whose queries differ between
 languages, has one stratum per language, so every language keeps its query count (a stratified bootstrap).
 
+**Training seeds** are a level above the queries: with ``seeds`` given, every row is one query evaluated on the
+models of one training seed, and each replicate draws the seeds with replacement *and*, independently, the units
+within their strata; the statistic is the mean over the drawn seeds and the drawn units. Seeds and queries are
+crossed (every seed's models answer the same queries), so this is the two-factor "pigeonhole" bootstrap of
+Owen (2007, "The pigeonhole bootstrap", Ann. Appl. Stat. 1(2)), which for crossed random effects is mildly
+conservative, where a query-only bootstrap treats the seed-to-seed spread as zero. Units are kept intact within a
+replicate (Davison & Hinkley 1997, §3.8, strategy 2): a unit is the task's cluster (a LAReQA paragraph, a MIRACL
+query), and queries are not resampled again inside it.
+
 References:
     Efron & Tibshirani (1993), "An Introduction to the Bootstrap", ch. 13 (percentile interval) and 15
     (permutation tests). Sakai (2006), "Evaluating evaluation metrics based on the bootstrap", SIGIR.
+    Owen (2007), "The pigeonhole bootstrap", The Annals of Applied Statistics 1(2), 386–411.
 
 Example:
     >>> import numpy as np
@@ -69,6 +79,9 @@ class BootstrapResult:
         per_group: for :func:`macro_paired_bootstrap`, one row per group (subset) with ``mean_diff``, ``ci_low``,
             ``ci_high``, ``n_rows`` from the *same* joint replicates (no per-group p-values; the interval is NaN for
             a group that some replicates did not draw at all); else ``None``.
+        distribution: the bootstrap replicates of ``mean_diff`` (for other interval levels and the equivalence
+            test of :mod:`hybrid_bench.leaderboard.decisions`).
+        per_seed: with training seeds, ``mean_diff`` of each seed on its own (seed order sorted); else one value.
     """
 
     mean_diff: float
@@ -81,11 +94,39 @@ class BootstrapResult:
     n_resamples: int
     method: str = "percentile"
     per_group: pd.DataFrame | None = field(default=None, compare=False, repr=False)
+    distribution: np.ndarray | None = field(default=None, compare=False, repr=False)
+    per_seed: tuple[float, ...] = field(default=(), compare=False)
 
     @property
     def excludes_zero(self) -> bool:
         """True when the confidence interval lies entirely above or below zero."""
         return bool(self.ci_low > 0 or self.ci_high < 0)
+
+    @property
+    def n_seeds(self) -> int:
+        """Training seeds that entered the statistic (1 when seeds were not a level)."""
+        return max(1, len(self.per_seed))
+
+    @property
+    def seed_sd(self) -> float:
+        """Seed-to-seed standard deviation of ``mean_diff`` (sample SD, ``ddof=1``); NaN with one seed."""
+        return float(np.std(self.per_seed, ddof=1)) if len(self.per_seed) > 1 else float("nan")
+
+    def interval(self, confidence: float) -> tuple[float, float]:
+        """Percentile interval of another ``confidence`` from the same replicates (e.g. the 90 % interval of an
+        equivalence test next to the reported 95 % one).
+
+        Example:
+            >>> res = paired_bootstrap([0.5, 0.7, 0.9, 0.4], [0.4, 0.7, 0.6, 0.4], n_resamples=1000)
+            >>> lo90, hi90 = res.interval(0.90)
+            >>> res.ci_low <= lo90 <= hi90 <= res.ci_high
+            True
+        """
+        if self.distribution is None:
+            raise ValueError("no bootstrap replicates stored with this result")
+        tail = (1 - confidence) / 2 * 100
+        low, high = np.nanpercentile(self.distribution, [tail, 100 - tail])
+        return float(low), float(high)
 
 
 def _as_paired(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -151,6 +192,7 @@ def paired_bootstrap(
     if np.ptp(diff) == 0:
         # constant difference: every bootstrap replicate equals it exactly
         low = high = observed
+        distribution = np.full(n_resamples, observed)
     else:
         res = stats.bootstrap(
             (a, b),
@@ -164,6 +206,7 @@ def paired_bootstrap(
             rng=np.random.default_rng(seed),
         )
         low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+        distribution = np.asarray(res.bootstrap_distribution, dtype=np.float64)
     return BootstrapResult(
         mean_diff=observed,
         ci_low=low,
@@ -174,28 +217,35 @@ def paired_bootstrap(
         confidence=confidence,
         n_resamples=n_resamples,
         method=method,
+        distribution=distribution,
+        per_seed=(observed,),
     )
 
 
 class _UnitDesign:
-    """Per-(group, unit) sums and counts, so that any unit weighting gives all group means by one matmul."""
+    """Per-(seed, group, unit) sums and counts, so that any weighting of seeds and units gives all group means by
+    one matmul per seed."""
 
-    def __init__(self, values: np.ndarray, groups: Sequence[object], units: Sequence[object]) -> None:
+    def __init__(self, values: np.ndarray, groups: Sequence[object], units: Sequence[object],
+                 seeds: Sequence[object] | None = None) -> None:
         group_codes, self.group_names = pd.factorize(pd.Series(list(groups), dtype=object), sort=True)
         unit_codes, self.unit_names = pd.factorize(pd.Series(list(units), dtype=object), sort=False)
-        n_g, n_u = len(self.group_names), len(self.unit_names)
-        self.sums = np.zeros((n_g, n_u))
-        self.counts = np.zeros((n_g, n_u))
-        np.add.at(self.sums, (group_codes, unit_codes), values)
-        np.add.at(self.counts, (group_codes, unit_codes), 1.0)
+        seed_codes, self.seed_names = pd.factorize(
+            pd.Series(list(seeds) if seeds is not None else [0] * len(values), dtype=object), sort=True)
+        n_s, n_g, n_u = len(self.seed_names), len(self.group_names), len(self.unit_names)
+        self.sums = np.zeros((n_s, n_g, n_u))
+        self.counts = np.zeros((n_s, n_g, n_u))
+        np.add.at(self.sums, (seed_codes, group_codes, unit_codes), values)
+        np.add.at(self.counts, (seed_codes, group_codes, unit_codes), 1.0)
         self.n_rows = np.bincount(group_codes, minlength=n_g)
         self.strata = self._strata()
 
     def _strata(self) -> list[np.ndarray]:
         """Unit indices per stratum: groups that share a unit are in one stratum (connected components)."""
-        present = sparse.csr_matrix(self.counts > 0)
+        counts = self.counts.sum(axis=0)
+        present = sparse.csr_matrix(counts > 0)
         _, group_label = csgraph.connected_components(present @ present.T, directed=False)
-        unit_label = group_label[np.argmax(self.counts > 0, axis=0)]
+        unit_label = group_label[np.argmax(counts > 0, axis=0)]
         strata = [np.flatnonzero(unit_label == label) for label in np.unique(unit_label)]
         # scipy needs two or more observations per sample; pool single-unit strata into one
         singles = [s for s in strata if s.size < 2]
@@ -206,16 +256,37 @@ class _UnitDesign:
 
     @property
     def n_units(self) -> int:
-        return self.sums.shape[1]
+        return self.sums.shape[2]
 
-    def group_means(self, weights: np.ndarray) -> np.ndarray:
-        """``weights``: (..., n_units) unit multiplicities → (..., n_groups) weighted group means."""
+    @property
+    def n_seeds(self) -> int:
+        return self.sums.shape[0]
+
+    def group_means(self, weights: np.ndarray, seed_weights: np.ndarray | None = None) -> np.ndarray:
+        """``weights``: (..., n_units) unit multiplicities, ``seed_weights``: (..., n_seeds) seed multiplicities
+        (default: every seed once) → (..., n_groups) weighted group means."""
+        if seed_weights is None:
+            seed_weights = np.ones((*weights.shape[:-1], self.n_seeds))
+        num = sum(seed_weights[..., s, None] * (weights @ self.sums[s].T) for s in range(self.n_seeds))
+        den = sum(seed_weights[..., s, None] * (weights @ self.counts[s].T) for s in range(self.n_seeds))
         with np.errstate(invalid="ignore", divide="ignore"):
-            return (weights @ self.sums.T) / (weights @ self.counts.T)
+            return num / den
+
+    def per_seed_macro(self) -> np.ndarray:
+        """The macro mean of each seed on its own (all units once)."""
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.nanmean(self.sums.sum(axis=2) / self.counts.sum(axis=2), axis=1)
 
     def unit_contributions(self) -> np.ndarray:
         """Each unit's additive share of the macro mean when group sizes are fixed (used by the sign flip)."""
-        return (self.sums / self.n_rows[:, None]).sum(axis=0) / len(self.group_names)
+        totals = self.counts.sum(axis=(0, 2))
+        return (self.sums.sum(axis=0) / totals[:, None]).sum(axis=0) / len(self.group_names)
+
+
+def _multiplicities(idx: np.ndarray, n: int) -> np.ndarray:
+    """(batch, k) drawn indices in ``range(n)`` → (batch, n) counts of each index."""
+    offsets = (np.arange(idx.shape[0]) * n)[:, None]
+    return np.bincount((idx + offsets).ravel(), minlength=idx.shape[0] * n).reshape(idx.shape[0], n).astype(float)
 
 
 def macro_paired_bootstrap(
@@ -224,6 +295,7 @@ def macro_paired_bootstrap(
     *,
     groups: Sequence[object],
     units: Sequence[object],
+    seeds: Sequence[object] | None = None,
     n_resamples: int = 10_000,
     confidence: float = 0.95,
     seed: int = 0,
@@ -234,15 +306,18 @@ def macro_paired_bootstrap(
     The statistic is ``mean over groups g of mean over rows r in g of (a[r] − b[r])`` — e.g. the "cross" mAP of
     Table 1, a mean over language-pair subsets. Each bootstrap replicate draws units with replacement (one draw
     for all groups, which keeps the dependence between subsets that share a parallel question; stratified when
-    groups share no units, e.g. MIRACL languages) and recomputes every group mean and their macro mean. The p-value
-    flips the sign of all rows of a unit together.
+    groups share no units, e.g. MIRACL languages) and recomputes every group mean and their macro mean. With
+    ``seeds``, each replicate also draws the training seeds with replacement (hierarchical bootstrap, see the
+    module docstring). The p-value flips the sign of all rows of a unit together (seeds averaged).
 
     Args:
-        a: per-row values of system A (one row per query and subset).
+        a: per-row values of system A (one row per query and subset [and seed]).
         b: per-row values of system B, aligned with ``a``.
         groups: per row, the group (subset) the macro average runs over.
-        units: per row, the resampling unit (e.g. the parallel question id); rows of different groups that share
-            a unit are resampled together.
+        units: per row, the resampling unit (e.g. the parallel question id, or its paragraph); rows of different
+            groups that share a unit are resampled together.
+        seeds: per row, the training seed of the models that produced ``a`` and ``b`` (per-seed paired
+            differences); ``None`` or a single seed: no seed level.
         n_resamples: bootstrap replicates and random sign flips.
         confidence: confidence level of the interval.
         seed: random seed.
@@ -250,7 +325,8 @@ def macro_paired_bootstrap(
 
     Returns:
         :class:`BootstrapResult` whose ``per_group`` frame holds each group's mean difference and interval
-        taken from the same joint replicates.
+        taken from the same joint replicates, ``distribution`` the macro replicates and ``per_seed`` each seed's
+        macro difference.
 
     Example:
         >>> res = macro_paired_bootstrap(
@@ -260,53 +336,57 @@ def macro_paired_bootstrap(
         0.0667
     """
     a, b = _as_paired(a, b)
-    if len(groups) != a.size or len(units) != a.size:
-        raise ValueError(f"groups ({len(groups)}) and units ({len(units)}) must have one entry per row ({a.size})")
-    design = _UnitDesign(a - b, groups, units)
+    if len(groups) != a.size or len(units) != a.size or (seeds is not None and len(seeds) != a.size):
+        raise ValueError(f"groups ({len(groups)}), units ({len(units)}) and seeds must have one entry per row "
+                         f"({a.size})")
+    design = _UnitDesign(a - b, groups, units, seeds)
     if design.n_units < 2:
         raise ValueError("need at least 2 distinct units for a bootstrap")
     observed_groups = design.group_means(np.ones(design.n_units))
     observed = float(observed_groups.mean())
-    n_groups = len(design.group_names)
+    n_groups, n_seeds = len(design.group_names), design.n_seeds
 
-    def statistic(*strata_idx: np.ndarray, axis: int = -1) -> np.ndarray:
-        # each argument holds one stratum's resampled unit indices, shape (batch, stratum size); together they
-        # give the unit multiplicities of a replicate
-        idx = np.concatenate([np.moveaxis(np.asarray(s, dtype=np.int64), axis, -1) for s in strata_idx], axis=-1)
+    def statistic(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+        # with seeds, the first sample holds the resampled seed indices; each other one a stratum's resampled unit
+        # indices, shape (batch, stratum size); together they give the multiplicities of a replicate
+        samples_ = [np.moveaxis(np.asarray(s, dtype=np.int64), axis, -1) for s in samples]
+        seed_idx = samples_.pop(0) if n_seeds > 1 else None
+        idx = np.concatenate(samples_, axis=-1)
         lead = idx.shape[:-1]
-        flat = idx.reshape(-1, idx.shape[-1])
-        offsets = (np.arange(flat.shape[0]) * design.n_units)[:, None]
-        weights = np.bincount((flat + offsets).ravel(), minlength=flat.shape[0] * design.n_units)
-        weights = weights.reshape(flat.shape[0], design.n_units).astype(np.float64)
-        means = design.group_means(weights)  # (batch, n_groups); NaN where a group drew no unit
+        weights = _multiplicities(idx.reshape(-1, idx.shape[-1]), design.n_units)
+        seed_weights = None if seed_idx is None else _multiplicities(seed_idx.reshape(-1, n_seeds), n_seeds)
+        means = design.group_means(weights, seed_weights)  # (batch, n_groups); NaN where a group drew no unit
         out = np.concatenate([np.nanmean(means, axis=1, keepdims=True), means], axis=1)
         return np.moveaxis(out.reshape(*lead, n_groups + 1), -1, 0)
 
     all_diffs = a - b
     if np.ptp(all_diffs) == 0:
         lows = highs = np.concatenate([[observed], observed_groups])
+        distribution = np.full(n_resamples, observed)
     else:
+        samples = ([np.arange(n_seeds)] if n_seeds > 1 else []) + list(design.strata)
         with warnings.catch_warnings():
             # a group with few units is absent from some replicates (its mean is NaN there), so its own interval
             # is NaN and scipy warns about "BCa"; the macro interval (a nanmean over groups) is unaffected
             warnings.filterwarnings("ignore", message="The BCa confidence interval cannot be calculated")
             res = stats.bootstrap(
-                tuple(design.strata),
+                tuple(samples),
                 statistic,
                 vectorized=True,
                 n_resamples=n_resamples,
-                batch=_BATCH,
+                batch=max(1, _BATCH // n_seeds),
                 confidence_level=confidence,
                 method=method,
                 rng=np.random.default_rng(seed),
             )
         lows = np.asarray(res.confidence_interval.low, dtype=np.float64)
         highs = np.asarray(res.confidence_interval.high, dtype=np.float64)
+        dist = np.asarray(res.bootstrap_distribution, dtype=np.float64)
+        distribution = dist[0]
         missing = np.isnan(lows) | np.isnan(highs)
         if method == "percentile" and missing.any():
             # a group that some replicates never drew has NaN there, which makes scipy's percentile NaN; its
             # interval is taken over the replicates that did draw it (the rows are the joint replicates)
-            dist = np.asarray(res.bootstrap_distribution, dtype=np.float64)
             tail = (1 - confidence) / 2 * 100
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message="All-NaN slice encountered")
@@ -332,6 +412,8 @@ def macro_paired_bootstrap(
         n_resamples=n_resamples,
         method=method,
         per_group=per_group,
+        distribution=distribution,
+        per_seed=tuple(float(x) for x in design.per_seed_macro()),
     )
 
 
