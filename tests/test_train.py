@@ -125,10 +125,28 @@ def _cli(args: list[str], home: Path) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def test_sigkill_then_resume_finishes_the_same_run(base_dir: Path, corpus_file: Path, tmp_path: Path):
+@pytest.fixture(scope="module")
+def e5_style_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model built exactly like me5-small: pooler-less BERT, model_kwargs in sentence_bert_config.json."""
+    from tiny_model import build_tiny_e5_style_model
+
+    texts = [f"{r['query']} {r['positive']}" for r in synthetic_records(N_ITEMS)]
+    return build_tiny_e5_style_model(tmp_path_factory.mktemp("tiny-e5"), texts + ["query: passage:"], seed=1)
+
+
+def _model_kwargs(folder: Path) -> dict | None:
+    return json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8")).get("model_kwargs")
+
+
+def test_sigkill_then_resume_finishes_the_same_run(e5_style_base: Path, corpus_file: Path, tmp_path: Path):
+    """Issue 12.1: on a base built like me5-small, a run killed with SIGKILL and resumed ends with the step count,
+    losses and weights of an uninterrupted run; no checkpoint or saved model loses the base's loading kwargs."""
+    from safetensors.torch import load_file
+
+    assert _model_kwargs(e5_style_base) == {"add_pooling_layer": False}
     home = tmp_path / "home"
     steps = 400
-    args = ["train", "--base", str(base_dir), "--data", str(corpus_file), "--strategy", "hybrid", "--steps",
+    args = ["train", "--base", str(e5_style_base), "--data", str(corpus_file), "--strategy", "hybrid", "--steps",
             str(steps), "--batch-size", "8", "--save-steps", "20", "--logging-steps", "20", "--max-seq-length", "24",
             "--lr", "1e-3", "--seed", "5", "--out", "killed"]
     ckpts = home / "checkpoints" / "killed"
@@ -149,6 +167,9 @@ def test_sigkill_then_resume_finishes_the_same_run(base_dir: Path, corpus_file: 
     assert not (home / "models" / "killed").exists()  # killed mid-training, before the model was saved
     complete = sorted(int(p.name.split("-")[1]) for p in ckpts.glob("checkpoint-*") if (p / RUN_RECORD).is_file())
     assert complete and complete[-1] >= 40 and complete[-1] < steps
+    last = ckpts / f"checkpoint-{complete[-1]}"
+    assert _model_kwargs(last) == {"add_pooling_layer": False}
+    assert not any(k.startswith("pooler.") for k in load_file(last / "model.safetensors"))
 
     # without --resume the interrupted run is protected
     again = _cli(args, home)
@@ -166,17 +187,25 @@ def test_sigkill_then_resume_finishes_the_same_run(base_dir: Path, corpus_file: 
     assert [h["step"] for h in record["log_history"] if "loss" in h] == list(range(20, steps + 1, 20))
     assert record["wall_time_s"] > 0
     assert not ckpts.exists()
+    assert _model_kwargs(model_dir) == {"add_pooling_layer": False}
     model = SentenceTransformer(str(model_dir), device="cpu")
+    assert getattr(model[0].auto_model, "pooler", None) is None  # no random pooler created on load
     assert model.encode(["query: de hauptstadt 0 ?"]).shape == (1, 32)
 
     # the resumed run is the uninterrupted run: same batches, schedule and random state after the checkpoint
-    config = TrainConfig(base=str(base_dir), strategy="hybrid", data=str(corpus_file), steps=steps, batch_size=8,
-                         save_steps=20, logging_steps=20, max_seq_length=24, learning_rate=1e-3, seed=5)
-    straight = train_model(config, "straight")
-    resumed_losses = [h["loss"] for h in record["log_history"] if "loss" in h and h["step"] > complete[-1]]
-    straight_losses = [h["loss"] for h in straight.record["log_history"] if "loss" in h and h["step"] > complete[-1]]
-    assert len(resumed_losses) == (steps - complete[-1]) // 20
-    assert resumed_losses == pytest.approx(straight_losses, rel=1e-4)
+    config = TrainConfig(base=str(e5_style_base), strategy="hybrid", data=str(corpus_file), steps=steps,
+                         batch_size=8, save_steps=20, logging_steps=20, max_seq_length=24, learning_rate=1e-3, seed=5)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "home-straight"))
+        straight = train_model(config, "straight")
+    assert straight.global_step == record["steps"]
+    resumed_log = [(h["step"], h["loss"]) for h in record["log_history"] if "loss" in h]
+    straight_log = [(h["step"], h["loss"]) for h in straight.record["log_history"] if "loss" in h]
+    assert resumed_log == straight_log
+    resumed_weights = load_file(model_dir / "model.safetensors")
+    straight_weights = load_file(straight.path / "model.safetensors")
+    assert resumed_weights.keys() == straight_weights.keys()
+    assert all(torch.equal(resumed_weights[k], straight_weights[k]) for k in resumed_weights)
 
 
 def test_refuses_bad_requests(base_dir: Path, corpus_file: Path, trained, monkeypatch: pytest.MonkeyPatch):
@@ -281,7 +310,7 @@ def test_base_without_prompts_gets_the_papers_prefixes(corpus_file: Path, tmp_pa
                                                         monkeypatch: pytest.MonkeyPatch):
     from tiny_model import build_tiny_model
 
-    from hybrid_bench.training.trainer import PAPER_PROMPTS
+    from hybrid_bench.training.base_model import PAPER_PROMPTS
 
     texts = [f"{r['query']} {r['positive']}" for r in synthetic_records(N_ITEMS)]
     build_tiny_model(tmp_path / "bare", texts + ["Query: Passage:"], seed=1, prompts={})

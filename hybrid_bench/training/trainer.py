@@ -39,6 +39,7 @@ from typing import Any, Literal
 from hybrid_bench import paths
 from hybrid_bench.errors import HybridBenchError, ModelNotFoundError
 from hybrid_bench.io import atomic_path, atomic_write_text
+from hybrid_bench.training.base_model import column_prompts, freeze_word_embeddings, load_base_model
 from hybrid_bench.training.parallel_data import XQUAD_R_TRAIN, ParallelCorpus, load_parallel_data
 
 __all__ = [
@@ -210,14 +211,14 @@ def train_model(
     train_dataset = corpus.to_dataset()
     logger.info("training data: %s, %d rows", corpus, len(train_dataset))
 
-    model = load_base_model(config.base)
+    model = load_base_model(base_path)
 
     # the training limit only shortens CPU steps; the saved model keeps the base's limit for evaluation
     base_max_seq_length = model.max_seq_length
     if config.max_seq_length is not None:
         model.max_seq_length = config.max_seq_length
     frozen = freeze_word_embeddings(model) if config.freeze_embeddings else 0
-    prompts = _column_prompts(model)
+    prompts = column_prompts(model)
 
     loss = HybridInfoNCELoss(model, scale=config.scale, symmetric=config.symmetric)
     args = SentenceTransformerTrainingArguments(
@@ -289,7 +290,7 @@ def train_model(
 def resolve_base(base: str) -> Path | str:
     """Where to load ``base`` from: ``"me5-small"`` (built on first use), a model-store name, a sentence-transformers
     folder, or a Hugging Face repo id (``"FacebookAI/xlm-roberta-base"``), returned unchanged for
-    :func:`load_base_model` to download.
+    :func:`~hybrid_bench.training.base_model.load_base_model` to download.
 
     Example:
         >>> resolve_base("sentence-transformers/LaBSE")
@@ -315,67 +316,6 @@ def resolve_base(base: str) -> Path | str:
         f"base model {base!r} not found: use 'me5-small', a name in the model store ({paths.models_dir()}), "
         "a sentence-transformers folder or a Hugging Face repo id such as FacebookAI/xlm-roberta-base"
     )
-
-
-def load_base_model(base: str) -> Any:
-    """The ``SentenceTransformer`` to fine-tune, from :func:`resolve_base`'s answer.
-
-    A hub id is downloaded by sentence-transformers (a plain transformers checkpoint such as XLM-R gets mean
-    pooling); offline or without access that is one :class:`ModelNotFoundError` saying how to fix it, not a
-    traceback from ``huggingface_hub``.
-    """
-    from sentence_transformers import SentenceTransformer
-
-    where = resolve_base(base)
-    if isinstance(where, Path):
-        return SentenceTransformer(str(where))
-    try:
-        return SentenceTransformer(where)
-    except (OSError, ValueError) as err:  # huggingface_hub's offline / not-found errors derive from these
-        raise ModelNotFoundError(
-            f"base model {base!r} could not be loaded from the Hugging Face hub ({type(err).__name__}: "
-            f"{str(err).splitlines()[0] if str(err) else 'no details'}). Without hub access, download it elsewhere "
-            f"(`huggingface-cli download {base} --local-dir DIR`), copy DIR here and pass --base DIR"
-        ) from err
-
-
-def freeze_word_embeddings(model: Any) -> int:
-    """Stop training the word-embedding matrix of every transformer module; returns the number of frozen weights.
-
-    For me5-small that is 96M of 118M parameters: the optimizer then keeps no AdamW state for them and no step
-    computes or applies their gradient.
-    """
-    frozen = 0
-    for module in model:
-        auto_model = getattr(module, "auto_model", None)
-        if auto_model is None or not hasattr(auto_model, "get_input_embeddings"):
-            continue
-        weight = auto_model.get_input_embeddings().weight
-        weight.requires_grad_(False)
-        frozen += weight.numel()
-    if not frozen:
-        logger.warning("freeze_embeddings: the model has no transformer word embeddings to freeze")
-    return frozen
-
-
-#: the paper's input prefixes (E5 style), given to a base model that defines no query / document prompts
-PAPER_PROMPTS: dict[str, str] = {"query": "Query: ", "document": "Passage: "}
-
-
-def _column_prompts(model: Any) -> dict[str, str]:
-    """Training-column prompts from the model's own ``query`` / ``document`` prompts.
-
-    A base without them (XLM-R, LaBSE from the hub) gets the paper's ``"Query: "`` / ``"Passage: "``, set on the
-    model so that they are saved with it and mteb sends the same prefixes at evaluation.
-    """
-    prompts = getattr(model, "prompts", None) or {}
-    query = prompts.get("query") or ""
-    passage = prompts.get("document") or prompts.get("passage") or ""
-    if not query and not passage:  # sentence-transformers 6 fills absent prompts with ""
-        logger.info("the base model defines no 'query' / 'document' prompts; using the paper's %s", PAPER_PROMPTS)
-        model.prompts = {**prompts, **PAPER_PROMPTS}
-        query, passage = PAPER_PROMPTS["query"], PAPER_PROMPTS["document"]
-    return {"anchor": query, "positive": passage, "negative": passage}
 
 
 def read_run_record(checkpoint: str | os.PathLike[str]) -> dict[str, Any] | None:
