@@ -40,6 +40,11 @@ EFFECT = {
 MIRACL_BOOST = {"mono-me5-small": 1.6, "cross-me5-small": 1.3, "hybrid-me5-small": 1.5}
 
 
+def _planted(model: str) -> str:
+    """The planted effects of a model: a seeded copy ``mono-me5-small-r2`` has those of ``mono-me5-small``."""
+    return model.rsplit("-r", 1)[0] if model not in EFFECT else model
+
+
 def _metrics_from_ranks(ranks: np.ndarray) -> dict[str, float]:
     ranks = np.sort(ranks)
     hits10 = ranks[ranks <= 10]
@@ -69,7 +74,7 @@ def xquad_per_query(model: str, seed: int = 0, task: str = "XQuADRRetrieval") ->
     for q in LANGS:
         for c in [*LANGS, "pool"]:
             for i in range(N_QUESTIONS):
-                effect = EFFECT[model]
+                effect = EFFECT[_planted(model)]
                 if c == "pool":
                     own = 1 + np.floor(np.exp(difficulty[i] + effect["mono"] + model_rng.normal(0, 0.5)))
                     foreign = 1 + np.floor(np.exp(difficulty[i] + effect["pool_foreign"]
@@ -118,7 +123,7 @@ def miracl_run(model: str, qrels: dict, seed: int = 2) -> dict[str, dict[str, di
         for qid, rels in qrels[lang]["dev"].items():
             scores = rng.normal(0, 1, N_DOCS)
             for doc in rels:
-                scores[int(doc.split("-d")[1])] += MIRACL_BOOST[model] + rng.normal(0, 0.5)
+                scores[int(doc.split("-d")[1])] += MIRACL_BOOST[_planted(model)] + rng.normal(0, 0.5)
             run[qid] = {f"{lang}-d{d}": float(s) for d, s in enumerate(scores)}
         out[lang] = {"dev": run}
     return out
@@ -163,4 +168,23 @@ def build_synthetic_results(root: Path, *, models: tuple[str, ...] = MODELS, wit
             if with_per_query:
                 payload = {"mteb_model_meta": {"model_name": f"{ORG}/{model}", "revision": "r1"}, **run}
                 (pred_dir / "MIRACLRetrieval_predictions.json").write_text(json.dumps(payload), encoding="utf-8")
+    return qrels
+
+
+def build_seeded_results(root: Path, seeds: tuple[int, ...] = (1, 2, 3), *, with_base: bool = True) -> dict:
+    """Like :func:`build_synthetic_results`, with each strategy trained under several ``seeds`` (models
+    ``<strategy>-me5-small-r<seed>``, each with its own noise) plus the untrained base ``me5-small``; the training
+    records go to ``root/training/<label>.json`` as the experiment stores them."""
+    models = tuple(f"{m}-r{s}" for m in MODELS for s in seeds)
+    qrels = build_synthetic_results(root, models=models)
+    (root / "training").mkdir(exist_ok=True)
+    for model in models:
+        strategy, seed = model.split("-", 1)[0], int(model.rsplit("-r", 1)[1])
+        record = {"name": model, "base": "me5-small", "strategy": strategy, "alpha": 0.5 if strategy == "hybrid"
+                  else (1.0 if strategy == "mono" else 0.0), "seed": seed, "steps": 300}
+        (root / "training" / f"{model}.json").write_text(json.dumps(record), encoding="utf-8")
+    if with_base:
+        EFFECT.setdefault("me5-small", {"mono": 0.2, "cross": 0.6, "pool_foreign": 0.2})
+        MIRACL_BOOST.setdefault("me5-small", 1.7)
+        build_synthetic_results(root, models=("me5-small",))
     return qrels

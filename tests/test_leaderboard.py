@@ -9,12 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from leaderboard_synthetic import LANGS, MIRACL_LANGS, MODELS, N_MIRACL_QUERIES, N_QUESTIONS, build_synthetic_results
+from leaderboard_synthetic import (LANGS, MIRACL_LANGS, MODELS, N_MIRACL_QUERIES, N_QUESTIONS, build_seeded_results,
+                                   build_synthetic_results)
 from matplotlib import image
 
 from hybrid_bench.cli import main
 from hybrid_bench.errors import DataError
-from hybrid_bench.leaderboard import tables
+from hybrid_bench.leaderboard import arms, tables
 from hybrid_bench.leaderboard.build import build_leaderboard
 from hybrid_bench.leaderboard.per_query import load_per_query
 from hybrid_bench.leaderboard.results import load_results
@@ -73,7 +74,9 @@ def test_table2_and_miracl_table_shapes(board) -> None:  # noqa: ANN001
     assert t2.shape == (len(MODELS), 1) and (t2.to_numpy() > 0).all()
     miracl = board.tables["per_language_MIRACLRetrieval"]
     assert list(miracl.index) == [*MIRACL_LANGS, "mean"]
-    assert {m for m, _ in miracl.columns if m != "n_queries"} == {"nDCG@10", "Recall@100"}
+    # 60 passages per language: Recall@100 is 1.0 for every model by construction, so it is left out, with a note
+    assert {m for m, _ in miracl.columns if m != "n_queries"} == {"nDCG@10"}
+    assert any(note.startswith("Recall@100 is 1.000 for every model") for note in board.notes)
     assert miracl[("n_queries", "")].tolist() == [N_MIRACL_QUERIES, N_MIRACL_QUERIES, 2 * N_MIRACL_QUERIES]
     mean = miracl.loc["mean", ("nDCG@10", "hybrid-me5-small")]
     assert mean == pytest.approx(miracl.loc[list(MIRACL_LANGS), ("nDCG@10", "hybrid-me5-small")].mean())
@@ -184,13 +187,23 @@ def test_submission_check_loads_back_with_result_cache(synthetic: tuple[Path, di
         check_submission(broken)
 
 
-def test_default_pairs_naming() -> None:
-    labels = ["me5-small", "mono-me5-small-quick", "cross-me5-small-quick", "hybrid-me5-small-quick",
-              "hybrid-me5-small-quick-a0.25"]
-    pairs = tables.default_pairs(labels)
-    assert ("hybrid-me5-small-quick-a0.25", "mono-me5-small-quick") in pairs
-    assert ("hybrid-me5-small-quick", "cross-me5-small-quick") in pairs
-    assert len(pairs) == 4 and np.all([a.startswith("hybrid") for a, _ in pairs])
+def test_default_pairs_come_from_roles_not_names() -> None:
+    roles = {"me5-small": arms.Role(None, None, None, None),
+             "m-1": arms.Role("mono", 1.0, 1, "me5-small"), "c-1": arms.Role("cross", 0.0, 1, "me5-small"),
+             "h-1": arms.Role("hybrid", 0.5, 1, "me5-small"), "h-2": arms.Role("hybrid", 0.5, 2, "me5-small"),
+             "h25": arms.Role("hybrid", 0.25, 1, "me5-small"), "m-2": arms.Role("mono", 1.0, 2, "me5-small")}
+    found = arms.group_arms(roles)
+    assert [a.name for a in found] == ["me5-small", "mono-me5-small", "c-1", "h25", "hybrid-me5-small"]
+    pairs = [(a.name, b.name) for a, b in arms.default_arm_pairs(found)]
+    assert pairs[:4] == [("h25", "mono-me5-small"), ("h25", "c-1"), ("hybrid-me5-small", "mono-me5-small"),
+                         ("hybrid-me5-small", "c-1")]
+    assert ("mono-me5-small", "me5-small") in pairs and len(pairs) == 8
+    by_name = {a.name: a for a in found}
+    # seed by seed between trained arms (common seeds), every seed against the one base model
+    assert arms.seed_pairs(by_name["hybrid-me5-small"], by_name["mono-me5-small"]) == [("h-1", "m-1"), ("h-2", "m-2")]
+    assert arms.seed_pairs(by_name["hybrid-me5-small"], by_name["c-1"]) == [("h-1", "c-1"), ("h-2", "c-1")]
+    with pytest.raises(DataError, match="repeated seeds"):
+        arms.group_arms({**roles, "m-1b": arms.Role("mono", 1.0, 1, "me5-small")})
 
 
 @pytest.mark.parametrize("stem", ["language_bias_XQuADRRetrieval", "MIRACLRetrieval_ndcg_at_10"])
@@ -207,3 +220,47 @@ def test_bar_plots_carry_bootstrap_error_bars(board, stem: str) -> None:  # noqa
         assert all(low <= h + 1e-9 and h - 1e-9 <= high for (low, high), h in zip(spans, heights))
         assert any(high - low > 0 for low, high in spans)  # real intervals, not zero-width placeholders
     assert "bootstrap CI" in ax.get_title()
+
+
+@pytest.fixture(scope="module")
+def seeded_board(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    root = tmp_path_factory.mktemp("seeded")
+    qrels = build_seeded_results(root)
+    return build_leaderboard(root, n_resamples=1000, qrels_loader=lambda task, subsets: qrels, progress=False)
+
+
+def test_seeds_are_a_level_arms_from_training_records(seeded_board) -> None:  # noqa: ANN001
+    board = seeded_board
+    assert board.settings["arms"]["hybrid-me5-small"] == {"1": "hybrid-me5-small-r1", "2": "hybrid-me5-small-r2",
+                                                          "3": "hybrid-me5-small-r3"}
+    # table 1: one row per arm, the mean over its seeds, the seed SD beside it
+    t1, sd = board.tables["table1_map"], board.tables["table1_map_seed_sd"]
+    assert list(t1.index) == ["me5-small", "mono-me5-small", "cross-me5-small", "hybrid-me5-small"]
+    per_seed = [tables.cell_score(board.results, next(c for c in board.cells if c.name == "mono"), f"mono-me5-small-r{s}")
+                for s in (1, 2, 3)]
+    assert t1.loc["mono-me5-small", ("XQuAD-R", "mono")] == pytest.approx(np.mean(per_seed))
+    assert sd.loc["mono-me5-small", ("XQuAD-R", "mono")] == pytest.approx(np.std(per_seed, ddof=1))
+    assert " ± " in board.display["table1_map"].loc["mono-me5-small"].iloc[0]
+    assert np.isnan(sd.loc["me5-small"]).all()  # the base has no seeds
+    # comparisons: hybrid vs mono / cross seed by seed, every trained arm vs the base
+    comp = board.tables["comparison"]
+    pairs = set(zip(comp["model"], comp["baseline"]))
+    assert {("hybrid-me5-small", "mono-me5-small"), ("hybrid-me5-small", "cross-me5-small"),
+            ("mono-me5-small", "me5-small"), ("hybrid-me5-small", "me5-small")} <= pairs
+    row = comp[(comp["cell"] == "cross") & (comp["model"] == "hybrid-me5-small")
+               & (comp["baseline"] == "mono-me5-small")].iloc[0]
+    assert row["n_seeds"] == 3 and row["seed_sd"] > 0 and row["ci_low"] < row["ci90_low"] < row["ci90_high"] < row["ci_high"]
+    assert "seed SD (n)" in board.display["comparison"].columns
+    # the pre-declared primary endpoint gets decisions, Holm over the two primary comparisons
+    decided = board.tables["decisions"]
+    primary = decided[decided["endpoint"] == "primary"]
+    assert set(primary["baseline"]) == {"mono-me5-small", "cross-me5-small"} and (primary["holm_over"] == 2).all()
+    assert set(decided["decision"]) <= {"equivalent", "worse", "better", "inconclusive"}
+    assert "replicates" not in board.display["comparison"].columns
+
+
+def test_seeded_leaderboard_writes_without_replicates(seeded_board, tmp_path: Path) -> None:  # noqa: ANN001
+    out = seeded_board.write(tmp_path / "board")
+    header = (out / "comparison.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert "replicates" not in header and "seed_sd" in header
+    assert (out / "decisions.md").is_file() and "Decisions on the pre-declared endpoints" in (out / "README.md").read_text()

@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from hybrid_bench.errors import DataError
 from hybrid_bench.io import atomic_path
-from hybrid_bench.leaderboard import plots, tables
+from hybrid_bench.leaderboard import arms, decisions, plots, tables
 from hybrid_bench.leaderboard.per_query import QrelsLoader, load_per_query, load_task_qrels
 from hybrid_bench.leaderboard.results import is_pair_task, load_results
 from hybrid_bench.leaderboard.stats import bootstrap_mean_ci, macro_paired_bootstrap
@@ -47,6 +47,10 @@ macro-averaged cell (e.g. *cross* = mean over all X→Y language pairs) the resa
 drawn once per replicate for all language pairs, because the translations of one question are not independent
 observations. `↓` marks metrics where lower is better (a negative Δ is then an improvement). Cells without
 per-query data show point estimates only and say so: no interval is ever invented.
+With several training seeds per strategy, a row compares the strategies seed by seed: Δ is the mean of the per-seed
+differences, `seed SD (n)` their spread over the n seeds, and the interval comes from a hierarchical bootstrap that
+draws the seeds and, independently, the questions (see `hybrid_bench/leaderboard/stats.py`); `p` is then the
+sign-flip test of the seed-averaged per-query differences, which ignores the seed-to-seed spread: read the interval.
 """
 
 
@@ -104,6 +108,7 @@ class Leaderboard:
             "table2_language_bias": "Table 2 — language bias (mean rank distance in the multilingual pool; lower is better)",
             "comparison": "Hybrid vs specialised: paired differences over queries",
             "comparison_per_language": "Per-language differences",
+            "decisions": "Decisions on the pre-declared endpoints (equivalence margin ±δ, TOST)",
         }
         parts = [preamble.rstrip() + "\n" if preamble else "# Leaderboard\n",
                  f"Results: `{self.settings.get('results_dir')}`; per-query values: "
@@ -129,7 +134,7 @@ class Leaderboard:
         with atomic_path(out_dir, overwrite=overwrite) as tmp:
             tmp.mkdir(parents=True)
             for name, frame in self.tables.items():
-                tables.flatten_columns(frame).to_csv(tmp / f"{name}.csv")
+                tables.flatten_columns(frame.drop(columns=["replicates"], errors="ignore")).to_csv(tmp / f"{name}.csv")
             for name, frame in self.display.items():
                 (tmp / f"{name}.md").write_text(self.markdown(name) + "\n", encoding="utf-8")
                 html = frame.to_html(na_rep="–", border=0, index=not isinstance(frame.index, pd.RangeIndex))
@@ -203,39 +208,42 @@ def build_leaderboard(
     per_query = tables.attach_labels(per_query, results)
     cells = tables.find_cells(results)
     labels = sorted(results["label"].unique())
-    pairs = tables.parse_pairs(compare, results) if compare else tables.default_pairs(labels)
+    arm_list = arms.group_arms(arms.read_roles(labels, results_dir))
+    seed_pairs: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    if compare:
+        pairs = tables.parse_pairs(compare, results)
+    else:
+        arm_pairs = arms.default_arm_pairs(arm_list)
+        pairs = [(a.name, b.name) for a, b in arm_pairs]
+        seed_pairs = {(a.name, b.name): arms.seed_pairs(a, b) for a, b in arm_pairs}
     board = Leaderboard(results=results, per_query=per_query, cells=cells, pairs=pairs, settings={
         "results_dir": str(results_dir), "predictions_dir": str(pred_dir), "n_resamples": n_resamples,
         "confidence": confidence, "seed": seed, "models": labels, "tasks": sorted(results["task"].unique()),
+        "arms": {a.name: dict(zip(map(str, a.seeds), a.labels)) for a in arm_list},
+        "margin": decisions.MARGIN,
     })
     if not pairs:
-        board.notes.append("no comparisons: no hybrid-X model with a mono-X / cross-X counterpart "
-                           "(name them so, or pass --compare A:B)")
+        board.notes.append("no comparisons: no hybrid model with a mono / cross counterpart of the same base in the "
+                           "training records (pass --compare A:B)")
     board.notes.extend(problems)
     if per_query.empty:
         board.notes.append(f"{tables.NO_CI_NOTE}: nothing found under {pred_dir}")
-
-    t1 = tables.table1(results, cells)
-    if not t1.empty:
-        board.tables["table1_map"] = t1
-        board.display["table1_map"] = tables.flatten_columns(_formatted(t1, 3))
-    t2 = tables.table2(results, cells)
-    if not t2.empty:
-        board.tables["table2_language_bias"] = t2
-        board.display["table2_language_bias"] = _formatted(t2, 1)
-    per_language_tasks = sorted({c.task for c in cells if c.kind in ("subset", "mean")})
-    for task in per_language_tasks:
-        frame = tables.subset_table(results, cells, task, per_query)
-        board.tables[f"per_language_{task}"] = frame
-        board.display[f"per_language_{task}"] = tables.flatten_columns(_formatted(frame, 4))
+    for metric in tables.saturated_metrics(results):
+        board.notes.append(f"{tables.metric_name(metric)} is 1.000 for every model and language: not shown")
+    _add_score_tables(board, arm_list, per_query)
 
     if pairs:
         headline = [c for c in cells if c.kind in ("setting", "mean")]
         detail = [c for c in cells if c.kind == "subset"]
-        kwargs = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed, "progress": progress}
+        kwargs = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed, "progress": progress,
+                  "seed_pairs": seed_pairs}
         comparison = tables.comparison_table(results, per_query, headline, pairs, **kwargs)
         board.tables["comparison"] = comparison
         board.display["comparison"] = tables.format_comparison(comparison, confidence=confidence)
+        decided = decisions.decision_table(comparison, arm_list)
+        if not decided.empty:
+            board.tables["decisions"] = decided
+            board.display["decisions"] = decisions.format_decisions(decided)
         if detail:
             per_language = tables.comparison_table(results, per_query, detail, pairs, **kwargs)
             board.tables["comparison_per_language"] = per_language
@@ -248,6 +256,35 @@ def build_leaderboard(
     if make_plots:
         _add_figures(board, n_resamples=n_resamples, confidence=confidence, seed=seed)
     return board
+
+
+def _add_score_tables(board: Leaderboard, arm_list: Sequence[arms.Arm], per_query: pd.DataFrame) -> None:
+    """Table 1, Table 2 and the per-language tables; with several seeds per arm, each arm's mean over its seeds
+    with the seed-to-seed SD next to it (``*_seed_sd`` CSVs hold the SDs)."""
+    results, cells = board.results, board.cells
+    seeded = any(len(a.labels) > 1 for a in arm_list)
+
+    def add(name: str, frame: pd.DataFrame, digits: int, flatten: bool, level: int | None = None) -> None:
+        if frame.empty:
+            return
+        if not seeded:
+            board.tables[name] = frame
+            shown = _formatted(frame, digits)
+        else:
+            extra = [c for c in frame.columns if "n_queries" in str(c)]
+            values = frame.drop(columns=extra)
+            mean, sd = arms.collapse_seeds(values, arm_list, axis=0 if level is None else 1, level=level)
+            shown = arms.format_with_spread(mean, sd, digits)
+            if extra:  # per-language tables: the query counts do not depend on the model
+                mean = pd.concat([mean, frame[extra]], axis=1)
+                shown = pd.concat([shown, _formatted(frame[extra], digits)], axis=1)
+            board.tables[name], board.tables[f"{name}_seed_sd"] = mean, sd
+        board.display[name] = tables.flatten_columns(shown) if flatten else shown
+
+    add("table1_map", tables.table1(results, cells), 3, True)
+    add("table2_language_bias", tables.table2(results, cells), 1, False)
+    for task in sorted({c.task for c in cells if c.kind in ("subset", "mean")}):
+        add(f"per_language_{task}", tables.subset_table(results, cells, task, per_query), 4, True, level=1)
 
 
 def _add_figures(board: Leaderboard, *, n_resamples: int, confidence: float, seed: int) -> None:
@@ -267,7 +304,7 @@ def _add_figures(board: Leaderboard, *, n_resamples: int, confidence: float, see
         pair_cells = [c for c in cells if c.task == task and c.kind == "setting" and c.name in ("mono", "cross")]
         subsets = tuple(s for c in pair_cells for s in c.subsets)
         everything = Cell(task, pair_cells[0].split, "all pairs", "map", subsets, "setting") if pair_cells else None
-        for model, baseline in board.pairs:
+        for model, baseline in board.pairs:  # (arms of several seeds have no single model's heatmap)
             if not ((task_rows["label"] == model).any() and (task_rows["label"] == baseline).any()):
                 continue
             per_group = None

@@ -39,12 +39,16 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Literal
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+
+if TYPE_CHECKING:
+    from hybrid_bench.leaderboard.arms import Arm
 
 Decision = Literal["equivalent", "worse", "better", "inconclusive"]
 #: the claims a comparison can support, in the column order of :func:`decide`
@@ -124,3 +128,108 @@ def decide(
     frame["p_holm"] = holm(frame["p_claim"].to_numpy()) if len(frame) else []
     frame["decision"] = np.where(frame["p_holm"] < alpha, frame["claim"], "inconclusive")
     return frame.drop(columns="p_claim")
+
+
+# ---- the pre-declared endpoints (leaderboards/README.md states them in words; this is their one definition) -----
+
+#: the equivalence margin δ, in the units of nDCG@10 / mAP / intrusion@10 (a share of queries)
+MARGIN = 0.01
+#: family-wise error rate of the primary decisions
+ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One cell of the comparison table that gets a decision: ``task``'s ``cell`` of ``metric``."""
+
+    task: str
+    cell: str
+    metric: str
+    primary: bool
+
+
+#: primary: MIRACL nDCG@10 averaged over the languages; secondary: the mixed-language MIRACL pool and LAReQA
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("MIRACLRetrieval", "mean", "ndcg_at_10", True),
+    Endpoint("MIRACLCrossLingualRetrieval", "mean (all)", "ndcg_at_10", False),
+    Endpoint("MIRACLCrossLingualRetrieval", "mean (all)", "foreign_intrusion_at_10", False),
+    *(Endpoint(task, setting, "map", False) for task in ("XQuADRHeldOutRetrieval", "MLQARRetrieval")
+      for setting in ("mono", "cross", "multi")),
+)
+
+
+def decision_table(comparison: pd.DataFrame, arms: Sequence[Arm], *, margin: float = MARGIN,
+                   alpha: float = ALPHA) -> pd.DataFrame:
+    """Decisions for hybrid (α = 0.5) − mono and hybrid − cross on :data:`ENDPOINTS`.
+
+    The primary comparisons are Holm-corrected together; each secondary one is decided on its own (descriptive,
+    no multiplicity correction). Rows without bootstrap replicates (no per-query data) are left out.
+
+    Args:
+        comparison: the frame of :func:`hybrid_bench.leaderboard.tables.comparison_table` (with ``replicates``).
+        arms: the experiment's arms (to find the hybrid, mono and cross ones).
+    """
+    names = {a.name: a for a in arms}
+
+    def wanted(model: str, baseline: str) -> bool:
+        a, b = names.get(model), names.get(baseline)
+        return bool(a and b and a.strategy == "hybrid" and a.alpha == 0.5 and b.strategy in ("mono", "cross")
+                    and a.base == b.base)
+
+    frames = []
+    for primary in (True, False):
+        for endpoint in (e for e in ENDPOINTS if e.primary == primary):
+            rows = comparison[(comparison["task"] == endpoint.task) & (comparison["cell"] == endpoint.cell)
+                              & (comparison["metric"] == endpoint.metric)
+                              & np.array([wanted(m, b) for m, b in zip(comparison["model"], comparison["baseline"])],
+                                         dtype=bool)]
+            rows = rows[rows["replicates"].map(lambda r: r is not None)]
+            if rows.empty:
+                continue
+            lower = endpoint.metric == "foreign_intrusion_at_10"
+            if primary:
+                frames.append(_decided(rows, "primary", margin, alpha, lower))
+            else:
+                frames.extend(_decided(rows.loc[[i]], "secondary", margin, alpha, lower) for i in rows.index)
+    if not frames:
+        return pd.DataFrame()
+    out = pd.concat(frames, ignore_index=True)
+    primary_rows = out["endpoint"] == "primary"
+    out.loc[primary_rows, "holm_over"] = int(primary_rows.sum())
+    return out
+
+
+def _decided(rows: pd.DataFrame, kind: str, margin: float, alpha: float, lower: bool) -> pd.DataFrame:
+    names = [f"{m} − {b}" for m, b in zip(rows["model"], rows["baseline"])]
+    decided = decide(dict(zip(names, rows["replicates"])), margin=margin, alpha=alpha, lower_is_better=lower)
+    keep = ["dataset", "cell", "metric", "model", "baseline", "diff", "ci90_low", "ci90_high", "ci_low", "ci_high",
+            "seed_sd", "n_seeds"]
+    out = rows[keep].reset_index(drop=True)
+    out.insert(0, "endpoint", kind)
+    out["margin"] = margin
+    out["holm_over"] = 1
+    for column in ("p_equivalent", "p_worse", "p_better", "p_holm", "decision"):
+        out[column] = decided[column].to_numpy()
+    return out
+
+
+def format_decisions(frame: pd.DataFrame, digits: int = 3) -> pd.DataFrame:
+    """The decision table for reading: estimate, 90 % and 95 % intervals, seed SD, Holm-adjusted p, decision."""
+    def num(v: float, signed: bool = True) -> str:
+        return "–" if not np.isfinite(v) else (f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}")
+
+    return pd.DataFrame({
+        "endpoint": frame["endpoint"],
+        "dataset": frame["dataset"] + " " + frame["cell"],
+        "metric": frame["metric"],
+        "comparison": frame["model"] + " − " + frame["baseline"],
+        "Δ": frame["diff"].map(num),
+        "90% CI": [f"[{num(lo)}, {num(hi)}]" for lo, hi in zip(frame["ci90_low"], frame["ci90_high"])],
+        "95% CI": [f"[{num(lo)}, {num(hi)}]" for lo, hi in zip(frame["ci_low"], frame["ci_high"])],
+        "seed SD (n)": [f"{num(sd, False)} ({int(n)})" if n > 1 else "– (1)"
+                        for sd, n in zip(frame["seed_sd"], frame["n_seeds"])],
+        "δ": frame["margin"].map(lambda m: f"±{m:g}"),
+        "p (Holm)": [f"{p:.3f}" + (f" (over {int(k)})" if k > 1 else "") for p, k in
+                     zip(frame["p_holm"], frame["holm_over"])],
+        "decision": frame["decision"],
+    })

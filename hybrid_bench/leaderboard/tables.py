@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -138,7 +137,9 @@ def find_cells(results: pd.DataFrame) -> list[Cell]:
             if bias:
                 cells.append(Cell(task, split, "bias", "language_bias", tuple(bias), "setting"))
             continue
-        metrics = [m for m in SUBSET_METRICS if m in set(task_scores["metric"])] or ["main_score"]
+        saturated = saturated_metrics(task_scores)
+        metrics = [m for m in SUBSET_METRICS if m in set(task_scores["metric"]) and m not in saturated] \
+            or ["main_score"]
         for metric in metrics:
             subsets = _common_subsets(task_scores, metric)
             cells.extend(Cell(task, split, s, metric, (s,), "subset") for s in subsets)
@@ -147,6 +148,21 @@ def find_cells(results: pd.DataFrame) -> list[Cell]:
                     name = f"mean ({suffix})" if suffix else "mean"
                     cells.append(Cell(task, split, name, metric, tuple(members), "mean"))
     return cells
+
+
+#: metrics left out of the per-language tables when every model scores exactly 1.0 on every subset (a pool too
+#: small to separate models on recall says nothing)
+SATURABLE_METRICS: frozenset[str] = frozenset({"recall_at_100"})
+
+
+def saturated_metrics(results: pd.DataFrame) -> list[str]:
+    """The :data:`SATURABLE_METRICS` that are 1.0 for every model and subset of a task present in ``results``."""
+    out = []
+    for metric in sorted(SATURABLE_METRICS):
+        rows = results[results["metric"] == metric]
+        if not rows.empty and bool((rows["value"] >= 1.0).all()):
+            out.append(metric)
+    return out
 
 
 def suffix_groups(subsets: Sequence[str]) -> dict[str, list[str]]:
@@ -243,21 +259,6 @@ def _n_queries(results: pd.DataFrame, per_query: pd.DataFrame | None, task: str,
 
 # ---- comparisons ------------------------------------------------------------------------------------------------
 
-_ALPHA_SUFFIX = re.compile(r"-a\d+(?:\.\d+)?$")
-
-
-def default_pairs(labels: Sequence[str]) -> list[tuple[str, str]]:
-    """Every ``hybrid-X`` (also ``hybrid-X-a0.25``) against ``mono-X`` and ``cross-X`` where those exist."""
-    present = set(labels)
-    pairs: list[tuple[str, str]] = []
-    for label in sorted(present):
-        if not label.startswith("hybrid-"):
-            continue
-        rest = _ALPHA_SUFFIX.sub("", label[len("hybrid-"):])
-        pairs.extend((label, f"{role}-{rest}") for role in ("mono", "cross") if f"{role}-{rest}" in present)
-    return pairs
-
-
 def parse_pairs(specs: Sequence[str], results: pd.DataFrame) -> list[tuple[str, str]]:
     """``["hybrid-me5-small:mono-me5-small"]`` → label pairs; full model names are accepted too."""
     to_label = {**dict(zip(results["model"], results["label"])), **dict(zip(results["label"], results["label"]))}
@@ -329,56 +330,83 @@ def paired_rows(per_query: pd.DataFrame, cell: Cell, a: str, b: str) -> PairedRo
 
 def compare_cell(
     results: pd.DataFrame, per_query: pd.DataFrame, cell: Cell, a: str, b: str, *,
+    seed_pairs: Sequence[tuple[str, str]] | None = None,
     n_resamples: int = 10_000, confidence: float = 0.95, seed: int = 0,
 ) -> dict[str, object]:
-    """One row of the comparison table: ``a − b`` on ``cell`` with CI and p-value (or a note why there is none)."""
-    score_a, score_b = cell_score(results, cell, a), cell_score(results, cell, b)
+    """One row of the comparison table: ``a − b`` on ``cell`` with CI and p-value (or a note why there is none).
+
+    ``a``, ``b`` name the two sides (model labels, or arm names of :mod:`hybrid_bench.leaderboard.arms`);
+    ``seed_pairs`` are the (model, baseline) labels compared, one pair per training seed (default ``[(a, b)]``).
+    With several seeds the estimate is the mean of the per-seed differences, ``seed_sd`` their spread, and the
+    interval comes from the hierarchical bootstrap over seeds and queries. The row keeps the bootstrap replicates
+    (``replicates``) for the equivalence decisions; they are not written out.
+    """
+    pairs = list(seed_pairs or [(a, b)])
+    per_seed = [cell_score(results, cell, x) - cell_score(results, cell, y) for x, y in pairs]
+    score_a = float(np.mean([cell_score(results, cell, x) for x in dict.fromkeys(x for x, _ in pairs)]))
+    score_b = float(np.mean([cell_score(results, cell, y) for y in dict.fromkeys(y for _, y in pairs)]))
     row: dict[str, object] = {
         "dataset": dataset_name(cell.task), "task": cell.task, "cell": cell.name, "metric": cell.metric,
         "better": "lower" if cell.lower_is_better else "higher", "model": a, "baseline": b,
-        "score": score_a, "baseline_score": score_b, "diff": score_a - score_b,
-        "ci_low": np.nan, "ci_high": np.nan, "p_value": np.nan, "n_units": np.nan, "n_queries": np.nan, "note": "",
+        "score": score_a, "baseline_score": score_b, "diff": float(np.mean(per_seed)),
+        "n_seeds": len(pairs), "seed_sd": float(np.std(per_seed, ddof=1)) if len(pairs) > 1 else np.nan,
+        "ci_low": np.nan, "ci_high": np.nan, "ci90_low": np.nan, "ci90_high": np.nan, "p_value": np.nan,
+        "n_units": np.nan, "n_queries": np.nan, "note": "", "replicates": None,
     }
-    paired = paired_rows(per_query, cell, a, b)
-    if paired is None:
-        row["note"] = NO_CI_NOTE
-        return row
-    if len(paired.frame) < 2:
+    frames, n_a, n_b = [], 0, 0
+    for i, (x, y) in enumerate(pairs):
+        paired = paired_rows(per_query, cell, x, y)
+        if paired is None:
+            row["note"] = NO_CI_NOTE
+            return row
+        frames.append(paired.frame.assign(seed=i))
+        n_a, n_b = n_a + paired.n_a, n_b + paired.n_b
+    frame = pd.concat(frames, ignore_index=True)
+    if len(frame) < 2 * len(pairs):
         row["note"] = "no CI: fewer than 2 queries evaluated by both models"
         return row
     notes = []
-    if len(paired.frame) < max(paired.n_a, paired.n_b):
-        notes.append(f"paired on {len(paired.frame)} of {max(paired.n_a, paired.n_b)} queries")
+    if len(frame) < max(n_a, n_b):
+        notes.append(f"paired on {len(frame)} of {max(n_a, n_b)} queries")
     kwargs = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
     res: BootstrapResult
-    if len(cell.subsets) == 1:
-        res = paired_bootstrap(paired.frame["a"], paired.frame["b"], **kwargs)
+    if len(cell.subsets) == 1 and len(pairs) == 1:
+        res = paired_bootstrap(frame["a"], frame["b"], **kwargs)
     else:
-        res = macro_paired_bootstrap(paired.frame["a"], paired.frame["b"], groups=paired.frame["subset"].tolist(),
-                                     units=paired.frame["unit"].tolist(), **kwargs)
+        res = macro_paired_bootstrap(frame["a"], frame["b"], groups=frame["subset"].tolist(),
+                                     units=frame["unit"].tolist(),
+                                     seeds=frame["seed"].tolist() if len(pairs) > 1 else None, **kwargs)
+    score_a, score_b = float(row["score"]), float(row["baseline_score"])  # type: ignore[arg-type]
     tolerance = 1e-3 * max(1.0, abs(score_a), abs(score_b))
     if np.isfinite(row["diff"]) and abs(res.mean_diff - float(row["diff"])) > tolerance:  # type: ignore[arg-type]
         notes.append(f"per-query mean diff {res.mean_diff:+.4f} ≠ results JSON diff {row['diff']:+.4f}: "
                      "stale prediction files?")
         logger.warning("%s %s %s − %s: %s", cell.task, cell.name, a, b, notes[-1])
-    row.update(diff=res.mean_diff, ci_low=res.ci_low, ci_high=res.ci_high, p_value=res.p_value,
-               n_units=res.n_units, n_queries=res.n_rows, note="; ".join(notes))
+    ci90 = res.interval(0.90)
+    row.update(diff=res.mean_diff, ci_low=res.ci_low, ci_high=res.ci_high, ci90_low=ci90[0], ci90_high=ci90[1],
+               p_value=res.p_value, n_units=res.n_units, n_queries=res.n_rows // len(pairs), note="; ".join(notes),
+               replicates=res.distribution)
     return row
 
 
 def comparison_table(
     results: pd.DataFrame, per_query: pd.DataFrame, cells: Sequence[Cell], pairs: Sequence[tuple[str, str]], *,
+    seed_pairs: dict[tuple[str, str], list[tuple[str, str]]] | None = None,
     n_resamples: int = 10_000, confidence: float = 0.95, seed: int = 0, progress: bool = True,
 ) -> pd.DataFrame:
     """All ``model − baseline`` differences on ``cells`` with paired bootstrap CIs and sign-flip p-values.
 
+    ``seed_pairs``: for a pair of arm names, the model labels compared seed by seed (see :func:`compare_cell`).
     ``q_value`` is the Benjamini–Hochberg adjusted p-value over the rows of this table that have a p-value
     (many cells are tested at once; read ``q_value < 0.05`` as "significant after correcting for that").
+    The ``replicates`` column holds each row's bootstrap replicates (an object column; drop it before writing).
     """
     per_query = attach_labels(per_query, results) if "label" not in per_query.columns else per_query
+    seed_pairs = seed_pairs or {}
     jobs = [(cell, a, b) for a, b in pairs for cell in cells]
     rows = [
-        compare_cell(results, per_query, cell, a, b, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        compare_cell(results, per_query, cell, a, b, seed_pairs=seed_pairs.get((a, b)), n_resamples=n_resamples,
+                     confidence=confidence, seed=seed)
         for cell, a, b in tqdm(jobs, desc="paired bootstrap", unit="cell", disable=not progress or not jobs)
     ]
     frame = pd.DataFrame(rows, columns=list(_COMPARISON_COLUMNS))
@@ -386,11 +414,12 @@ def comparison_table(
     tested = frame["p_value"].notna()
     if tested.any():
         frame.loc[tested, "q_value"] = sstats.false_discovery_control(frame.loc[tested, "p_value"].to_numpy())
-    return frame[[*_COMPARISON_COLUMNS[:-1], "q_value", "note"]]
+    return frame[[*_COMPARISON_COLUMNS[:-2], "q_value", "note", "replicates"]]
 
 
 _COMPARISON_COLUMNS = ("dataset", "task", "cell", "metric", "better", "model", "baseline", "score", "baseline_score",
-                       "diff", "ci_low", "ci_high", "p_value", "n_units", "n_queries", "note")
+                       "diff", "n_seeds", "seed_sd", "ci_low", "ci_high", "ci90_low", "ci90_high", "p_value",
+                       "n_units", "n_queries", "note", "replicates")
 
 
 def pair_matrix(results: pd.DataFrame, task: str, label: str, metric: str = "map") -> pd.DataFrame:
@@ -445,6 +474,9 @@ def format_comparison(frame: pd.DataFrame, *, confidence: float = 0.95, digits: 
             f"{fmt(d, m, True)} [{fmt(lo, m, True)}, {fmt(hi, m, True)}]" if np.isfinite(lo) else fmt(d, m, True)
             for d, lo, hi, m in zip(frame["diff"], frame["ci_low"], frame["ci_high"], frame["metric"])
         ],
+        **({"seed SD (n)": [f"{fmt(sd, m)} ({int(n)})" if n > 1 else "–"
+                            for sd, n, m in zip(frame["seed_sd"], frame["n_seeds"], frame["metric"])]}
+           if "n_seeds" in frame.columns and (frame["n_seeds"] > 1).any() else {}),
         "p": frame["p_value"].map(fmt_p),
         "q (BH)": frame["q_value"].map(fmt_p),
         "n": [("–" if not np.isfinite(n) else f"{int(n)}") for n in frame["n_queries"].astype(float)],
