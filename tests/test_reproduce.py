@@ -104,7 +104,10 @@ def test_per_query_files_and_leaderboard_with_cis(tiny_run: dict) -> None:
                  "per_language_MIRACLCrossLingualRetrieval", "comparison"):
         assert (board / f"{name}.md").is_file() and (board / f"{name}.csv").is_file()
     comparison = pd.read_csv(board / "comparison.csv")
-    assert set(comparison["baseline"]) == {"mono-st-tiny", "cross-st-tiny"}
+    # hybrid vs each specialist, and every trained model vs the base (roles from the training records)
+    assert set(comparison["baseline"]) == {"mono-st-tiny", "cross-st-tiny", "st"}
+    assert set(comparison.loc[comparison["baseline"] == "st", "model"]) == {"mono-st-tiny", "cross-st-tiny",
+                                                                            "hybrid-st-tiny"}
     # every cell has per-query data here, so every difference has an interval, MIRACL included
     assert comparison["ci_low"].notna().all(), comparison[comparison["ci_low"].isna()]
     assert {"MIRACL", "MIRACL cross-lingual", "XQuAD-R held-out", "MLQA-R"} <= set(comparison["dataset"])
