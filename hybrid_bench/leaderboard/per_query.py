@@ -33,27 +33,17 @@ from pathlib import Path
 import pandas as pd
 
 from hybrid_bench.errors import DataError
+from hybrid_bench.tasks.metrics import SCORE_NAMES
+from hybrid_bench.tasks.predictions import PER_QUERY_SUFFIX
 
 logger = logging.getLogger(__name__)
 
 #: identity columns of a per-query row
 KEY_COLUMNS: tuple[str, ...] = ("model", "revision", "task", "split", "subset", "query_id")
-PER_QUERY_SUFFIX = "_per_query.parquet"
 PREDICTIONS_SUFFIX = "_predictions.json"
 
-#: results-JSON metric name → per-query column holding the same quantity per query
-JSON_TO_PER_QUERY: dict[str, str] = {
-    "map": "ap",
-    "mrr": "rr",
-    "recall_at_1": "recall_at_1",
-    "recall_at_10": "recall_at_10",
-    "recall_at_100": "recall_at_100",
-    "ndcg_at_10": "ndcg_at_10",
-    "hit_rate_at_1": "hit_at_1",
-    "hit_rate_at_10": "hit_at_10",
-    "language_bias": "language_bias",
-    "foreign_intrusion_at_10": "foreign_intrusion_at_10",
-}
+#: results-JSON metric name → per-query column holding the same quantity per query (the inverse of the tasks' table)
+JSON_TO_PER_QUERY: dict[str, str] = {score: column for column, score in SCORE_NAMES.items()}
 
 # pytrec_eval measure → per-query column
 _TREC_MEASURES: dict[str, str] = {"ndcg_cut_10": "ndcg_at_10", "recall_10": "recall_at_10", "recall_100": "recall_at_100"}

@@ -1,25 +1,32 @@
 """hybrid-bench's MTEB tasks: XQuAD-R / MLQA-R (LAReQA) and MIRACL's cross-lingual variant.
 
-``ALL_TASKS`` is what :mod:`hybrid_bench.mteb_plugin` registers with mteb; importing this package imports mteb.
+``ALL_TASKS`` is what :mod:`hybrid_bench.mteb_plugin` registers with mteb. The package itself imports nothing
+heavy: the task classes (and mteb) load on first access of ``ALL_TASKS`` or a task name (PEP 562), so
+``hybrid_bench.tasks.metrics`` and ``hybrid_bench.tasks.scoring`` stay importable without mteb or torch.
 """
 
 from __future__ import annotations
 
-from mteb.abstasks import AbsTask
+from typing import TYPE_CHECKING, Any
 
-from hybrid_bench.tasks.lareqa import LAREQA_TASKS, MLQARRetrieval, XQuADRHeldOutRetrieval, XQuADRRetrieval
+if TYPE_CHECKING:
+    from mteb.abstasks import AbsTask
 
+    from hybrid_bench.tasks.lareqa import MLQARRetrieval, XQuADRHeldOutRetrieval, XQuADRRetrieval
 
-def _miracl_tasks() -> tuple[type[AbsTask], ...]:
-    try:
-        from hybrid_bench.tasks.miracl import MIRACL_TASKS
-    except ImportError as err:  # the MIRACL module is optional while it is being built
-        if "hybrid_bench.tasks.miracl" not in str(err):
-            raise
-        return ()
-    return tuple(MIRACL_TASKS)
-
-
-ALL_TASKS: tuple[type[AbsTask], ...] = (*LAREQA_TASKS, *_miracl_tasks())
+    ALL_TASKS: tuple[type[AbsTask], ...]
 
 __all__ = ["ALL_TASKS", "MLQARRetrieval", "XQuADRHeldOutRetrieval", "XQuADRRetrieval"]
+
+
+def __getattr__(name: str) -> Any:  # noqa: ANN401 -- PEP 562 lazy attribute
+    if name == "ALL_TASKS":
+        from hybrid_bench.tasks.lareqa import LAREQA_TASKS
+        from hybrid_bench.tasks.miracl import MIRACL_TASKS
+
+        return (*LAREQA_TASKS, *MIRACL_TASKS)
+    if name in ("MLQARRetrieval", "XQuADRHeldOutRetrieval", "XQuADRRetrieval"):
+        from hybrid_bench.tasks import lareqa
+
+        return getattr(lareqa, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import torch
 from datasets import Dataset
 from mteb._create_dataloaders import create_dataloader
 from mteb.abstasks.task_metadata import TaskMetadata
@@ -67,18 +66,15 @@ def encode_dataset(
     return emb[inverse]
 
 
-def similarity_matrix(model: Any, queries: npt.NDArray[np.float32], docs: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-    """Query × document similarity with the model's own similarity function (cosine for most encoders)."""
-    sim = getattr(model, "similarity", None)
-    if sim is None:
-        q = queries / np.linalg.norm(queries, axis=1, keepdims=True).clip(1e-12)
-        d = docs / np.linalg.norm(docs, axis=1, keepdims=True).clip(1e-12)
-        return q @ d.T
-    return _to_numpy(sim(torch.from_numpy(queries), torch.from_numpy(docs)))
+def similarity_name(model: Any) -> str:  # noqa: ANN401 -- any mteb model
+    """The model's similarity function as :func:`hybrid_bench.tasks.scoring.rank_pool` names it (default cosine)."""
+    meta = getattr(model, "mteb_model_meta", None)
+    name = getattr(meta, "similarity_fn_name", None)
+    return str(getattr(name, "value", name) or "cosine")
 
 
-def _to_numpy(x: Any) -> npt.NDArray[np.float32]:
-    if isinstance(x, torch.Tensor):
+def _to_numpy(x: Any) -> npt.NDArray[np.float32]:  # noqa: ANN401 -- numpy array or torch tensor
+    if hasattr(x, "detach"):  # a torch tensor (any dtype, any device)
         x = x.detach().cpu().float().numpy()
     return np.asarray(x, dtype=np.float32)
 
@@ -133,12 +129,27 @@ class EmbeddingCache:
 
 
 _CACHES: "weakref.WeakKeyDictionary[Any, EmbeddingCache]" = weakref.WeakKeyDictionary()
-_UNWEAKABLE: dict[int, EmbeddingCache] = {}
 
 
-def cache_for(model: Any) -> EmbeddingCache:
-    """The embedding cache of ``model`` (created on first use, dropped with the model)."""
+def cache_for(model: Any) -> EmbeddingCache:  # noqa: ANN401 -- any mteb model
+    """The in-memory embedding cache of ``model``: created on first use, dropped with the model object.
+
+    Keyed by the object itself (a weak reference), never by ``id()``: an id can be reused by another model after
+    garbage collection, which would hand it the first model's embeddings. A model that cannot be weakly
+    referenced gets a fresh cache per call (encode-once then holds within one subset only) and a warning.
+    """
     try:
         return _CACHES.setdefault(model, EmbeddingCache())
-    except TypeError:  # objects without weakref support: keep by id for the process lifetime
-        return _UNWEAKABLE.setdefault(id(model), EmbeddingCache())
+    except TypeError:
+        logger.warning("%s cannot be weakly referenced: its embeddings are not kept between subsets",
+                       type(model).__name__)
+        return EmbeddingCache()
+
+
+def embed(model: Any, dataset: Dataset, *, group: str, prompt_type: PromptType, task_metadata: TaskMetadata,  # noqa: ANN401
+          hf_split: str, hf_subset: str, encode_kwargs: dict[str, Any]) -> npt.NDArray[np.float32]:
+    """Embeddings of every row of ``dataset`` through ``model``'s cache (see :class:`EmbeddingCache`)."""
+    return cache_for(model).get_or_encode(
+        model, dataset, group=group, prompt_type=prompt_type, task_metadata=task_metadata, hf_split=hf_split,
+        hf_subset=hf_subset, encode_kwargs=encode_kwargs,
+    )

@@ -15,10 +15,17 @@ arXiv 2408.10536 define it), ``mrr``, ``recall_at_1``, ``recall_at_10``, ``ndcg_
 questions of (rank of the lowest-ranked relevant candidate − rank of the highest-ranked one), i.e. the paper's
 "rank distance"; lower is better. :func:`summarize` averages settings into the paper's Table 1 / Table 2 cells.
 
-Encode once: mteb calls :meth:`evaluate` once per setting; every question and candidate text goes through the
-model once per model object and task family (:mod:`hybrid_bench.tasks.encoding`), and each setting is scored
-from cached embeddings. With a ``prediction_folder``, per-query values are written to
-``<prediction_folder>/<TaskName>_per_query.parquet`` for paired significance tests in the leaderboard.
+Evaluation follows mteb's own flow (``AbsTask.evaluate``: protocol checks, timer, one ``_evaluate_subset`` call per
+setting). Encode once: every question and candidate text goes through the model once per model and task family
+(:mod:`hybrid_bench.tasks.encoding`, in memory and in the persistent embedding cache), and each setting is ranked
+from those embeddings by :func:`hybrid_bench.tasks.scoring.rank_pool`, chunk by chunk (``chunk_size``) so memory
+does not grow with the pool. With a ``prediction_folder``, per-query values are written to
+``<prediction_folder>/<TaskName>_per_query.parquet`` (:mod:`hybrid_bench.tasks.predictions`) for paired
+significance tests in the leaderboard.
+
+Data comes from ``data_dir`` (a folder holding ``lareqa/``; default: ``$HYBRID_BENCH_DATA``, then the user cache)::
+
+    task = XQuADRRetrieval(data_dir="../shared/data").filter_languages(["deu", "eng"])
 """
 
 from __future__ import annotations
@@ -33,13 +40,15 @@ import numpy as np
 import pandas as pd
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.task_metadata import TaskMetadata
+from mteb.timing import TimingStack
 from mteb.types import PromptType
 
 from hybrid_bench.data.lareqa import DATASET_LANGS, LAReQAData, load_lareqa
 from hybrid_bench.data.splits import load_xquad_r_heldout
-from hybrid_bench.io import atomic_path
 from hybrid_bench.tasks import metrics
-from hybrid_bench.tasks.encoding import cache_for, similarity_matrix, texts_dataset
+from hybrid_bench.tasks.encoding import embed, similarity_name, texts_dataset
+from hybrid_bench.tasks.predictions import write_per_query
+from hybrid_bench.tasks.scoring import rank_pool
 
 logger = logging.getLogger(__name__)
 
@@ -92,15 +101,26 @@ def summarize(scores: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
 
 
 class _LAReQARetrieval(AbsTaskRetrieval):
-    """Shared machinery of the LAReQA tasks; subclasses declare metadata and which data they load."""
+    """Shared machinery of the LAReQA tasks; subclasses declare metadata and which data they load.
+
+    Args:
+        data_dir: local data folder (``<data_dir>/lareqa/<name>/<lang>.json``); ``None``: ``$HYBRID_BENCH_DATA``,
+            then the user cache (see :func:`hybrid_bench.data.lareqa.load_lareqa`).
+        chunk_size: candidates scored at once (``None``: bounded by
+            :data:`hybrid_bench.tasks.scoring.BLOCK_CELLS`); any value gives the same scores.
+    """
 
     lareqa_name: ClassVar[str]
     #: tasks in one group see identical model inputs for identical texts, so they share cached embeddings
     embedding_group: ClassVar[str] = "lareqa"
-    k_values: Sequence[int] = (1, 10)
+    _support_cross_encoder = False
+    _support_search = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, data_dir: str | os.PathLike[str] | None = None, chunk_size: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.data_dir = data_dir
+        self.chunk_size = chunk_size
         self._data: LAReQAData | None = None
         self._sample: dict[str, Any] | None = None
 
@@ -118,14 +138,15 @@ class _LAReQARetrieval(AbsTaskRetrieval):
             self.unload_data()
 
     def _load(self) -> LAReQAData:
-        return load_lareqa(self.lareqa_name)
+        return load_lareqa(self.lareqa_name, data_dir=self.data_dir)
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if self.data_loaded:
             return
         data = self._load()
         self._data = data.sample(**self._sample) if self._sample else data
-        self.dataset = {}  # mteb expects the attribute; settings are materialised lazily in evaluate
+        # mteb's evaluate() looks a subset's split up here; each setting is built from the data when it is scored
+        self.dataset = {subset: {split: subset for split in self.eval_splits} for subset in self.metadata.eval_langs}
         self.data_loaded = True
 
     @property
@@ -140,48 +161,23 @@ class _LAReQARetrieval(AbsTaskRetrieval):
         self._data = None
         super().unload_data()
 
-    # -- evaluation ------------------------------------------------------------------------------------------
-    def evaluate(
+    # -- evaluation: mteb's AbsTask.evaluate calls this once per setting ------------------------------------
+    def _evaluate_subset(
         self,
         model: Any,
-        split: str = SPLIT,
-        subsets_to_run: list[str] | None = None,
+        data_split: Any,
         *,
+        hf_split: str,
+        hf_subset: str,
         encode_kwargs: dict[str, Any],
         prediction_folder: Path | None = None,
-        num_proc: int | None = None,
-        timer: Any = None,
+        timer: TimingStack | None = None,
         **kwargs: Any,
-    ) -> dict[str, dict[str, Any]]:
-        if not self.data_loaded or self._data is None:
-            self.load_data(num_proc=num_proc)
-        assert self._data is not None
-        subsets = [s for s in (self.hf_subsets or list(self.metadata.eval_langs)) if subsets_to_run is None or s in subsets_to_run]
-        scores: dict[str, dict[str, Any]] = {}
-        rows: list[pd.DataFrame] = []
-        for subset in subsets:
-            values, per_query = self._score_subset(model, subset, split, encode_kwargs)
-            self._add_main_score(values)
-            scores[subset] = values
-            rows.append(per_query)
-        if prediction_folder is not None and rows:
-            self._write_per_query(model, split, pd.concat(rows, ignore_index=True), Path(prediction_folder))
-        return scores
-
-    def _embed(self, model: Any, ids: list[str], texts: list[str], prompt_type: PromptType, subset: str,
-               split: str, encode_kwargs: dict[str, Any]) -> np.ndarray:
-        return cache_for(model).get_or_encode(
-            model, texts_dataset(ids, texts), group=self.embedding_group, prompt_type=prompt_type,
-            task_metadata=self.metadata, hf_split=split, hf_subset=subset, encode_kwargs=encode_kwargs,
-        )
-
-    def _score_subset(
-        self, model: Any, subset: str, split: str, encode_kwargs: dict[str, Any]
-    ) -> tuple[dict[str, Any], pd.DataFrame]:
-        data = self._data
-        assert data is not None
+    ) -> dict[str, Any]:
+        timer = timer or TimingStack()
+        data = self.lareqa_data
         by_code = {_code(lang): lang for lang in data.langs}
-        q_code, _, c_code = subset.partition("-")
+        q_code, _, c_code = hf_subset.partition("-")
         q_lang = by_code[q_code]
         c_langs = list(data.langs) if c_code == POOL else [by_code[c_code]]
 
@@ -195,50 +191,31 @@ class _LAReQARetrieval(AbsTaskRetrieval):
                 questions.append(question)
                 relevant.append(rel)
         if not questions:
-            raise ValueError(f"{self.metadata.name}/{subset}: no question has a relevant candidate")
+            raise ValueError(f"{self.metadata.name}/{hf_subset}: no question has a relevant candidate")
 
-        q_emb = self._embed(model, [q.id for q in questions], [q.text for q in questions], PromptType.query,
-                            subset, split, encode_kwargs)
-        c_emb = self._embed(model, [c.id for c in candidates], [c.text for c in candidates], PromptType.document,
-                            subset, split, encode_kwargs)
-        ranks = metrics.relevant_ranks(similarity_matrix(model, q_emb, c_emb), relevant)
-        per_query = metrics.per_query_metrics(ranks, with_bias=c_code == POOL)
+        common = dict(group=self.embedding_group, task_metadata=self.metadata, hf_split=hf_split,
+                      hf_subset=hf_subset, encode_kwargs=encode_kwargs)
+        with timer("Encoding queries", split=hf_split, subset=hf_subset):
+            q_emb = embed(model, texts_dataset([q.id for q in questions], [q.text for q in questions]),
+                          prompt_type=PromptType.query, **common)
+        with timer("Encoding documents", split=hf_split, subset=hf_subset):
+            c_emb = embed(model, texts_dataset([c.id for c in candidates], [c.text for c in candidates]),
+                          prompt_type=PromptType.document, **common)
+        with timer("Scoring", split=hf_split, subset=hf_subset):
+            ranking = rank_pool(q_emb, c_emb, relevant, similarity=similarity_name(model), chunk_size=self.chunk_size)
+        per_query = metrics.per_query_metrics(ranking.ranks, with_bias=c_code == POOL)
         values: dict[str, Any] = {
-            "map": float(per_query["ap"].mean()),
-            "mrr": float(per_query["rr"].mean()),
-            "recall_at_1": float(per_query["recall_at_1"].mean()),
-            "recall_at_10": float(per_query["recall_at_10"].mean()),
-            "ndcg_at_10": float(per_query["ndcg_at_10"].mean()),
-            "hit_rate_at_1": float(per_query["hit_at_1"].mean()),
-            "hit_rate_at_10": float(per_query["hit_at_10"].mean()),
-            "n_queries": len(questions),
-            "n_candidates": len(candidates),
+            **metrics.mean_scores(per_query), "n_queries": len(questions), "n_candidates": len(candidates),
         }
-        if c_code == POOL:
-            values["language_bias"] = float(per_query["language_bias"].mean())
-        frame = pd.DataFrame({"subset": subset, "query_id": [q.id for q in questions], **per_query})
-        if "language_bias" not in frame:
-            frame["language_bias"] = np.nan
-        logger.info("%s %s: mAP %.4f over %d queries × %d candidates", self.metadata.name, subset,
-                    values["map"], len(questions), len(candidates))
-        return values, frame
-
-    def _write_per_query(self, model: Any, split: str, frame: pd.DataFrame, folder: Path) -> None:
-        meta = getattr(model, "mteb_model_meta", None)
-        frame.insert(0, "split", split)
-        frame.insert(0, "task", self.metadata.name)
-        frame.insert(0, "revision", getattr(meta, "revision", None) or "no_revision_available")
-        frame.insert(0, "model", getattr(meta, "name", None) or type(model).__name__)
-        path = folder / f"{self.metadata.name}_per_query.parquet"
-        if path.exists():
-            old = pd.read_parquet(path)
-            keep = ~(
-                old["model"].eq(frame["model"].iat[0]) & old["revision"].eq(frame["revision"].iat[0])
-                & old["split"].eq(split) & old["subset"].isin(frame["subset"].unique())
-            )
-            frame = pd.concat([old[keep], frame], ignore_index=True)
-        with atomic_path(path, overwrite=True) as tmp:
-            frame.to_parquet(tmp, index=False)
+        logger.debug("%s %s: mAP %.4f over %d queries × %d candidates", self.metadata.name, hf_subset,
+                     values["map"], len(questions), len(candidates))
+        if prediction_folder is not None:
+            frame = pd.DataFrame({"query_id": [q.id for q in questions], **per_query})
+            if "language_bias" not in frame:
+                frame["language_bias"] = np.nan
+            write_per_query(prediction_folder, model=model, task=self.metadata.name, split=hf_split,
+                            subset=hf_subset, values=frame)
+        return values
 
 
 _LAREQA_BIBTEX = r"""
@@ -308,7 +285,7 @@ class XQuADRHeldOutRetrieval(_LAReQARetrieval):
     lareqa_name = "xquad-r"
 
     def _load(self) -> LAReQAData:
-        return load_xquad_r_heldout()
+        return load_xquad_r_heldout(data_dir=self.data_dir)
 
 
 class MLQARRetrieval(_LAReQARetrieval):

@@ -16,13 +16,50 @@ checked on hand-computed fixtures.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 IntArray = npt.NDArray[np.int64]
+
+
+def relevant_matrix(relevant: Sequence[Sequence[int]], n_candidates: int, *, allow_empty: bool = False) -> IntArray:
+    """Each query's relevant column indices as a ``(n_queries, max_relevant)`` array right-padded with -1.
+
+    Raises:
+        ValueError: a query without relevant candidates (unless ``allow_empty``), or an index outside
+            ``0..n_candidates - 1``.
+    """
+    width = max((len(r) for r in relevant), default=1)
+    rel = np.full((len(relevant), width), -1, dtype=np.int64)
+    for i, r in enumerate(relevant):
+        if len(r) == 0 and not allow_empty:
+            raise ValueError(f"query {i} has no relevant candidate; drop it before scoring")
+        rel[i, : len(r)] = r
+    if rel.size and (rel.max() >= n_candidates or (rel[rel != -1] < 0).any()):
+        raise ValueError(f"a relevant index is out of range 0..{n_candidates - 1}")
+    return rel
+
+
+def count_better(block: npt.NDArray[np.float32], target: npt.NDArray[np.float32], target_col: IntArray,
+                 col_offset: int = 0) -> IntArray:
+    """Per row, how many columns of ``block`` rank above the candidate ``target_col`` whose score is ``target``.
+
+    A column ranks above when its score is strictly higher, or equal with an earlier column (ties broken by pool
+    position); the target's own column never counts. ``block`` may be a slice of the pool's columns starting at
+    ``col_offset``, so summing over slices gives exactly the count over the whole pool (rank = count + 1).
+    """
+    col = np.arange(col_offset, col_offset + block.shape[1])[None, :]
+    s, idx = target[:, None], target_col[:, None]
+    better = ((block > s) | ((block == s) & (col < idx))) & (col != idx)
+    return better.sum(axis=1)
+
+
+def sort_ranks(ranks: IntArray) -> IntArray:
+    """Sort each row's ranks ascending with the padding (0) last, the layout every metric here expects."""
+    return np.sort(np.where(ranks > 0, ranks, np.iinfo(np.int64).max), axis=1) % np.iinfo(np.int64).max
 
 
 def relevant_ranks(scores: npt.ArrayLike, relevant: Sequence[Sequence[int]], *, chunk_size: int = 512) -> IntArray:
@@ -46,29 +83,17 @@ def relevant_ranks(scores: npt.ArrayLike, relevant: Sequence[Sequence[int]], *, 
     n_q, n_cand = scores.shape
     if len(relevant) != n_q:
         raise ValueError(f"relevant has {len(relevant)} entries but scores has {n_q} queries")
-    width = max((len(r) for r in relevant), default=1)
-    rel = np.full((n_q, width), -1, dtype=np.int64)
-    for i, r in enumerate(relevant):
-        if len(r) == 0:
-            raise ValueError(f"query {i} has no relevant candidate; drop it before scoring")
-        rel[i, : len(r)] = r
-    if rel.max() >= n_cand or (rel[rel != -1] < 0).any():
-        raise ValueError(f"a relevant index is out of range 0..{n_cand - 1}")
-    col = np.arange(n_cand)
-    ranks = np.zeros((n_q, width), dtype=np.int64)
+    rel = relevant_matrix(relevant, n_cand)
+    ranks = np.zeros(rel.shape, dtype=np.int64)
     for start in range(0, n_q, chunk_size):
         block = scores[start : start + chunk_size]
         rel_block = rel[start : start + chunk_size]
         rows = np.arange(block.shape[0])
-        for j in range(width):
+        for j in range(rel.shape[1]):
             idx = rel_block[:, j]
-            valid = idx >= 0
-            s = block[rows, np.maximum(idx, 0)][:, None]
-            # strictly better candidates, plus equal-score candidates that come earlier in the pool
-            better = (block > s) | ((block == s) & (col[None, :] < idx[:, None]))
-            ranks[start : start + block.shape[0], j] = np.where(valid, better.sum(axis=1) + 1, 0)
-    # ascending real ranks first, padding (0) last
-    return np.sort(np.where(ranks > 0, ranks, np.iinfo(np.int64).max), axis=1) % np.iinfo(np.int64).max
+            found = count_better(block, block[rows, np.maximum(idx, 0)], idx) + 1
+            ranks[start : start + block.shape[0], j] = np.where(idx >= 0, found, 0)
+    return sort_ranks(ranks)
 
 
 def _prepare(ranks: npt.ArrayLike) -> tuple[IntArray, npt.NDArray[np.bool_], bool]:
@@ -142,10 +167,46 @@ def foreign_intrusion_at_k(top_k_langs: Sequence[str], query_lang: str) -> float
 def top_k_indices(scores: npt.ArrayLike, k: int) -> IntArray:
     """Column indices of each row's ``k`` best candidates, best first (ties: earlier column first)."""
     scores = np.asarray(scores, dtype=np.float32)
-    k = min(k, scores.shape[1])
-    # a stable sort of the negated scores keeps earlier columns first among ties, like relevant_ranks
-    return np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    empty = np.zeros((scores.shape[0], 0), dtype=np.float32)
+    return merge_top_k(empty, np.zeros(empty.shape, dtype=np.int64), scores, 0, k)[1]
 
+
+def merge_top_k(best: npt.NDArray[np.float32], best_cols: IntArray, block: npt.NDArray[np.float32],
+                col_offset: int, k: int) -> tuple[npt.NDArray[np.float32], IntArray]:
+    """Merge a block of columns (starting at ``col_offset``) into a running top ``k`` per row.
+
+    Returns the new ``(scores, columns)``, best first, ties broken by the earlier column, so merging the slices
+    of a pool one after another gives exactly :func:`top_k_indices` of the whole pool.
+    """
+    cols = np.broadcast_to(np.arange(col_offset, col_offset + block.shape[1]), block.shape)
+    if block.shape[1] > k:
+        # only columns scoring at least the block's k-th best can enter; keep them (in column order) first
+        kth = -np.partition(-block, k - 1, axis=1)[:, k - 1 : k] if k else np.full((block.shape[0], 1), np.inf)
+        mask = block >= kth
+        order = np.argsort(~mask, axis=1, kind="stable")[:, : int(mask.sum(axis=1).max(initial=0))]
+        block = np.where(np.take_along_axis(mask, order, axis=1), np.take_along_axis(block, order, axis=1), -np.inf)
+        cols = np.take_along_axis(cols, order, axis=1)
+    scores = np.concatenate([best, block], axis=1)
+    columns = np.concatenate([best_cols, cols], axis=1)
+    order = np.lexsort((columns, -scores), axis=1)[:, :k]
+    return np.take_along_axis(scores, order, axis=1), np.take_along_axis(columns, order, axis=1)
+
+
+#: the one metric-name table: per-query column → the name of its mean in the task's mteb scores (results JSON).
+#: Per-query columns follow the metric functions here (``ap``, ``hit_at_1``), scores follow mteb (``map``,
+#: ``hit_rate_at_1``); the leaderboard maps results back to per-query columns with the inverse of this table.
+SCORE_NAMES: dict[str, str] = {
+    "ap": "map",
+    "rr": "mrr",
+    "recall_at_1": "recall_at_1",
+    "recall_at_10": "recall_at_10",
+    "recall_at_100": "recall_at_100",
+    "ndcg_at_10": "ndcg_at_10",
+    "hit_at_1": "hit_rate_at_1",
+    "hit_at_10": "hit_rate_at_10",
+    "language_bias": "language_bias",
+    "foreign_intrusion_at_10": "foreign_intrusion_at_10",
+}
 
 #: per-query values the LAReQA tasks report; keys are the per-query column names
 PER_QUERY_METRICS: tuple[str, ...] = ("ap", "rr", "recall_at_1", "recall_at_10", "ndcg_at_10", "hit_at_1", "hit_at_10")
@@ -165,3 +226,8 @@ def per_query_metrics(ranks: npt.ArrayLike, *, with_bias: bool = False) -> dict[
     if with_bias:
         values["language_bias"] = rank_distance(ranks)
     return values
+
+
+def mean_scores(per_query: Mapping[str, npt.ArrayLike]) -> dict[str, float]:
+    """A subset's scores: the mean of every per-query column, under its name in :data:`SCORE_NAMES`."""
+    return {SCORE_NAMES[name]: float(np.mean(values)) for name, values in per_query.items()}

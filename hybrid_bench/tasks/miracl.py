@@ -21,16 +21,18 @@ scores 0, and a relevant passage missing from the corpus counts as not retrieved
 ``"<x>-mono"`` therefore reproduces the stock task's numbers (up to ties and mteb's 5-digit rounding; see
 ``tests/test_miracl.py``).
 
-Encode once: each language's passages and queries are encoded once per model object (through
-:func:`hybrid_bench.tasks.encoding.cache_for`, shared by every subset and both tasks here) and every pool is a
-stack of cached embeddings. Texts are encoded with mteb's ``MIRACLRetrieval`` metadata, so a model with
-task-specific prompts sees exactly the inputs of the stock task. With a ``prediction_folder`` per-query values go to
+Evaluation follows mteb's flow (``AbsTask.evaluate`` calls :meth:`~MIRACLCrossLingualRetrieval._evaluate_subset`
+once per subset). Encode once: each language's passages and queries are encoded once per model (through
+:func:`hybrid_bench.tasks.encoding.embed`, shared by every subset) and every pool is a
+:class:`~hybrid_bench.tasks.scoring.Pool` of those per-language embeddings, ranked chunk by chunk (``chunk_size``):
+memory is bounded by the chunk, not by the pool, so the hub's full corpora (millions of passages per language) can
+be scored too. Texts are encoded with mteb's ``MIRACLRetrieval`` metadata, so a model with task-specific prompts
+sees exactly the inputs of the stock task. With a ``prediction_folder`` per-query values go to
 ``<prediction_folder>/MIRACLCrossLingualRetrieval_per_query.parquet`` for the leaderboard's paired bootstrap.
 
-Data comes from ``mteb/MIRACLRetrieval`` (pinned like the stock task) or its local mirror
-(:mod:`hybrid_bench.data.mirrors`); a mirror run records the mirror's label as ``dataset_revision``. The pool is
-meant for bounded corpora such as a mirror like miracl-lite (60k passages): on the hub's full corpora (millions of
-passages per language) the ``all`` pool does not fit in memory.
+Data comes from ``source`` (a folder in the ``mteb/MIRACLRetrieval`` layout, e.g. a mirror), else the local mirror
+configured for ``mteb/MIRACLRetrieval`` (:mod:`hybrid_bench.data.mirrors`), else the hub (pinned like the stock
+task); a local run records the folder's label as ``dataset_revision``.
 
 Example::
 
@@ -55,7 +57,6 @@ from datasets import Dataset, concatenate_datasets
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 from mteb.abstasks.task_metadata import TaskMetadata
-from mteb.models import EncoderProtocol
 from mteb.tasks.retrieval.multilingual.miracl_retrieval import MIRACLRetrieval
 from mteb.timing import TimingStack
 from mteb.types import PromptType
@@ -69,11 +70,12 @@ from hybrid_bench.data.miracl import (
     available_languages,
     load_miracl,
 )
-from hybrid_bench.data.mirrors import apply_mirrors_to_task
+from hybrid_bench.data.mirrors import Mirror, apply_mirrors_to_task
 from hybrid_bench.errors import DataError
-from hybrid_bench.io import atomic_path
 from hybrid_bench.tasks import metrics
-from hybrid_bench.tasks.encoding import cache_for, similarity_matrix
+from hybrid_bench.tasks.encoding import embed, similarity_name
+from hybrid_bench.tasks.predictions import write_per_query
+from hybrid_bench.tasks.scoring import Pool, rank_pool
 
 logger = logging.getLogger(__name__)
 
@@ -104,8 +106,6 @@ DEFAULT_LANGUAGE_POOLS: Mapping[str, str | tuple[str, ...]] = {
 EMBEDDING_GROUP = "miracl"
 _ENCODE_AS: TaskMetadata = MIRACLRetrieval.metadata
 _NDCG_K, _RECALL_K, _INTRUSION_K = 10, 100, 10
-#: bound on one (queries × pool) similarity block, in float32 cells (~64 MB)
-_MAX_BLOCK_CELLS = 1 << 24
 
 
 def _check_pools(pools: Mapping[str, str | tuple[str, ...]]) -> None:
@@ -210,26 +210,14 @@ def _subset_parts(subset: str) -> tuple[str, str]:
     return lang, pool
 
 
-def _model_identity(model: Any) -> tuple[str, str]:
-    meta = getattr(model, "mteb_model_meta", None)
-    return (
-        getattr(meta, "name", None) or type(model).__name__,
-        getattr(meta, "revision", None) or "no_revision_available",
-    )
-
-
-def _write_per_query(path: Path, frame: pd.DataFrame, key: Sequence[str]) -> None:
-    """Replace the rows of ``frame``'s (model, revision, split, subset) in the parquet at ``path``, atomically."""
-    if path.exists():
-        old = pd.read_parquet(path)
-        stale = old[list(key)].apply(tuple, axis=1).isin(set(frame[list(key)].apply(tuple, axis=1)))
-        frame = pd.concat([old[~stale], frame], ignore_index=True)
-    with atomic_path(path, overwrite=True) as tmp:
-        frame.to_parquet(tmp, index=False)
-
-
 class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
     """MIRACL queries against a corpus pooled over several languages; see the module docstring.
+
+    Args:
+        source: a folder in the ``mteb/MIRACLRetrieval`` layout to read (``None``: the configured mirror, else
+            the hub).
+        chunk_size: pool passages scored at once (``None``: bounded by
+            :data:`hybrid_bench.tasks.scoring.BLOCK_CELLS`); any value gives the same scores.
 
     Class attributes:
         language_pools: ``{pool name: ALL_AVAILABLE | QUERY_LANGUAGE_ONLY | tuple of MIRACL languages}``. A
@@ -245,8 +233,11 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
     _support_cross_encoder = False
     _support_search = False
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, source: str | Path | None = None, chunk_size: int | None = None,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.source = source
+        self.chunk_size = chunk_size
         expected = set(cross_lingual_eval_langs(self.language_pools))
         if set(self.metadata.eval_langs) != expected:
             raise TypeError(
@@ -274,8 +265,13 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
             return
         timer = timer or TimingStack()
         with timer("Data loading", log_message=f"Loading dataset {self.metadata.name}..."):
-            # subsets are "<x>-<pool>", not source configs: check languages here, not in the mirror module
-            apply_mirrors_to_task(self, check_subsets=False)
+            if self.source is not None:  # an explicit folder: record its label as the dataset revision
+                folder = Path(self.source).expanduser().resolve()
+                dataset = {**self.metadata.dataset, "path": str(folder),
+                           "revision": Mirror(MIRACL_REPO, folder).revision}
+                self.metadata = self.metadata.model_copy(update={"dataset": dataset})
+            else:  # subsets are "<x>-<pool>", not source configs: check languages here, not in the mirror module
+                apply_mirrors_to_task(self, check_subsets=False)
             source = self.metadata.dataset["path"]
             revision = self.metadata.dataset["revision"]
             self._available = available_languages(source, revision=revision)
@@ -331,143 +327,87 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
         self._langs = {}
         super().unload_data()
 
-    # -- evaluation ----------------------------------------------------------------------------------------------
-    def evaluate(
-        self,
-        model: Any,
-        split: str = "dev",
-        subsets_to_run: list[str] | None = None,
-        *,
-        encode_kwargs: dict[str, Any],
-        prediction_folder: Path | None = None,
-        num_proc: int | None = None,
-        timer: TimingStack | None = None,
-        **kwargs: Any,
-    ) -> dict[str, dict[str, Any]]:
-        """Score the selected subsets from embeddings encoded once per language (see the module docstring)."""
-        if not isinstance(model, EncoderProtocol):
-            raise TypeError(
-                f"{self.metadata.name} needs an embedding model (mteb EncoderProtocol with .encode); got "
-                f"{type(model).__name__}. Cross-encoders and search-only models cannot score a pooled index here."
-            )
-        timer = timer or TimingStack()
-        if not self.data_loaded:
-            self.load_data(num_proc=num_proc, timer=timer)
-        subsets = [s for s in self.hf_subsets if subsets_to_run is None or s in subsets_to_run]
-        scores: dict[str, dict[str, Any]] = {}
-        frames = []
-        for subset in subsets:
-            values, frame = self._score_subset(model, subset, split, encode_kwargs, timer)
-            self._add_main_score(values)
-            scores[subset] = values
-            frames.append(frame)
-        if prediction_folder is not None and frames:
-            name, revision = _model_identity(model)
-            frame = pd.concat(frames, ignore_index=True)
-            frame.insert(0, "split", split)
-            frame.insert(0, "task", self.metadata.name)
-            frame.insert(0, "revision", revision)
-            frame.insert(0, "model", name)
-            frame["dataset_revision"] = self.metadata.revision
-            path = Path(prediction_folder) / f"{self.metadata.name}_per_query.parquet"
-            _write_per_query(path, frame, ("model", "revision", "task", "split", "subset"))
-        return scores
-
+    # -- evaluation: mteb's AbsTask.evaluate calls _evaluate_subset once per subset -----------------------------
     def _embed(self, model: Any, rows: Dataset, prompt_type: PromptType, lang: str, split: str,
                encode_kwargs: dict[str, Any], timer: TimingStack) -> np.ndarray:
         with timer(f"Encoding {prompt_type.value}s", split=split, subset=lang):
-            return cache_for(model).get_or_encode(
-                model, rows, group=self.embedding_group, prompt_type=prompt_type, task_metadata=_ENCODE_AS,
-                hf_split=split, hf_subset=lang, encode_kwargs=encode_kwargs,
-            )
+            return embed(model, rows, group=self.embedding_group, prompt_type=prompt_type, task_metadata=_ENCODE_AS,
+                         hf_split=split, hf_subset=lang, encode_kwargs=encode_kwargs)
 
-    def _score_subset(
-        self, model: Any, subset: str, split: str, encode_kwargs: dict[str, Any], timer: TimingStack
-    ) -> tuple[dict[str, Any], pd.DataFrame]:
-        lang, pool = _subset_parts(subset)
+    def _evaluate_subset(
+        self,
+        model: Any,
+        data_split: Any,
+        *,
+        hf_split: str,
+        hf_subset: str,
+        encode_kwargs: dict[str, Any],
+        prediction_folder: Path | None = None,
+        timer: TimingStack | None = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """Score one ``"<x>-<pool>"`` subset from embeddings encoded once per language (see the module docstring)."""
+        timer = timer or TimingStack()
+        lang, pool = _subset_parts(hf_subset)
         if lang not in self._langs or pool not in self.language_pools:
-            raise ValueError(f"{self.metadata.name}: unknown or unloaded subset {subset!r}")
+            raise ValueError(f"{self.metadata.name}: unknown or unloaded subset {hf_subset!r}")
         langs = pool_languages(self.language_pools[pool], lang, self._available)
         data = self._langs[lang]
-
-        doc_emb = [self._embed(model, self._langs[x].corpus, PromptType.document, x, split, encode_kwargs, timer)
-                   for x in langs]
-        q_emb = self._embed(model, data.queries, PromptType.query, lang, split, encode_kwargs, timer)
-        sizes = [len(self._langs[x].corpus) for x in langs]
-        offset = int(np.sum(sizes[: langs.index(lang)]))
-        pool_emb = np.concatenate(doc_emb, axis=0)
-        doc_lang = np.repeat(np.arange(len(langs)), sizes)
+        docs = Pool([self._embed(model, self._langs[x].corpus, PromptType.document, x, hf_split, encode_kwargs, timer)
+                     for x in langs])
+        q_emb = self._embed(model, data.queries, PromptType.query, lang, hf_split, encode_kwargs, timer)
         own = langs.index(lang)
-        n_pool = pool_emb.shape[0]
-
-        column = {doc_id: offset + i for i, doc_id in enumerate(data.corpus["id"])}
+        column = {doc_id: int(docs.offsets[own]) + i for i, doc_id in enumerate(data.corpus["id"])}
+        query_ids = list(data.queries["id"])
+        in_pool: list[list[int]] = []
+        n_absent = np.zeros(len(query_ids), dtype=np.int64)
+        for i, qid in enumerate(query_ids):
+            positives = [d for d, s in data.qrels[qid].items() if s > 0]
+            in_pool.append(sorted(column[d] for d in positives if d in column))
+            n_absent[i] = len(positives) - len(in_pool[-1])
+        with timer("Scoring", split=hf_split, subset=hf_subset):
+            ranking = rank_pool(q_emb, docs, in_pool, top_k=_INTRUSION_K, similarity=similarity_name(model),
+                                chunk_size=self.chunk_size)
+        top_lang = np.searchsorted(docs.offsets, ranking.top, side="right") - 1
+        intrusion = (top_lang != own).mean(axis=1) if ranking.top.size else np.zeros(len(query_ids))
         # a relevant passage absent from the corpus can never be retrieved: rank it past every cut-off (not just past
         # the pool, which may be smaller than k), as pytrec_eval counts it in the recall denominator and ideal DCG
         never = np.iinfo(np.int32).max
-        query_ids = data.queries["id"]
-        in_pool: list[list[int]] = []
-        n_absent: list[int] = []
-        for qid in query_ids:
-            positives = [d for d, s in data.qrels[qid].items() if s > 0]
-            cols = sorted(column[d] for d in positives if d in column)
-            in_pool.append(cols)
-            n_absent.append(len(positives) - len(cols))
-
-        n_q = len(query_ids)
-        ndcg = np.zeros(n_q)
-        recall = np.zeros(n_q)
-        intrusion = np.zeros(n_q)
-        chunk = max(1, _MAX_BLOCK_CELLS // max(n_pool, 1))
-        with timer("Scoring", split=split, subset=subset):
-            for start in range(0, n_q, chunk):
-                stop = min(start + chunk, n_q)
-                sim = similarity_matrix(model, q_emb[start:stop], pool_emb)
-                top = metrics.top_k_indices(sim, _INTRUSION_K)
-                for i, row in enumerate(top):
-                    intrusion[start + i] = float(np.mean(doc_lang[row] != own))
-                judged = [i for i in range(start, stop) if in_pool[i] or n_absent[i]]
-                scored = [i for i in judged if in_pool[i]]
-                ranks = {}
-                if scored:
-                    found = metrics.relevant_ranks(sim[[i - start for i in scored]], [in_pool[i] for i in scored])
-                    ranks = {i: r[r > 0] for i, r in zip(scored, found)}
-                for i in judged:
-                    # queries without any relevant judgment keep 0, as pytrec_eval gives them in mteb
-                    r = np.concatenate([ranks.get(i, np.zeros(0, np.int64)), np.full(n_absent[i], never)])
-                    ndcg[i] = metrics.ndcg_at_k(r, _NDCG_K)
-                    recall[i] = metrics.recall_at_k(r, _RECALL_K)
-        no_relevant = sum(1 for i in range(n_q) if not in_pool[i] and not n_absent[i])
-        if no_relevant:
+        absent = np.where(np.arange(max(1, n_absent.max(initial=0)))[None, :] < n_absent[:, None], never, 0)
+        ranks = metrics.sort_ranks(np.concatenate([ranking.ranks, absent], axis=1))
+        judged = ranks[:, 0] > 0  # queries without any relevant judgment keep 0, as pytrec_eval gives them in mteb
+        ndcg, recall = np.zeros(len(query_ids)), np.zeros(len(query_ids))
+        if judged.any():
+            ndcg[judged] = metrics.ndcg_at_k(ranks[judged], _NDCG_K)
+            recall[judged] = metrics.recall_at_k(ranks[judged], _RECALL_K)
+        if not judged.all():
             logger.warning("%s %s: %d of %d queries have no relevant judgment and score 0 (as in mteb)",
-                           self.metadata.name, subset, no_relevant, n_q)
+                           self.metadata.name, hf_subset, int((~judged).sum()), len(query_ids))
+        per_query = {f"ndcg_at_{_NDCG_K}": ndcg, f"recall_at_{_RECALL_K}": recall,
+                     f"foreign_intrusion_at_{_INTRUSION_K}": intrusion}
         values: dict[str, Any] = {
-            f"ndcg_at_{_NDCG_K}": float(ndcg.mean()),
-            f"recall_at_{_RECALL_K}": float(recall.mean()),
-            f"foreign_intrusion_at_{_INTRUSION_K}": float(intrusion.mean()),
-            "n_queries": n_q,
-            "n_documents": n_pool,
+            **metrics.mean_scores(per_query), "n_queries": len(query_ids), "n_documents": len(docs),
             "n_pool_languages": len(langs),
         }
-        logger.info("%s %s: nDCG@10 %.4f, intrusion@10 %.3f over %d queries × %d passages (%s)",
-                    self.metadata.name, subset, values["ndcg_at_10"], values["foreign_intrusion_at_10"],
-                    n_q, n_pool, " ".join(langs))
-        frame = pd.DataFrame({
-            "subset": subset,
-            "query_id": list(query_ids),
-            f"ndcg_at_{_NDCG_K}": ndcg,
-            f"recall_at_{_RECALL_K}": recall,
-            f"foreign_intrusion_at_{_INTRUSION_K}": intrusion,
-        })
-        return values, frame
+        logger.debug("%s %s: nDCG@10 %.4f, intrusion@10 %.3f over %d queries × %d passages (%s)",
+                     self.metadata.name, hf_subset, values["ndcg_at_10"], values["foreign_intrusion_at_10"],
+                     len(query_ids), len(docs), " ".join(langs))
+        if prediction_folder is not None:
+            write_per_query(prediction_folder, model=model, task=self.metadata.name, split=hf_split, subset=hf_subset,
+                            values=pd.DataFrame({"query_id": query_ids, **per_query}),
+                            extra={"dataset_revision": self.metadata.revision})
+        return values
 
 
 class MIRACLMonolingualRetrieval(MIRACLRetrieval):
-    """mteb's stock ``MIRACLRetrieval`` under its own name, adding ``n_queries`` and per-query scores.
+    """mteb's stock ``MIRACLRetrieval`` under its own name, adding ``n_queries``.
 
     Same data (hub or mirror), same evaluation (mteb's ``RetrievalEvaluator`` and pytrec_eval), same numbers; each
-    subset's scores gain ``n_queries`` (queries scored), and with a ``prediction_folder`` the per-query nDCG@10 and
-    Recall@100 go to ``<prediction_folder>/MIRACLMonolingualRetrieval_per_query.parquet``. The stock
-    ``MIRACLRetrieval`` is left untouched, so ``mteb run -t MIRACLRetrieval`` behaves as everywhere else.
+    subset's scores gain ``n_queries`` (queries scored) through mteb's ``task_specific_scores`` hook. Per-query
+    values come from mteb's own output: run with a ``prediction_folder`` and mteb writes
+    ``MIRACLMonolingualRetrieval_predictions.json``, which the leaderboard scores per query with pytrec_eval
+    (:func:`hybrid_bench.leaderboard.per_query.per_query_from_predictions`), as for any stock retrieval task. The
+    stock ``MIRACLRetrieval`` is left untouched, so ``mteb run -t MIRACLRetrieval`` behaves as everywhere else.
     """
 
     metadata = MIRACLRetrieval.metadata.model_copy(
@@ -475,49 +415,22 @@ class MIRACLMonolingualRetrieval(MIRACLRetrieval):
             "name": "MIRACLMonolingualRetrieval",
             "description": (
                 "mteb's MIRACLRetrieval (MIRACL dev, one Wikipedia per language, monolingual) with the number of "
-                "scored queries per language and per-query nDCG@10 / Recall@100 saved for paired bootstrap tests. "
-                "Scores are identical to MIRACLRetrieval on the same data; a run on a local mirror records the "
-                "mirror as dataset_revision and is not comparable to official MIRACL numbers."
+                "scored queries per language. Scores are identical to MIRACLRetrieval on the same data; a run on a "
+                "local mirror records the mirror as dataset_revision and is not comparable to official MIRACL "
+                "numbers."
             ),
             "adapted_from": ["MIRACLRetrieval"],
         }
     )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._per_query: dict[str, dict[str, float]] = {}
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if not self.data_loaded:
             apply_mirrors_to_task(self)
         super().load_data(num_proc=num_proc, **kwargs)
 
-    def _evaluate_subset(self, model: Any, data_split: Any, *, hf_split: str, hf_subset: str,
-                         prediction_folder: Path | None = None, **kwargs: Any) -> dict[str, Any]:
-        self._per_query = {}
-        scores = super()._evaluate_subset(model, data_split, hf_split=hf_split, hf_subset=hf_subset,
-                                          prediction_folder=prediction_folder, **kwargs)
-        if prediction_folder is not None:
-            name, revision = _model_identity(model)
-            frame = pd.DataFrame({
-                "model": name,
-                "revision": revision,
-                "task": self.metadata.name,
-                "split": hf_split,
-                "subset": hf_subset,
-                "query_id": list(self._per_query),
-                "ndcg_at_10": [v["ndcg_cut_10"] for v in self._per_query.values()],
-                "recall_at_100": [v["recall_100"] for v in self._per_query.values()],
-                "dataset_revision": self.metadata.revision,
-            })
-            path = Path(prediction_folder) / f"{self.metadata.name}_per_query.parquet"
-            _write_per_query(path, frame, ("model", "revision", "task", "split", "subset"))
-        return scores
-
     def task_specific_scores(self, scores: dict[str, dict[str, float]], qrels: Any, results: Any,
                              hf_split: str, hf_subset: str) -> dict[str, float]:
-        # ``scores`` holds pytrec_eval's per-query values: exactly the queries mteb averaged over
-        self._per_query = scores
+        """``n_queries``: the queries mteb scored (``scores`` holds one pytrec_eval entry per scored query)."""
         return {"n_queries": len(scores)}
 
 

@@ -1,0 +1,158 @@
+"""Exact full-ranking retrieval over a document pool streamed in chunks: memory bounded by the chunk, not the pool.
+
+Every hybrid-bench metric needs only two things per query (see :mod:`hybrid_bench.tasks.metrics`): the rank of each
+relevant document in the full ranking (mAP over the whole LAReQA pool, MRR, recall@k, nDCG@k, hit@k, language
+bias) and, for foreign intrusion@10, the ``k`` best documents. Both can be computed one chunk of the pool at a time:
+
+* a relevant document's rank is 1 + the number of documents that score higher (or equal and earlier in the pool),
+  a count that adds up over chunks (:func:`~hybrid_bench.tasks.metrics.count_better`);
+* the top ``k`` is a running merge of each chunk's best (:func:`~hybrid_bench.tasks.metrics.merge_top_k`).
+
+So :func:`rank_pool` holds one ``(query block × chunk)`` score block at a time, and the pool itself may be a
+:class:`Pool` of memory-mapped ``.npy`` files (the persistent embedding cache): a corpus of tens of millions of
+passages is scored in constant memory. With ``chunk_size=None`` the whole pool is one chunk (the in-memory path);
+any chunk size gives exactly the same ranks (``tests/test_scoring.py``). Ties are broken by pool position.
+
+Imports numpy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from hybrid_bench.tasks import metrics
+
+FloatArray = npt.NDArray[np.float32]
+IntArray = npt.NDArray[np.int64]
+
+__all__ = ["SIMILARITIES", "Pool", "Ranking", "rank_pool", "score_block"]
+
+#: mteb ``similarity_fn_name`` values scored here
+SIMILARITIES = ("cosine", "dot")
+#: default bound on one score block, in float32 cells (64 MB)
+BLOCK_CELLS = 1 << 24
+
+
+class Pool:
+    """Rows of several embedding arrays (in-memory or memory-mapped) seen as one pool, without copying them."""
+
+    def __init__(self, parts: Sequence[npt.ArrayLike]) -> None:
+        self.parts = [p if isinstance(p, np.ndarray) else np.asarray(p, dtype=np.float32) for p in parts]
+        dims = {p.shape[1] for p in self.parts if p.shape[0]}
+        if len(dims) > 1:
+            raise ValueError(f"pool parts have different embedding sizes {sorted(dims)}")
+        self.offsets = np.cumsum([0, *(p.shape[0] for p in self.parts)])
+
+    def __len__(self) -> int:
+        return int(self.offsets[-1])
+
+    def rows(self, index: IntArray) -> FloatArray:
+        """The embeddings at pool positions ``index`` (any order)."""
+        part = np.searchsorted(self.offsets, index, side="right") - 1
+        out = np.empty((len(index), self.parts[0].shape[1] if self.parts else 0), dtype=np.float32)
+        for p in np.unique(part):
+            sel = part == p
+            out[sel] = self.parts[p][index[sel] - self.offsets[p]]
+        return out
+
+    def chunks(self, size: int) -> Iterator[tuple[int, FloatArray]]:
+        """``(start, embeddings)`` of consecutive slices of at most ``size`` rows, in pool order."""
+        for start in range(0, len(self), size):
+            stop = min(start + size, len(self))
+            first = int(np.searchsorted(self.offsets, start, side="right") - 1)
+            pieces, pos, p = [], start, first
+            while pos < stop:
+                lo, hi = pos - self.offsets[p], min(stop, self.offsets[p + 1]) - self.offsets[p]
+                pieces.append(np.asarray(self.parts[p][lo:hi], dtype=np.float32))
+                pos, p = int(self.offsets[p] + hi), p + 1
+            yield start, pieces[0] if len(pieces) == 1 else np.concatenate(pieces)
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """What the metrics need from a full ranking.
+
+    Attributes:
+        ranks: ``(n_queries, max_relevant)`` 1-based ranks of the relevant documents, ascending, right-padded with 0
+            (the layout of :func:`~hybrid_bench.tasks.metrics.relevant_ranks`); a query without any relevant
+            document in the pool has a row of zeros.
+        top: ``(n_queries, top_k)`` pool positions of each query's best documents, best first.
+    """
+
+    ranks: IntArray
+    top: IntArray
+
+
+def _prepare(x: FloatArray, similarity: str) -> npt.NDArray[np.float64]:
+    x = np.asarray(x, dtype=np.float64)
+    if similarity == "cosine":
+        return x / np.linalg.norm(x, axis=1, keepdims=True).clip(1e-12)
+    return x
+
+
+def score_block(queries: npt.NDArray[np.float64], docs: FloatArray, similarity: str) -> FloatArray:
+    """Query × document scores, accumulated in float64 and rounded to float32.
+
+    BLAS sums a dot product in an order that depends on the matrix shapes, so float32 products of one pair can
+    differ in the last bit between a big and a small chunk. Accumulating in float64 and rounding makes every
+    score the same whatever the chunking (a shape-dependent float64 error would have to straddle a float32
+    rounding boundary), so chunked ranks equal in-memory ranks, ties included.
+    """
+    return (queries @ _prepare(docs, similarity).T).astype(np.float32)
+
+
+def rank_pool(
+    queries: npt.ArrayLike,
+    pool: Pool | npt.ArrayLike,
+    relevant: Sequence[Sequence[int]],
+    *,
+    top_k: int = 0,
+    similarity: str = "cosine",
+    chunk_size: int | None = None,
+    query_block: int = 256,
+) -> Ranking:
+    """Ranks of the relevant documents and the top ``top_k`` of every query over ``pool``.
+
+    Args:
+        queries: ``(n_queries, dim)`` query embeddings.
+        pool: the documents' embeddings, an array or a :class:`Pool`.
+        relevant: per query, the pool positions of its relevant documents (may be empty).
+        top_k: how many best documents to return per query.
+        similarity: ``"cosine"`` or ``"dot"`` (the model's ``similarity_fn_name``).
+        chunk_size: pool rows scored at once; ``None`` = as many as fit in :data:`BLOCK_CELLS` next to a query block.
+        query_block: queries scored at once.
+    """
+    if similarity not in SIMILARITIES:
+        raise ValueError(f"similarity {similarity!r} is not supported here; use one of {SIMILARITIES}")
+    pool = pool if isinstance(pool, Pool) else Pool([pool])
+    q_all = _prepare(np.atleast_2d(np.asarray(queries, dtype=np.float32)), similarity)
+    n_q, n_docs = q_all.shape[0], len(pool)
+    if len(relevant) != n_q:
+        raise ValueError(f"relevant has {len(relevant)} entries but there are {n_q} queries")
+    rel = metrics.relevant_matrix(relevant, n_docs, allow_empty=True)
+    size = chunk_size or max(1, BLOCK_CELLS // max(1, min(query_block, n_q)))
+    ranks = np.zeros(rel.shape, dtype=np.int64)
+    top = np.zeros((n_q, min(top_k, n_docs)), dtype=np.int64)
+    for qs in range(0, n_q, query_block):
+        q, r = q_all[qs : qs + query_block], rel[qs : qs + query_block]
+        # each relevant document's own score, computed once, is what every chunk is compared against
+        target = np.stack([
+            np.einsum("ij,ij->i", q, _prepare(pool.rows(np.maximum(r[:, j], 0)), similarity)).astype(np.float32)
+            for j in range(r.shape[1])
+        ], axis=1) if n_docs else np.zeros(r.shape, np.float32)
+        better = np.zeros(r.shape, dtype=np.int64)
+        best = np.zeros((q.shape[0], 0), dtype=np.float32)
+        best_cols = np.zeros((q.shape[0], 0), dtype=np.int64)
+        for start, chunk in pool.chunks(size):
+            block = score_block(q, chunk, similarity)
+            for j in range(r.shape[1]):
+                better[:, j] += metrics.count_better(block, target[:, j], r[:, j], start)
+            if top_k:
+                best, best_cols = metrics.merge_top_k(best, best_cols, block, start, top_k)
+        ranks[qs : qs + q.shape[0]] = np.where(r >= 0, better + 1, 0)
+        top[qs : qs + q.shape[0]] = best_cols
+    return Ranking(ranks=metrics.sort_ranks(ranks), top=top)
