@@ -15,9 +15,10 @@ import pytest
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.models import SentenceTransformerEncoderWrapper
 from mteb.models.abs_encoder import AbsEncoder
-from mteb.models.model_meta import ModelMeta
 from mteb.timing import TimingStack
 from sentence_transformers import SentenceTransformer
+
+from fake_models import fake_meta
 
 from hybrid_bench.data import miracl as M
 from hybrid_bench.data.mirrors import MIRRORS_ENV, apply_mirrors_to_task
@@ -83,12 +84,7 @@ class ScoreEncoder(AbsEncoder):
     """Hand-made geometry: a text containing ``s=<x>`` embeds at cosine ``x`` to every query; queries are e1."""
 
     def __init__(self) -> None:
-        self.mteb_model_meta = ModelMeta(
-            loader=None, name="test/score-encoder", revision="r1", release_date=None, languages=None,
-            n_parameters=None, memory_usage_mb=None, max_tokens=None, embed_dim=2, license=None, open_weights=True,
-            public_training_code=None, public_training_data=None, framework=["NumPy"],
-            similarity_fn_name="cosine", use_instructions=False, training_datasets=None,
-        )
+        self.mteb_model_meta = fake_meta("test/score-encoder", embed_dim=2)
 
     def encode(self, inputs: Any, **kwargs: Any) -> np.ndarray:
         out = []
