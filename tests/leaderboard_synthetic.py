@@ -171,6 +171,17 @@ def build_synthetic_results(root: Path, *, models: tuple[str, ...] = MODELS, wit
     return qrels
 
 
+#: questions per synthetic paragraph (the bootstrap's cluster unit of the LAReQA-shaped task)
+PARAGRAPH_SIZE = 4
+
+
+def synthetic_clusters(task: str) -> dict[str, str] | None:
+    """The cluster loader of the synthetic results: XQuAD-R-shaped questions in paragraphs of 4, others none."""
+    if task != "XQuADRRetrieval":
+        return None
+    return {f"q{i:03d}": f"p{i // PARAGRAPH_SIZE}" for i in range(N_QUESTIONS)}
+
+
 def build_seeded_results(root: Path, seeds: tuple[int, ...] = (1, 2, 3), *, with_base: bool = True) -> dict:
     """Like :func:`build_synthetic_results`, with each strategy trained under several ``seeds`` (models
     ``<strategy>-me5-small-r<seed>``, each with its own noise) plus the untrained base ``me5-small``; the training

@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from leaderboard_synthetic import (LANGS, MIRACL_LANGS, MODELS, N_MIRACL_QUERIES, N_QUESTIONS, build_seeded_results,
-                                   build_synthetic_results)
+from leaderboard_synthetic import (LANGS, MIRACL_LANGS, MODELS, N_MIRACL_QUERIES, N_QUESTIONS, PARAGRAPH_SIZE,
+                                   build_seeded_results, build_synthetic_results, synthetic_clusters)
 from matplotlib import image
 
 from hybrid_bench.cli import main
 from hybrid_bench.errors import DataError
-from hybrid_bench.leaderboard import arms, tables
+from hybrid_bench.leaderboard import arms, clusters, tables
 from hybrid_bench.leaderboard.build import build_leaderboard
 from hybrid_bench.leaderboard.per_query import load_per_query
 from hybrid_bench.leaderboard.results import load_results
@@ -32,7 +32,8 @@ def synthetic(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
 @pytest.fixture(scope="module")
 def board(synthetic: tuple[Path, dict]):  # noqa: ANN201
     root, qrels = synthetic
-    return build_leaderboard(root, n_resamples=1000, qrels_loader=lambda task, subsets: qrels, progress=False)
+    return build_leaderboard(root, n_resamples=1000, qrels_loader=lambda task, subsets: qrels, progress=False,
+                             cluster_loader=synthetic_clusters)
 
 
 def test_load_results_tidy_frame(synthetic: tuple[Path, dict]) -> None:
@@ -98,10 +99,34 @@ def test_comparison_has_ci_for_every_hybrid_vs_specialised_cell(board) -> None: 
                                         - t1.loc["mono-me5-small", ("XQuAD-R", "cross")], abs=1e-4)
 
 
-def test_cross_cell_resamples_questions_not_rows(board) -> None:  # noqa: ANN001
+def test_cross_cell_resamples_paragraphs_not_rows(board, synthetic: tuple[Path, dict]) -> None:  # noqa: ANN001
     row = board.tables["comparison"].query("cell == 'cross'").iloc[0]
-    assert row["n_units"] == N_QUESTIONS  # parallel questions are the unit
+    assert row["n_units"] == N_QUESTIONS // PARAGRAPH_SIZE  # the paragraphs of the parallel questions are the unit
     assert row["n_queries"] == N_QUESTIONS * len(LANGS) * (len(LANGS) - 1)
+    assert set(board.per_query.loc[board.per_query["task"] == "MIRACLRetrieval", "cluster"]) == set(
+        board.per_query.loc[board.per_query["task"] == "MIRACLRetrieval", "unit"])  # MIRACL: the query
+    root, qrels = synthetic
+    by_question = build_leaderboard(root, n_resamples=1000, qrels_loader=lambda task, subsets: qrels,
+                                    progress=False, make_plots=False, cluster_loader=None)
+    assert by_question.tables["comparison"].query("cell == 'cross'").iloc[0]["n_units"] == N_QUESTIONS
+
+
+def test_lareqa_clusters_on_the_real_data(shared_data: Path) -> None:
+    """The issue's counts: held-out XQuAD-R has 582 questions in 120 paragraphs of 24 articles, and the 302 that
+    share an answer sentence with another question always share its paragraph."""
+    from hybrid_bench.data.splits import load_xquad_r_heldout
+
+    english = load_xquad_r_heldout().questions["en"]
+    paragraphs = clusters.lareqa_clusters("XQuADRHeldOutRetrieval", data_dir=shared_data)
+    articles = clusters.lareqa_clusters("XQuADRHeldOutRetrieval", level="article", data_dir=shared_data)
+    assert len(english) == 582
+    assert len({paragraphs[q.qid] for q in english}) == 120 and len({articles[q.qid] for q in english}) == 24
+    by_answer: dict[str, set[str]] = {}
+    for q in english:
+        by_answer.setdefault(q.answer_candidate, set()).add(paragraphs[q.qid])
+    assert sum(1 for q in english if sum(x.answer_candidate == q.answer_candidate for x in english) > 1) == 302
+    assert all(len(p) == 1 for p in by_answer.values())
+    assert clusters.lareqa_clusters("MIRACLRetrieval") is None
 
 
 def test_without_per_query_files_tables_say_no_ci(tmp_path: Path) -> None:
@@ -226,7 +251,8 @@ def test_bar_plots_carry_bootstrap_error_bars(board, stem: str) -> None:  # noqa
 def seeded_board(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     root = tmp_path_factory.mktemp("seeded")
     qrels = build_seeded_results(root)
-    return build_leaderboard(root, n_resamples=1000, qrels_loader=lambda task, subsets: qrels, progress=False)
+    return build_leaderboard(root, n_resamples=1000, qrels_loader=lambda task, subsets: qrels, progress=False,
+                             cluster_loader=synthetic_clusters)
 
 
 def test_seeds_are_a_level_arms_from_training_records(seeded_board) -> None:  # noqa: ANN001

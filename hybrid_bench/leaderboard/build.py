@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from hybrid_bench.errors import DataError
 from hybrid_bench.io import atomic_path
-from hybrid_bench.leaderboard import arms, decisions, plots, tables
+from hybrid_bench.leaderboard import arms, clusters, decisions, plots, tables
 from hybrid_bench.leaderboard.per_query import QrelsLoader, load_per_query, load_task_qrels
 from hybrid_bench.leaderboard.results import is_pair_task, load_results
 from hybrid_bench.leaderboard.stats import bootstrap_mean_ci, macro_paired_bootstrap
@@ -43,9 +43,10 @@ METHOD_TEXT = """\
 computed over the queries both models answered (paired). The interval is a {conf:.0%} percentile bootstrap interval
 ({n} resamples, seed {seed}); `p` is a two-sided paired randomization test (random sign flips of the per-query
 differences, {n} flips); `q (BH)` is `p` after Benjamini–Hochberg correction over all rows of the table. For a
-macro-averaged cell (e.g. *cross* = mean over all X→Y language pairs) the resampling unit is the parallel question,
-drawn once per replicate for all language pairs, because the translations of one question are not independent
-observations. `↓` marks metrics where lower is better (a negative Δ is then an improvement). Cells without
+macro-averaged cell (e.g. *cross* = mean over all X→Y language pairs) the resampling unit is drawn once per
+replicate for all language pairs, because the translations of one question are not independent observations; on
+XQuAD-R and MLQA-R the unit is the paragraph of the answer (questions sharing an answer sentence or a context are
+not independent either: `hybrid_bench/leaderboard/clusters.py`), on MIRACL the query within its language. `↓` marks metrics where lower is better (a negative Δ is then an improvement). Cells without
 per-query data show point estimates only and say so: no interval is ever invented.
 With several training seeds per strategy, a row compares the strategies seed by seed: Δ is the mean of the per-seed
 differences, `seed SD (n)` their spread over the n seeds, and the interval comes from a hierarchical bootstrap that
@@ -177,6 +178,7 @@ def build_leaderboard(
     seed: int = 0,
     make_plots: bool = True,
     qrels_loader: QrelsLoader | None = load_task_qrels,
+    cluster_loader: clusters.ClusterLoader | None = clusters.lareqa_clusters,
     progress: bool = True,
 ) -> Leaderboard:
     """Load results and per-query values, build every table, comparison and figure.
@@ -192,6 +194,8 @@ def build_leaderboard(
         seed: random seed of the resampling.
         make_plots: build the figures.
         qrels_loader: task → qrels for stock-mteb ``*_predictions.json`` files (``None``: ignore those files).
+        cluster_loader: task → ``{qid: cluster}``, the bootstrap's unit (default: the paragraph of a LAReQA
+            question, :mod:`hybrid_bench.leaderboard.clusters`; ``None``: the question).
         progress: show a progress bar over the comparisons.
 
     Raises:
@@ -205,7 +209,7 @@ def build_leaderboard(
     pred_dir = Path(predictions_dir) if predictions_dir is not None else Path(results_dir) / "predictions"
     problems: list[str] = []
     per_query = load_per_query(pred_dir, qrels_loader=qrels_loader, tasks=set(results["task"]), problems=problems)
-    per_query = tables.attach_labels(per_query, results)
+    per_query = clusters.assign_clusters(tables.attach_labels(per_query, results), cluster_loader, problems)
     cells = tables.find_cells(results)
     labels = sorted(results["label"].unique())
     arm_list = arms.group_arms(arms.read_roles(labels, results_dir))
