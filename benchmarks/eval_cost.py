@@ -23,7 +23,7 @@ import time
 import mteb
 from mteb.types import PromptType
 
-from hybrid_bench.commands.eval import load_model, load_tasks
+from hybrid_bench.evaluation import load_model, load_tasks
 from hybrid_bench.tasks.encoding import encode_dataset, texts_dataset
 from hybrid_bench.tasks.lareqa import ISO3, POOL
 

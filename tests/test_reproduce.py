@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from hybrid_bench.cli import main
-from hybrid_bench.commands.reproduce import (
+from hybrid_bench.experiment import (
     PRESETS,
     Preset,
     ensure_trained,
@@ -46,11 +46,12 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, sha
         # module-scoped: set the model store here (the autouse per-test home is not active yet)
         mp.setenv("HYBRID_BENCH_HOME", str(home))
         t0 = time.perf_counter()
+        events: list = []
         summary = reproduce(TINY, out / "results", base=str(tiny_model_dir), leaderboard_out=out / "board",
-                            progress=False)
+                            on_event=events.append)
         first = time.perf_counter() - t0
     return {"summary": summary, "out": out / "results", "board": out / "board", "home": home, "first_s": first,
-            "base": str(tiny_model_dir)}
+            "base": str(tiny_model_dir), "events": events}
 
 
 @pytest.fixture
@@ -119,10 +120,20 @@ def test_per_query_files_and_leaderboard_with_cis(tiny_run: dict) -> None:
     assert "preset 'tiny'" in readme and "train mono-st-tiny" in readme and "Submission check" in readme
 
 
+def test_progress_is_reported_through_the_callback(tiny_run: dict) -> None:
+    events = tiny_run["events"]
+    ends = [e for e in events if e.kind == "end"]
+    assert len(ends) == len([e for e in events if e.kind == "begin"]) == 3 + 4 * len(TASKS) + 1
+    assert [e.index for e in ends] == list(range(1, len(ends) + 1)) and all(e.total == len(ends) for e in ends)
+    assert [e.label for e in ends] == [s["stage"] for s in tiny_run["summary"].stages]
+    notes = [e.text for e in events if e.kind == "note"]
+    assert notes[0] == TINY.describe()
+    assert any("table1_map" in n and "leaderboard written to" in n for n in notes)
+
+
 def test_rerun_skips_finished_work(same_home: dict) -> None:
     t0 = time.perf_counter()
-    summary = reproduce(TINY, same_home["out"], base=same_home["base"], leaderboard_out=same_home["board"],
-                        progress=False)
+    summary = reproduce(TINY, same_home["out"], base=same_home["base"], leaderboard_out=same_home["board"])
     assert all(s["skipped"] for s in summary.stages if s["stage"] != "leaderboard")
     assert len(summary.stages) == 3 + 4 * len(TASKS) + 1
     assert time.perf_counter() - t0 < same_home["first_s"]
@@ -130,8 +141,7 @@ def test_rerun_skips_finished_work(same_home: dict) -> None:
 
 def test_changed_settings_reevaluate_but_keep_trained_models(same_home: dict) -> None:
     changed = dataclasses.replace(TINY, max_queries=4, tasks=("XQuADRHeldOutRetrieval",))
-    summary = reproduce(changed, same_home["out"], base=same_home["base"], leaderboard_out=same_home["board"],
-                        progress=False)
+    summary = reproduce(changed, same_home["out"], base=same_home["base"], leaderboard_out=same_home["board"])
     stages = {s["stage"]: s["skipped"] for s in summary.stages}
     assert all(skipped for stage, skipped in stages.items() if stage.startswith("train"))
     assert not any(skipped for stage, skipped in stages.items() if stage.startswith("evaluate"))

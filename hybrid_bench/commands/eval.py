@@ -14,8 +14,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from hybrid_bench.errors import HybridBenchError
-
 logger = logging.getLogger(__name__)
 
 EPILOG = """examples:
@@ -49,57 +47,10 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
     p.set_defaults(func=run)
 
 
-def load_tasks(names: list[str], languages: list[str] | None, hf_subsets: list[str] | None) -> list[Any]:
-    """mteb tasks by name (ours are registered first), filtered to the requested languages / settings."""
-    import mteb
-
-    from hybrid_bench.mteb_plugin import register
-
-    register()
-    tasks = []
-    for name in names:
-        try:
-            task = mteb.get_task(name)
-        except (KeyError, ValueError) as err:
-            raise HybridBenchError(f"unknown task {name!r}: {err}") from None
-        if languages or hf_subsets:
-            try:
-                task = task.filter_languages(languages, hf_subsets=hf_subsets)
-            except ValueError as err:
-                raise HybridBenchError(f"{name}: {err}") from None
-        tasks.append(task)
-    return tasks
-
-
-def load_model(name: str, *, max_seq_length: int | None = None) -> Any:
-    """An mteb model by hybrid-bench / mteb name (resolved through the hybrid-bench registry).
-
-    ``max_seq_length`` lowers the model's token limit for encoding (never raises it).
-    """
-    import mteb
-
-    from hybrid_bench.mteb_plugin import register
-
-    register()
-    return cap_max_seq_length(mteb.get_model(name), max_seq_length)
-
-
-def cap_max_seq_length(encoder: Any, max_seq_length: int | None) -> Any:
-    """Lower a wrapped sentence-transformers model's token limit to ``max_seq_length`` (never raise it)."""
-    model = getattr(encoder, "model", None)
-    if max_seq_length is not None and getattr(model, "max_seq_length", None):
-        model.max_seq_length = min(int(model.max_seq_length), max_seq_length)
-    return encoder
-
-
-def prediction_folder(output: Path, model: Any) -> Path:
-    meta = model.mteb_model_meta
-    return output / "predictions" / f"{meta.model_name_as_path()}__{meta.revision or 'no_revision_available'}"
-
-
 def run(args: argparse.Namespace) -> int:
     import mteb
 
+    from hybrid_bench.evaluation import load_model, load_tasks, prediction_folder
     from hybrid_bench.tasks.lareqa import _LAReQARetrieval, summarize
 
     if args.data_dir is not None:

@@ -65,74 +65,16 @@ def default_out(results_dir: Path) -> Path:
     return Path("leaderboards") / (name or "leaderboard")
 
 
-def write_leaderboard(
-    results_dir: Path,
-    out: Path,
-    *,
-    predictions: Path | None = None,
-    compare: list[str] | None = None,
-    models: list[str] | None = None,
-    tasks: list[str] | None = None,
-    n_resamples: int = 10_000,
-    confidence: float = 0.95,
-    seed: int = 0,
-    plots: bool = True,
-    submission_check: bool = True,
-    overwrite: bool = False,
-    preamble: str | None = None,
-    progress: bool = True,
-    qrels_loader: Any = None,
-) -> Path:
-    """Build the leaderboard of ``results_dir`` and write it to ``out``; print the headline tables.
-
-    Shared by ``hybrid-bench leaderboard`` and ``hybrid-bench reproduce``. Returns ``out``. ``qrels_loader``
-    (task name → qrels) scores stock-mteb prediction files; default: load the task through mteb.
-
-    Raises:
-        HybridBenchError: ``out`` exists and ``overwrite`` is false (checked before any work).
-        DataError: no results, malformed files, a failed submission check.
-    """
-    from hybrid_bench.leaderboard.build import build_leaderboard
-    from hybrid_bench.leaderboard.submission import check_submission
-
-    if out.exists() and not overwrite:
-        # fail before minutes of bootstrapping, not after
-        raise HybridBenchError(f"{out} already exists; refusing to overwrite it (pass --overwrite or another --out)")
-    report = check_submission(results_dir) if submission_check else None
-    from hybrid_bench.leaderboard.per_query import load_task_qrels
-
-    board = build_leaderboard(
-        results_dir, predictions_dir=predictions, compare=compare, models=models, tasks=tasks,
-        n_resamples=n_resamples, confidence=confidence, seed=seed, make_plots=plots, progress=progress,
-        qrels_loader=qrels_loader or load_task_qrels,
-    )
-    if report is not None:
-        board.settings["submission_check"] = report.summary()
-    text = preamble
-    if report is not None:
-        check = "## Submission check\n\n```\n" + report.summary() + "\n```\n"
-        text = (preamble.rstrip() + "\n\n" if preamble else "# Leaderboard\n\n") + check
-    board.write(out, overwrite=overwrite, preamble=text)
-    for name in ("table1_map", "table2_language_bias", "comparison"):
-        if name in board.display:
-            print(f"\n{name}\n{board.markdown(name)}")
-    for task_table in (n for n in board.display if n.startswith("per_language_")):
-        print(f"\n{task_table}\n{board.markdown(task_table)}")
-    for note in dict.fromkeys(board.notes):
-        print(f"note: {note}")
-    if report is not None:
-        print("\n" + report.summary())
-    print(f"\nleaderboard written to {out} ({len(board.tables)} tables, {len(board.figures)} plots)")
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     if not args.results_dir.exists():
         raise HybridBenchError(f"{args.results_dir}: no such results folder")
-    write_leaderboard(
+    from hybrid_bench.leaderboard.write import summary_text, write_leaderboard
+
+    written = write_leaderboard(
         args.results_dir, args.out or default_out(args.results_dir), predictions=args.predictions,
         compare=args.compare, models=args.models, tasks=args.tasks, n_resamples=args.n_resamples,
         confidence=args.confidence, seed=args.seed, plots=not args.no_plots,
         submission_check=not args.no_submission_check, overwrite=args.overwrite,
     )
+    print(summary_text(written))
     return 0

@@ -1,0 +1,77 @@
+"""Running models on tasks through mteb: load tasks and models by name, cap the encoding length, and say where the
+per-query files of a model go.
+
+Shared by ``hybrid-bench eval``, the reproduction experiment (:mod:`hybrid_bench.experiment`) and the benchmarks.
+Everything resolves through mteb's registries after hybrid-bench's tasks, models and mirrors are registered
+(:func:`hybrid_bench.mteb_plugin.register`), so a name means the same here as in ``mteb run``.
+
+Example::
+
+    import mteb
+    from hybrid_bench.evaluation import load_model, load_tasks, prediction_folder
+
+    tasks = load_tasks(["XQuADRHeldOutRetrieval"], ["deu", "eng"], None)
+    model = load_model("me5-small", max_seq_length=128)
+    mteb.evaluate(model, tasks, prediction_folder=prediction_folder(Path("results"), model))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hybrid_bench.errors import HybridBenchError
+
+__all__ = ["cap_max_seq_length", "load_model", "load_tasks", "prediction_folder"]
+
+
+def load_tasks(names: Sequence[str], languages: Sequence[str] | None, hf_subsets: Sequence[str] | None) -> list[Any]:
+    """mteb tasks by name (ours are registered first), filtered to the requested languages / settings."""
+    import mteb
+
+    from hybrid_bench.mteb_plugin import register
+
+    register()
+    tasks = []
+    for name in names:
+        try:
+            task = mteb.get_task(name)
+        except (KeyError, ValueError) as err:
+            raise HybridBenchError(f"unknown task {name!r}: {err}") from None
+        if languages or hf_subsets:
+            try:
+                task = task.filter_languages(
+                    list(languages) if languages else None, hf_subsets=list(hf_subsets) if hf_subsets else None)
+            except ValueError as err:
+                raise HybridBenchError(f"{name}: {err}") from None
+        tasks.append(task)
+    return tasks
+
+
+def load_model(name: str, *, max_seq_length: int | None = None) -> Any:
+    """An mteb model by hybrid-bench / mteb name (resolved through the hybrid-bench registry).
+
+    ``max_seq_length`` lowers the model's token limit for encoding (never raises it).
+    """
+    import mteb
+
+    from hybrid_bench.mteb_plugin import register
+
+    register()
+    return cap_max_seq_length(mteb.get_model(name), max_seq_length)
+
+
+def cap_max_seq_length(encoder: Any, max_seq_length: int | None) -> Any:
+    """Lower a wrapped sentence-transformers model's token limit to ``max_seq_length`` (never raise it)."""
+    model = getattr(encoder, "model", None)
+    if max_seq_length is not None and getattr(model, "max_seq_length", None):
+        model.max_seq_length = min(int(model.max_seq_length), max_seq_length)
+    return encoder
+
+
+def prediction_folder(output: Path, model: Any) -> Path:
+    """``<output>/predictions/<model>__<revision>``: mteb's ``prediction_folder`` of ``model`` under a results
+    root, where the leaderboard looks for per-query files."""
+    meta = model.mteb_model_meta
+    return output / "predictions" / f"{meta.model_name_as_path()}__{meta.revision or 'no_revision_available'}"

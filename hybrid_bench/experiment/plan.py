@@ -1,0 +1,109 @@
+"""The experiment's plan: which models exist and which stages (train / evaluate / leaderboard) a run goes through.
+
+Pure functions of a :class:`~hybrid_bench.experiment.presets.Preset` and a base model: nothing here reads or writes
+files, so a plan can be printed, tested and compared before any work starts. From one base (``me5-small``) three
+retrievers are fine-tuned with identical data, step budget, batch size and seed; only the batch composition
+differs: X-X-mono (α = 1), X-Y (α = 0) and hybrid (α = 0.5; ``alpha_sweep`` adds 0.25 and 0.75). Then every model
+is evaluated on every task of the preset and one leaderboard is built.
+
+Example:
+    >>> from hybrid_bench.experiment import PRESETS, plan
+    >>> [s.label for s in plan(PRESETS["quick"], "me5-small")][:2]
+    ['train mono-me5-small-quick (α=1)', 'train cross-me5-small-quick (α=0)']
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from hybrid_bench.experiment.presets import Preset
+
+__all__ = ["ModelSpec", "Stage", "base_label", "model_specs", "plan", "train_config"]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the experiment: the base (``strategy is None``) or a training run."""
+
+    name: str
+    strategy: str | None = None
+    alpha: float | None = None
+
+    @property
+    def is_base(self) -> bool:
+        return self.strategy is None
+
+    @property
+    def resolved_alpha(self) -> float | None:
+        """The probability of a monolingual batch (the strategy's default when ``alpha`` is not given)."""
+        if self.strategy is None:
+            return None
+        from hybrid_bench.training.trainer import STRATEGIES
+
+        return self.alpha if self.alpha is not None else STRATEGIES[self.strategy]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One unit of work of a run; ``label`` is what progress reports and the leaderboard's stage table show."""
+
+    kind: Literal["train", "evaluate", "leaderboard"]
+    model: ModelSpec | None = None
+    task: str | None = None
+
+    @property
+    def label(self) -> str:
+        if self.kind == "train":
+            assert self.model is not None
+            return f"train {self.model.name} (α={self.model.resolved_alpha:g})"
+        if self.kind == "evaluate":
+            assert self.model is not None
+            return f"evaluate {self.model.name} on {self.task}"
+        return "leaderboard"
+
+
+def base_label(base: str) -> str:
+    """Short name of the base for model names: ``me5-small`` or a folder's name."""
+    return Path(base).name if os.sep in base or Path(base).is_dir() else base
+
+
+def model_specs(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list[ModelSpec]:
+    """The base plus mono (α=1), cross (α=0), hybrid (α=0.5) [+ hybrid α=0.25, 0.75], named per preset.
+
+    Example:
+        >>> from hybrid_bench.experiment import PRESETS
+        >>> [s.name for s in model_specs(PRESETS["quick"], "me5-small")]
+        ['me5-small', 'mono-me5-small-quick', 'cross-me5-small-quick', 'hybrid-me5-small-quick']
+    """
+    label, suffix = base_label(base), preset.model_suffix
+    specs = [ModelSpec(label), ModelSpec(f"mono-{label}{suffix}", "mono"), ModelSpec(f"cross-{label}{suffix}", "cross"),
+             ModelSpec(f"hybrid-{label}{suffix}", "hybrid", 0.5)]
+    if alpha_sweep:
+        specs += [ModelSpec(f"hybrid-{label}{suffix}-a{a:g}", "hybrid", a) for a in (0.25, 0.75)]
+    return specs
+
+
+def plan(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list[Stage]:
+    """Every stage of a run in order: the trainings, each model on each task, the leaderboard."""
+    specs = model_specs(preset, base, alpha_sweep=alpha_sweep)
+    return [
+        *(Stage("train", spec) for spec in specs if not spec.is_base),
+        *(Stage("evaluate", spec, task) for spec in specs for task in preset.tasks),
+        Stage("leaderboard"),
+    ]
+
+
+def train_config(preset: Preset, base: str, spec: ModelSpec) -> Any:
+    """The :class:`~hybrid_bench.training.trainer.TrainConfig` of one trained model (identical but for α)."""
+    from hybrid_bench.training.trainer import TrainConfig
+
+    return TrainConfig(
+        base=base, strategy=spec.strategy, alpha=spec.alpha if spec.strategy == "hybrid" else None,  # type: ignore[arg-type]
+        languages=preset.train_languages, steps=preset.steps, batch_size=preset.batch_size,
+        max_seq_length=preset.max_seq_length, bf16=preset.bf16, seed=preset.seed,
+        save_steps=max(1, min(100, preset.steps // 3 or 1)),
+        logging_steps=max(1, min(10, preset.steps)),
+    )

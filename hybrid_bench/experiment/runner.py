@@ -1,0 +1,240 @@
+"""Run the reproduction experiment: the stages of :func:`~hybrid_bench.experiment.plan.plan`, resumably, reporting
+progress through a callback (nothing here prints).
+
+Everything is resumable: a finished training (same settings) or evaluation (same model revision, task and settings)
+is skipped on a rerun; an interrupted training continues from its last checkpoint. Bookkeeping is in
+``<output-folder>/reproduce_state.json`` (:mod:`hybrid_bench.experiment.ledger`).
+
+Example::
+
+    from hybrid_bench.experiment import PRESETS, reproduce
+
+    summary = reproduce(PRESETS["quick"], "results/reproduce-quick", on_event=lambda e: print(e.text or e.label))
+    print(summary.leaderboard, summary.wall_s)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from hybrid_bench.errors import DataError, HybridBenchError
+from hybrid_bench.experiment import leaderboard_stage
+from hybrid_bench.experiment.eval_stage import Evaluator, load_encoder
+from hybrid_bench.experiment.ledger import LEDGER_FILE, Ledger
+from hybrid_bench.experiment.plan import Stage, model_specs, plan
+from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_TASKS, Preset
+from hybrid_bench.experiment.train_stage import ensure_trained, trained_record
+
+__all__ = ["Event", "ReproduceSummary", "reproduce"]
+
+MIRACL_REPO = "mteb/MIRACLRetrieval"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One progress report of :func:`reproduce`.
+
+    ``kind``: ``"note"`` (a line worth showing: what the preset leaves out, which MIRACL data, the leaderboard's
+    headline tables, where the results went; in ``text``), ``"begin"`` (a stage starts) or ``"end"`` (a stage
+    finished: ``wall_s``, ``skipped``). ``index`` counts stages from 1 of ``total``.
+    """
+
+    kind: Literal["note", "begin", "end"]
+    text: str = ""
+    stage: Stage | None = None
+    index: int = 0
+    total: int = 0
+    wall_s: float | None = None
+    skipped: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.stage.label if self.stage is not None else ""
+
+
+@dataclass
+class ReproduceSummary:
+    """What :func:`reproduce` did."""
+
+    output_folder: Path
+    leaderboard: Path | None
+    models: list[str]
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    wall_s: float = 0.0
+
+
+def _ignore(_event: Event) -> None:
+    return None
+
+
+def reproduce(
+    preset: Preset,
+    output_folder: str | os.PathLike[str],
+    *,
+    base: str = "me5-small",
+    alpha_sweep: bool = False,
+    leaderboard_out: str | os.PathLike[str] | None = None,
+    data_dir: str | None = None,
+    batch_size: int = 32,
+    command: str | None = None,
+    on_event: Callable[[Event], None] | None = None,
+) -> ReproduceSummary:
+    """Train, evaluate and build the leaderboard; skip whatever a previous run with the same settings finished.
+
+    Args:
+        preset: sizes of the run (:data:`~hybrid_bench.experiment.presets.PRESETS` or your own ``Preset``).
+        output_folder: MTEB results root (``results/``, ``predictions/``, ``reproduce_state.json``).
+        base: base model: ``me5-small`` or a sentence-transformers folder (tests use a tiny one).
+        alpha_sweep: also train hybrid models with α = 0.25 and 0.75.
+        leaderboard_out: leaderboard folder (default ``leaderboards/reproduce-<preset>``).
+        data_dir: local data folder (``lareqa/``, ``miracl-lite/``; else ``$HYBRID_BENCH_DATA`` / the cache).
+        batch_size: encoding batch size of the evaluations.
+        command: the command line, recorded in the leaderboard.
+        on_event: called with every :class:`Event` (default: ignore them).
+
+    Returns:
+        :class:`ReproduceSummary` with each stage's wall time.
+    """
+    report = on_event or _ignore
+    start = time.perf_counter()
+    out = Path(output_folder)
+    out.mkdir(parents=True, exist_ok=True)
+    if data_dir is not None:
+        os.environ["HYBRID_BENCH_DATA"] = str(data_dir)
+    unknown = sorted(set(preset.tasks) - set(DEFAULT_TASKS))
+    if unknown:
+        raise HybridBenchError(f"reproduce evaluates {list(DEFAULT_TASKS)}; unknown task(s) {unknown}")
+    specs = model_specs(preset, base, alpha_sweep=alpha_sweep)
+    stages_planned = plan(preset, base, alpha_sweep=alpha_sweep)
+    total = len(stages_planned)
+    ledger = Ledger(out / LEDGER_FILE)
+    ledger.data["preset"] = dataclasses.asdict(preset)
+    ledger.data["base"] = base
+    report(Event("note", preset.describe()))
+
+    miracl_folder, miracl_languages, notes = _miracl_data(preset, out, report)
+    evaluator = Evaluator(preset, out, ledger, batch_size=batch_size, miracl_folder=miracl_folder,
+                          miracl_languages=miracl_languages)
+    board = Path(leaderboard_out) if leaderboard_out else Path("leaderboards") / f"reproduce-{preset.name}"
+    done: list[dict[str, Any]] = []
+    encoders: dict[str, Any] = {}
+
+    with _miracl_mirror(miracl_folder):
+        for index, stage in enumerate(stages_planned, 1):
+            t0 = time.perf_counter()
+            report(Event("begin", stage=stage, index=index, total=total))
+            earlier: float | None = None
+            if stage.kind == "train":
+                assert stage.model is not None
+                _, ran = ensure_trained(preset, base, stage.model, data_dir=data_dir)
+                earlier = None if ran else (trained_record(stage.model.name) or {}).get("wall_time_s")
+            elif stage.kind == "evaluate":
+                assert stage.model is not None and stage.task is not None
+                name = stage.model.name
+                if name not in encoders:
+                    encoders.clear()  # one model in memory at a time
+                    encoders[name] = load_encoder(stage.model, base, max_seq_length=preset.eval_max_seq_length)
+                ran, earlier = evaluator.run(encoders[name], stage.task)
+            else:
+                encoders.clear()
+                # inside the mirror context: per-query MIRACL scores need the qrels of the same (sampled) data
+                text = leaderboard_stage.preamble(preset, base, command, [*done, {"stage": stage.label,
+                                                  "wall_s": None}], time.perf_counter() - start, notes)
+                from hybrid_bench.leaderboard.write import summary_text
+
+                written = leaderboard_stage.build(out, board, preset=preset, qrels_loader=evaluator.qrels,
+                                                  preamble_text=text)
+                report(Event("note", summary_text(written)))
+                ran = True
+            wall = time.perf_counter() - t0
+            done.append({"stage": stage.label, "wall_s": round(wall, 1), "skipped": not ran,
+                         "earlier_wall_s": earlier})
+            report(Event("end", stage=stage, index=index, total=total, wall_s=wall, skipped=not ran))
+    wall = time.perf_counter() - start
+    ledger.data.setdefault("runs", []).append({"command": command, "wall_s": round(wall, 1), "stages": done})
+    ledger.save()
+    report(Event("note", f"reproduce ({preset.name}) finished in {wall:.0f} s; results: {out}; leaderboard: {board}"))
+    if miracl_folder is not None:
+        report(Event("note", "to rebuild the leaderboard with MIRACL intervals, point the mirror at the same data: "
+                     f"HYBRID_BENCH_MIRRORS='{MIRACL_REPO}={miracl_folder}' hybrid-bench leaderboard {out} --out DIR"))
+    return ReproduceSummary(out, board, [s.name for s in specs], done, round(wall, 1))
+
+
+def _miracl_data(preset: Preset, out: Path, report: Callable[[Event], None]
+                 ) -> tuple[Path | None, tuple[str, ...] | None, list[str]]:
+    """The MIRACL mirror this run evaluates on (sampled per preset), the languages to evaluate when the preset names
+    none (those the mirror holds), and notes for the leaderboard."""
+    if not any(t in MIRACL_TASKS for t in preset.tasks):
+        return None, None, []
+    from hybrid_bench.data.miracl import MIRACL_LANGS
+    from hybrid_bench.data.miracl_sample import sample_miracl_mirror
+
+    source = _source_miracl_mirror()
+    if preset.samples_miracl:
+        folder = sample_miracl_mirror(source, out / "data" / f"miracl-{preset.name}", queries=preset.miracl_queries,
+                                      docs=preset.miracl_docs, seed=preset.seed)
+    else:
+        folder = source
+    report(Event("note", f"MIRACL data: {folder} (a local mirror: not comparable with official MIRACL numbers)"))
+    held = mirror_languages(folder)
+    absent = [lang for lang in MIRACL_LANGS if lang not in held]
+    if absent and not preset.languages:
+        # e.g. miracl-lite has no Thai: evaluate what the mirror holds and say so in the leaderboard
+        # (a preset that names its languages gets a clear error for a missing one instead)
+        note = (f"MIRACL: the mirror has no data for {', '.join(absent)}; both MIRACL tasks are evaluated "
+                f"on the other {len(held)} languages")
+        report(Event("note", note))
+        return folder, tuple(held), [note]
+    return folder, None, []
+
+
+def mirror_languages(folder: Path) -> list[str]:
+    """MIRACL languages (its codes, e.g. ``"th"``) for which the mirror ``folder`` holds corpus, queries and qrels."""
+    from hybrid_bench.data.miracl import MIRACL_LANGS
+
+    return [lang for lang in MIRACL_LANGS
+            if all((folder / f"{lang}-{kind}").is_dir() for kind in ("corpus", "queries", "qrels"))]
+
+
+@contextlib.contextmanager
+def _miracl_mirror(folder: Path | None) -> Iterator[None]:
+    """Make ``folder`` the mirror of ``mteb/MIRACLRetrieval`` for the duration (``None``: leave as configured)."""
+    if folder is None:
+        yield
+        return
+    from hybrid_bench.data.mirrors import MIRRORS_ENV
+
+    old = os.environ.get(MIRRORS_ENV)
+    entries = [e for e in (old or "").replace("\n", ";").split(";") if e.strip() and
+               e.partition("=")[0].strip() != MIRACL_REPO]
+    os.environ[MIRRORS_ENV] = ";".join([*entries, f"{MIRACL_REPO}={folder.resolve()}"])
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(MIRRORS_ENV, None)
+        else:
+            os.environ[MIRRORS_ENV] = old
+
+
+def _source_miracl_mirror() -> Path:
+    """The MIRACL mirror to use: the configured one, else ``$HYBRID_BENCH_DATA/miracl-lite``."""
+    from hybrid_bench.data.mirrors import resolve_mirror
+
+    configured = resolve_mirror(MIRACL_REPO)
+    if configured is not None:
+        return configured
+    data = os.environ.get("HYBRID_BENCH_DATA")
+    if data and (Path(data) / "miracl-lite" / "README.md").is_file():
+        return Path(data) / "miracl-lite"
+    raise DataError(
+        "no MIRACL data: configure a mirror (HYBRID_BENCH_MIRRORS='mteb/MIRACLRetrieval=/path/to/miracl-lite') or "
+        "set HYBRID_BENCH_DATA to a folder containing miracl-lite/, or leave the MIRACL tasks out with --tasks",
+        item=MIRACL_REPO)

@@ -1,0 +1,88 @@
+"""The experiment's training stage: train a model unless the model store already holds it with the same settings.
+
+The model store's training record (``hybrid_bench_training.json``, written by
+:func:`~hybrid_bench.training.trainer.train_model`) is this stage's resume ledger: a model whose record holds the
+same :class:`~hybrid_bench.training.trainer.TrainConfig` is done; one with other settings is never replaced
+silently; an interrupted training continues from its newest complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from hybrid_bench.errors import HybridBenchError
+from hybrid_bench.experiment.plan import ModelSpec, train_config
+from hybrid_bench.experiment.presets import Preset
+
+__all__ = ["ensure_trained", "trained_record"]
+
+logger = logging.getLogger(__name__)
+
+
+def trained_record(name: str) -> dict[str, Any] | None:
+    """The training record of the stored model ``name`` (``None``: not in the store, or no readable record)."""
+    from hybrid_bench import paths
+    from hybrid_bench.training.trainer import TRAINING_RECORD
+
+    try:
+        return json.loads((paths.models_dir() / name / TRAINING_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None) -> tuple[Path, bool]:
+    """Train ``spec`` unless the model store already holds it with the same settings; returns (folder, trained).
+
+    An interrupted training resumes from its newest checkpoint (``train_model(..., resume=True)``).
+
+    Raises:
+        HybridBenchError: the store holds a model of that name trained with other settings (it is never replaced
+            silently: remove it, or use another preset name).
+    """
+    from hybrid_bench import paths
+    from hybrid_bench.training.trainer import train_model
+
+    config = train_config(preset, base, spec)
+    folder = paths.models_dir() / spec.name
+    record = trained_record(spec.name)
+    if record is not None:
+        if record.get("config") == config.to_dict():
+            return folder, False
+        changed = sorted(k for k, v in config.to_dict().items() if record.get("config", {}).get(k) != v)
+        raise HybridBenchError(
+            f"the model store already has {spec.name!r} ({folder}) trained with other settings (differs in "
+            f"{', '.join(changed)}); remove that folder to retrain it, or run another preset")
+    if folder.exists():
+        raise HybridBenchError(f"{folder} exists but has no training record; remove it or choose another preset")
+    stale = _stale_checkpoints(spec.name, config)
+    # resume=True continues an interrupted run of these settings (or starts afresh when there is none)
+    train_model(config, spec.name, resume=not stale, overwrite=stale, data_dir=data_dir)
+    return folder, True
+
+
+def _stale_checkpoints(name: str, config: Any) -> bool:
+    """True when ``name``'s checkpoint folder holds an interrupted run of *other* settings with no complete
+    checkpoint yet (nothing to lose: start over). Complete checkpoints of other settings are never discarded here.
+
+    Raises:
+        HybridBenchError: complete checkpoints of a run with other settings exist.
+    """
+    from hybrid_bench.training import trainer
+
+    ckpt = trainer.checkpoint_dir(name)
+    try:
+        saved = json.loads((ckpt / trainer.RUN_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if saved == config.to_dict():
+        return False
+    complete = [p for p in ckpt.glob("checkpoint-*") if trainer.read_run_record(p) is not None]
+    if complete:
+        raise HybridBenchError(
+            f"{ckpt} holds checkpoints of an interrupted training of {name!r} with other settings; remove that "
+            "folder to start this preset's training afresh")
+    logger.info("discarding %s: an interrupted run with other settings and no complete checkpoint", ckpt)
+    return True

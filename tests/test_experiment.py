@@ -1,0 +1,80 @@
+"""The experiment package's pure parts: presets read from TOML, the plan, the ledger, the CLI's event printer."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from hybrid_bench.errors import DataError
+from hybrid_bench.experiment import PRESETS, Event, Ledger, Preset, Stage, plan
+from hybrid_bench.experiment.presets import read_presets
+
+
+def test_stock_presets_come_from_the_toml_file() -> None:
+    assert set(PRESETS) == {"quick", "full"}
+    quick, full = PRESETS["quick"], PRESETS["full"]
+    assert (quick.steps, quick.batch_size, quick.languages, quick.miracl_docs) == (6, 16, ("de", "en", "es"), 20)
+    assert (full.steps, full.languages, full.miracl_queries, full.miracl_docs) == (300, None, None, 150)
+    assert full.model_suffix == "" and quick.model_suffix == "-quick"
+    # a missing key takes the dataclass default
+    assert full.seed == Preset(name="x", steps=1).seed
+
+
+@pytest.mark.parametrize(("body", "message"), [
+    ("[p]\nsteps = 3\nlangs = ['de']\n", "unknown key"),
+    ("[p]\nbatch_size = 3\n", "`steps` is required"),
+    ("[p]\nsteps = 'many'\n", "positive integer"),
+    ("[p]\nsteps = 2\nlanguages = 'de'\n", "list of strings"),
+    ("[p]\nsteps = 2\ntasks = ['NoSuchTask']\n", "unknown task"),
+    ("[p\n", "not valid TOML"),
+])
+def test_bad_preset_files_get_one_clear_error(tmp_path: Path, body: str, message: str) -> None:
+    path = tmp_path / "presets.toml"
+    path.write_text(body, encoding="utf-8")
+    with pytest.raises(DataError, match=message) as err:
+        read_presets(path)
+    assert str(path) in str(err.value)
+
+
+def test_plan_trains_then_evaluates_every_model_on_every_task_then_builds_the_leaderboard() -> None:
+    preset = dataclasses.replace(PRESETS["quick"], tasks=("MLQARRetrieval", "MIRACLRetrieval"))
+    stages = plan(preset, "me5-small", alpha_sweep=True)
+    kinds = [s.kind for s in stages]
+    assert kinds == ["train"] * 5 + ["evaluate"] * 6 * 2 + ["leaderboard"]
+    assert [s.model.resolved_alpha for s in stages if s.kind == "train"] == [1.0, 0.0, 0.5, 0.25, 0.75]
+    assert stages[5] == Stage("evaluate", stages[5].model, "MLQARRetrieval") and stages[5].model.is_base
+    assert stages[0].label == "train mono-me5-small-quick (α=1)"
+    assert plan(preset, "me5-small", alpha_sweep=True) == stages  # pure: same inputs, same plan
+
+
+def test_ledger_is_rewritten_whole_and_rejects_foreign_files(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "state.json")
+    assert not ledger.done("k")
+    ledger.mark("k", wall_s=1.5)
+    again = Ledger(tmp_path / "state.json")
+    assert again.done("k") and again.info("k") == {"wall_s": 1.5}
+    (tmp_path / "bad.json").write_text("{", encoding="utf-8")
+    with pytest.raises(DataError, match="not valid JSON"):
+        Ledger(tmp_path / "bad.json")
+    (tmp_path / "list.json").write_text(json.dumps([1]), encoding="utf-8")
+    with pytest.raises(DataError, match="not a reproduce ledger"):
+        Ledger(tmp_path / "list.json")
+
+
+def test_cli_prints_notes_and_one_line_per_stage(capsys: pytest.CaptureFixture[str]) -> None:
+    from hybrid_bench.commands.reproduce import _Printer
+
+    stages = plan(dataclasses.replace(PRESETS["quick"], tasks=("MLQARRetrieval",)), "me5-small")
+    printer = _Printer(progress=False)
+    printer(Event("note", "preset text"))
+    for i, stage in enumerate(stages, 1):
+        printer(Event("begin", stage=stage, index=i, total=len(stages)))
+        printer(Event("end", stage=stage, index=i, total=len(stages), wall_s=2.0, skipped=i == 1))
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "preset text"
+    assert out[1] == f"[1/{len(stages)}] train mono-me5-small-quick (α=1): already done, skipped"
+    assert out[-1] == f"[{len(stages)}/{len(stages)}] leaderboard: 2 s"
+    assert printer.bar is None  # closed after the last stage
