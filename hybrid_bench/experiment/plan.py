@@ -6,10 +6,12 @@ retrievers are fine-tuned with identical data, step budget, batch size and seed;
 differs: X-X-mono (α = 1), X-Y (α = 0) and hybrid (α = 0.5; ``alpha_sweep`` adds 0.25 and 0.75). Then every model
 is evaluated on every task of the preset and one leaderboard is built.
 
-Example:
-    >>> from hybrid_bench.experiment import PRESETS, plan
-    >>> [s.label for s in plan(PRESETS["quick"], "me5-small")][:2]
-    ['train mono-me5-small-quick (α=1)', 'train cross-me5-small-quick (α=0)']
+Example::
+
+    from hybrid_bench.experiment import PRESETS, plan
+
+    for stage in plan(PRESETS["quick"], "me5-small"):
+        print(stage.label)  # "train mono-me5-small-quick (α=1)", ..., "leaderboard"
 """
 
 from __future__ import annotations
@@ -73,10 +75,8 @@ def base_label(base: str) -> str:
 def model_specs(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list[ModelSpec]:
     """The base plus mono (α=1), cross (α=0), hybrid (α=0.5) [+ hybrid α=0.25, 0.75], named per preset.
 
-    Example:
-        >>> from hybrid_bench.experiment import PRESETS
-        >>> [s.name for s in model_specs(PRESETS["quick"], "me5-small")]
-        ['me5-small', 'mono-me5-small-quick', 'cross-me5-small-quick', 'hybrid-me5-small-quick']
+    For the quick preset and ``me5-small``: ``me5-small``, ``mono-me5-small-quick``, ``cross-me5-small-quick``,
+    ``hybrid-me5-small-quick``.
     """
     label, suffix = base_label(base), preset.model_suffix
     specs = [ModelSpec(label), ModelSpec(f"mono-{label}{suffix}", "mono"), ModelSpec(f"cross-{label}{suffix}", "cross"),
