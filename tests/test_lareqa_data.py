@@ -248,7 +248,7 @@ def _write(root: Path, name: str, files: dict[str, object]) -> Path:
 
 def test_hand_made_files_load(tmp_path: Path) -> None:
     root = _write(tmp_path, "mlqa-r", {"en": EN, "de": DE})
-    data = load_lareqa("mlqa-r", ["de", "en"], data_dir=root)
+    data = load_lareqa("mlqa-r", ["de", "en"], data_dir=root, allow_modified=True)
     assert [c.text for c in data.candidates["de"]] == ["Eine Katze.", "Zwei Hunde.", "Roter Himmel."]
     assert [c.id for c in data.candidates["de"]] == ["de:0000:00:00", "de:0000:00:01", "de:0000:01:00"]
     assert {q.article for q in data.questions["de"]} == {"Animals"}  # the English title, not "Tiere"
@@ -256,7 +256,7 @@ def test_hand_made_files_load(tmp_path: Path) -> None:
     assert data.relevant("q2") == {"en:0000:00:00"}
     assert data.relevant("q3") == {"de:0000:01:00", "en:0000:01:00"}
     # data_dir may also point straight at the lareqa folder.
-    again = load_lareqa("mlqa-r", ["de"], data_dir=root / "lareqa")
+    again = load_lareqa("mlqa-r", ["de"], data_dir=root / "lareqa", allow_modified=True)
     assert again.questions["de"] == data.questions["de"]
 
 
@@ -319,7 +319,7 @@ def test_bad_input_raises_one_data_error(tmp_path: Path, case: str) -> None:
     content, item, problem = BAD_FILES[case]
     root = _write(tmp_path, "xquad-r", {"en": EN, "de": content})
     with pytest.raises(DataError) as info:
-        load_lareqa("xquad-r", ["en", "de"], data_dir=root, download=False)
+        load_lareqa("xquad-r", ["en", "de"], data_dir=root, download=False, allow_modified=True)
     error = info.value
     assert Path(str(error.file)).name == "de.json"
     assert error.item == item
@@ -330,15 +330,15 @@ def test_bad_input_raises_one_data_error(tmp_path: Path, case: str) -> None:
 def test_fixed_file_is_parsed_again(tmp_path: Path) -> None:
     root = _write(tmp_path, "xquad-r", {"en": EN, "de": BAD_FILES["overlapping breaks"][0]})
     with pytest.raises(DataError):
-        load_lareqa("xquad-r", ["de"], data_dir=root, download=False)
+        load_lareqa("xquad-r", ["de"], data_dir=root, download=False, allow_modified=True)
     _write(tmp_path, "xquad-r", {"de": DE})
-    assert len(load_lareqa("xquad-r", ["de"], data_dir=root, download=False).candidates["de"]) == 3
+    assert len(load_lareqa("xquad-r", ["de"], data_dir=root, download=False, allow_modified=True).candidates["de"]) == 3
 
 
 def test_bad_pivot_file_is_named(tmp_path: Path) -> None:
     root = _write(tmp_path, "xquad-r", {"en": "not json", "de": DE})
     with pytest.raises(DataError, match=r"en\.json: malformed JSON"):
-        load_lareqa("xquad-r", ["de"], data_dir=root, download=False)
+        load_lareqa("xquad-r", ["de"], data_dir=root, download=False, allow_modified=True)
 
 
 # ----------------------------------------------------------------------------------------------- where files come from
@@ -347,6 +347,7 @@ def test_bad_pivot_file_is_named(tmp_path: Path) -> None:
 @pytest.fixture
 def no_env_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HYBRID_BENCH_DATA", raising=False)
+    monkeypatch.setattr("huggingface_hub.is_offline_mode", lambda: False)  # the tests' HTTP server is local
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
@@ -430,19 +431,58 @@ def test_env_var_and_precedence(no_env_data, monkeypatch: pytest.MonkeyPatch, tm
     other["data"][0]["paragraphs"][1]["sentence_breaks"] = [[0, 14]]
     explicit_root = _write(tmp_path / "explicit", "mlqa-r", {"en": EN, "de": other})
     monkeypatch.setenv("HYBRID_BENCH_DATA", str(env_root))
-    assert lareqa_file("mlqa-r", "de", download=False) == env_root / "lareqa" / "mlqa-r" / "de.json"
-    from_env = load_lareqa("mlqa-r", ["de"], download=False)
-    from_explicit = load_lareqa("mlqa-r", ["de"], data_dir=explicit_root, download=False)
+    assert lareqa_file("mlqa-r", "de", download=False, allow_modified=True) == env_root / "lareqa" / "mlqa-r" / "de.json"
+    from_env = load_lareqa("mlqa-r", ["de"], download=False, allow_modified=True)
+    from_explicit = load_lareqa("mlqa-r", ["de"], data_dir=explicit_root, download=False,
+                                allow_modified=True)
     assert from_env.candidates["de"][-1].text == "Roter Himmel."
     assert from_explicit.candidates["de"][-1].text == "Blauer Himmel."
 
 
-def test_local_copy_with_other_checksum_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_local_copy_with_other_checksum_is_refused(tmp_path: Path) -> None:
     root = _write(tmp_path, "xquad-r", {"en": EN})
-    with caplog.at_level(logging.WARNING, logger="hybrid_bench.data.sources"):
-        path = lareqa_file("xquad-r", "en", data_dir=root)
-    assert path == root / "lareqa" / "xquad-r" / "en.json"
-    assert "differs from the pinned" in caplog.text
+    with pytest.raises(DataError, match=r"en\.json: sha256 .* differs from the pinned .*--allow-modified-data"):
+        lareqa_file("xquad-r", "en", data_dir=root)
+    assert lareqa_file("xquad-r", "en", data_dir=root, allow_modified=True) == root / "lareqa" / "xquad-r" / "en.json"
+
+
+def test_modified_data_is_labelled_with_its_own_hash(shared_data: Path, tmp_path: Path) -> None:
+    official = lareqa.lareqa_revision("xquad-r", ["de"], data_dir=shared_data)
+    assert official == "9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c"
+    folder = tmp_path / "lareqa" / "xquad-r"
+    folder.mkdir(parents=True)
+    for lang in ("de", "en"):
+        (folder / f"{lang}.json").symlink_to(shared_data / "lareqa" / "xquad-r" / f"{lang}.json")
+    assert lareqa.lareqa_revision("xquad-r", ["de"], data_dir=tmp_path) == official
+    (folder / "de.json").unlink()
+    text = (shared_data / "lareqa" / "xquad-r" / "de.json").read_text(encoding="utf-8")
+    (folder / "de.json").write_text(text.replace("Panthers", "Panther", 1), encoding="utf-8")
+    with pytest.raises(DataError, match="de.json: sha256"):
+        lareqa.lareqa_revision("xquad-r", ["de"], data_dir=tmp_path)
+    first = lareqa.lareqa_revision("xquad-r", ["de"], data_dir=tmp_path, allow_modified=True)
+    assert first.startswith("modified:") and first != official
+    (folder / "de.json").write_text(text.replace("Panthers", "Panthe", 1), encoding="utf-8")
+    assert lareqa.lareqa_revision("xquad-r", ["de"], data_dir=tmp_path, allow_modified=True) not in (first, official)
+
+
+def test_only_the_asked_languages_are_read_and_offline_never_downloads(
+    shared_data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "lareqa" / "xquad-r"
+    folder.mkdir(parents=True)
+    for lang in ("de", "en"):  # no th.json (nor the others)
+        (folder / f"{lang}.json").symlink_to(shared_data / "lareqa" / "xquad-r" / f"{lang}.json")
+    assert load_lareqa("xquad-r", ["de"], data_dir=tmp_path).langs == ("de",)
+    monkeypatch.setattr("huggingface_hub.is_offline_mode", lambda: True)
+    monkeypatch.setattr("pooch.retrieve", lambda *a, **k: pytest.fail("tried to download while offline"))
+    with pytest.raises(DataError, match=r"th\.json: not available locally and offline \(HF_HUB_OFFLINE=1\)"):
+        load_lareqa("xquad-r", ["th"], data_dir=tmp_path)
+
+
+def test_language_file_that_is_a_folder_is_named(tmp_path: Path) -> None:
+    (tmp_path / "lareqa" / "xquad-r" / "th.json").mkdir(parents=True)
+    with pytest.raises(DataError, match=r"th\.json: is not a file \(a folder\?\)"):
+        lareqa_file("xquad-r", "th", data_dir=tmp_path)
 
 
 def test_real_copy_verifies_without_warning(shared_data: Path, caplog: pytest.LogCaptureFixture) -> None:

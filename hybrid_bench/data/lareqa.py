@@ -55,7 +55,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from hybrid_bench.data.sources import RemoteFile, fetch
+from hybrid_bench.data.sources import RemoteFile, data_revision, fetch
 from hybrid_bench.errors import DataError
 
 __all__ = [
@@ -66,6 +66,7 @@ __all__ = [
     "LAReQAData",
     "Question",
     "lareqa_file",
+    "lareqa_revision",
     "lareqa_source",
     "load_lareqa",
 ]
@@ -261,7 +262,8 @@ def lareqa_source(name: str, lang: str) -> RemoteFile:
 
 
 def lareqa_file(
-    name: str, lang: str, *, data_dir: str | os.PathLike[str] | None = None, download: bool = True
+    name: str, lang: str, *, data_dir: str | os.PathLike[str] | None = None, download: bool | None = None,
+    allow_modified: bool = False,
 ) -> Path:
     """Resolve one raw upstream JSON file: local copy, cache, or verified download (see :mod:`.sources`).
 
@@ -269,7 +271,32 @@ def lareqa_file(
 
         path = lareqa_file("mlqa-r", "de", data_dir="../shared/data")  # ../shared/data/lareqa/mlqa-r/de.json
     """
-    return fetch(lareqa_source(name, lang), data_dir=data_dir, download=download)
+    return fetch(lareqa_source(name, lang), data_dir=data_dir, download=download, allow_modified=allow_modified)
+
+
+def _needed_langs(name: str, langs: Sequence[str]) -> tuple[str, ...]:
+    # the pivot language is read for the article keys (see the module docstring)
+    return tuple(dict.fromkeys([*langs, _PIVOT]))
+
+
+def lareqa_revision(
+    name: str, langs: Sequence[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None,
+    download: bool | None = None, allow_modified: bool = False,
+) -> str:
+    """The dataset revision of ``name`` over ``langs`` as found locally: the pinned upstream commit when every file
+    matches its pinned sha256, else ``modified:<hash of the files>`` (only with ``allow_modified``; see
+    :func:`hybrid_bench.data.sources.data_revision`). Tasks record it as mteb's ``dataset_revision``.
+
+    Example::
+
+        lareqa_revision("xquad-r", data_dir="../shared/data")  # '9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c'
+    """
+    name = _check_name(name)
+    langs = DATASET_LANGS[name] if langs is None else tuple(_check_lang(name, lang) for lang in langs)
+    files = [(lareqa_source(name, lang), lareqa_file(name, lang, data_dir=data_dir, download=download,
+                                                     allow_modified=allow_modified))
+             for lang in _needed_langs(name, langs)]
+    return data_revision(_registry()[name]["commit"], files)
 
 
 # --------------------------------------------------------------------------------------------- parsing
@@ -439,7 +466,8 @@ def load_lareqa(
     *,
     data_dir: str | os.PathLike[str] | None = None,
     articles: Collection[str] | None = None,
-    download: bool = True,
+    download: bool | None = None,
+    allow_modified: bool = False,
 ) -> LAReQAData:
     """Load XQuAD-R or MLQA-R for some languages.
 
@@ -449,7 +477,10 @@ def load_lareqa(
         data_dir: A local copy (``<data_dir>/lareqa/<name>/<lang>.json`` or ``<data_dir>/<name>/<lang>.json``);
             ``None`` uses ``HYBRID_BENCH_DATA``, then the user cache, downloading missing files.
         articles: Keep only these article keys (see :meth:`LAReQAData.restrict_articles`).
-        download: Whether missing files may be downloaded.
+        download: Whether missing files may be downloaded (``None``: unless offline, ``HF_HUB_OFFLINE=1``).
+            Only the files of ``langs`` (and the English pivot) are looked for.
+        allow_modified: Accept local files that fail their pinned sha256 (label results with
+            :func:`lareqa_revision`).
 
     Returns:
         The questions, candidates and relevance of the loaded languages.
@@ -471,11 +502,10 @@ def load_lareqa(
     if not langs:
         raise DataError(f"no languages given; valid languages of {name} are {', '.join(DATASET_LANGS[name])}")
 
-    parsed = {lang: _read(lareqa_file(name, lang, data_dir=data_dir, download=download)) for lang in langs}
-    if _PIVOT in parsed:
-        pivot = parsed[_PIVOT]
-    else:
-        pivot = _read(lareqa_file(name, _PIVOT, data_dir=data_dir, download=download))
+    files = {lang: _read(lareqa_file(name, lang, data_dir=data_dir, download=download, allow_modified=allow_modified))
+             for lang in _needed_langs(name, langs)}
+    parsed = {lang: files[lang] for lang in langs}
+    pivot = files[_PIVOT]
 
     questions: dict[str, tuple[Question, ...]] = {}
     candidates: dict[str, tuple[Candidate, ...]] = {}

@@ -20,9 +20,14 @@ Configuration (entries from the environment override the file):
   Relative folders are resolved against the file's own folder.
 
 A mirror run must never be mistaken for an official one: the task's dataset revision becomes
-``mirror:<folder name>@<12 hex digits>`` (the sha256 of the folder's ``SHA256SUMS``, or of its file listing when it
-has none), which mteb writes into every result JSON as ``dataset_revision``, and a warning is logged when the data
-is loaded ("using local mirror ... - results are not comparable to official runs").
+``mirror:<folder name>@<12 hex digits>``, a sha256 over the relative path and sha256 of every file in the folder,
+which mteb writes into every result JSON as ``dataset_revision`` - so the label changes whenever any file changes,
+and results on edited data are never reused as results on the original. Every file listed in the folder's
+``SHA256SUMS`` must match it (a truncated or edited parquet file is refused, naming the file), and the parquet
+files a task needs must be readable and have the columns of their kind (``corpus``/``queries``: ``_id``, ``text``;
+``qrels``: ``query-id``, ``corpus-id``, ``score``). File hashes are cached across runs by size and modification
+time (:func:`hybrid_bench.data.sources.file_sha256s`). A warning is logged when the data is loaded ("using local
+mirror ... - results are not comparable to official runs").
 
 Example::
 
@@ -46,6 +51,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hybrid_bench.data.sources import file_sha256s
 from hybrid_bench.errors import DataError
 from hybrid_bench.paths import home_dir
 
@@ -57,6 +63,7 @@ __all__ = [
     "MIRROR_REVISION_PREFIX",
     "Mirror",
     "apply_mirrors_to_task",
+    "check_parquet_files",
     "get_mirror",
     "mirror_file",
     "mirror_map",
@@ -124,30 +131,79 @@ def mirror_map() -> dict[str, Path]:
     return entries
 
 
+_SUMS = "SHA256SUMS"
+
+
+def _mirror_files(folder: Path) -> list[Path]:
+    # hidden files (caches, temporaries) and the checksum list itself are not data
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != _SUMS
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _listed_sums(folder: Path) -> dict[str, str]:
+    sums: dict[str, str] = {}
+    for n, line in enumerate((folder / _SUMS).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        digest, sep, name = line.strip().partition(" ")
+        if not sep or len(digest) != 64:
+            raise DataError(f"line {n} is not '<sha256>  <path>'", file=folder / _SUMS)
+        sums[name.strip().lstrip("*")] = digest.lower()
+    return sums
+
+
 @functools.lru_cache(maxsize=None)
-def _revision_for(folder: Path, stamp: tuple[int, int]) -> str:
-    del stamp  # part of the cache key only: a rewritten SHA256SUMS gives a new label
-    sums = folder / "SHA256SUMS"
-    digest = hashlib.sha256()
-    if sums.is_file():
-        digest.update(sums.read_bytes())
+def _revision_for(folder: Path, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    files = [folder / rel for rel, _, _ in stamp]
+    hashes = dict(zip((rel for rel, _, _ in stamp), file_sha256s(files)))
+    if (folder / _SUMS).is_file():
+        for rel, expected in _listed_sums(folder).items():
+            if rel not in hashes:
+                raise DataError(f"listed in {_SUMS} but missing from the mirror", file=folder / rel)
+            if hashes[rel] != expected:
+                raise DataError(f"sha256 {hashes[rel][:12]}… does not match {expected[:12]}… in {folder / _SUMS}: "
+                                "the file was changed or truncated; restore it or rebuild the mirror", file=folder / rel)
     else:
-        # No checksum list: identify the mirror by its file listing. Hashing the data itself could mean reading
-        # gigabytes on every run; sizes catch most accidental differences.
-        logger.warning(
-            "local mirror %s has no SHA256SUMS; its revision label identifies only its file names and sizes", folder
-        )
-        for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-            digest.update(f"{file.relative_to(folder).as_posix()}\t{file.stat().st_size}\n".encode())
+        logger.info("local mirror %s has no %s; its label is a hash of its files", folder, _SUMS)
+    digest = hashlib.sha256("".join(f"{rel}\t{sha}\n" for rel, sha in sorted(hashes.items())).encode())
     return f"{MIRROR_REVISION_PREFIX}{folder.name}@{digest.hexdigest()[:12]}"
 
 
 def mirror_revision(folder: str | os.PathLike[str]) -> str:
-    """The dataset revision recorded for a mirror run: ``mirror:<folder name>@<12 hex of sha256(SHA256SUMS)>``."""
+    """The dataset revision recorded for a mirror run: ``mirror:<folder name>@<12 hex>`` of its files' hashes.
+
+    Raises:
+        DataError: a file does not match the folder's ``SHA256SUMS`` (or is listed there but missing).
+    """
     folder = Path(folder).resolve()
-    sums = folder / "SHA256SUMS"
-    stat = sums.stat() if sums.is_file() else folder.stat()
-    return _revision_for(folder, (stat.st_size, stat.st_mtime_ns))
+    stamp = tuple((p.relative_to(folder).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in _mirror_files(folder))
+    return _revision_for(folder, stamp)
+
+
+#: the columns a retrieval config of each kind must have (mteb's RetrievalDatasetLoader reads these)
+_COLUMNS = {"corpus": ("_id", "text"), "queries": ("_id", "text"), "qrels": ("query-id", "corpus-id", "score")}
+
+
+def check_parquet_files(folder: Path, configs: list[str]) -> None:
+    """Check that every parquet file of ``configs`` (``<folder>/<config>/*.parquet``) is readable and has the
+    columns of its kind (``<lang>-corpus`` ...), before ``datasets`` meets it deep inside a loader.
+
+    Raises:
+        DataError: naming the file: unreadable (truncated?) or a required column missing.
+    """
+    import pyarrow.parquet as pq
+
+    for config in configs:
+        kind = config.rsplit("-", 1)[-1]
+        for file in sorted((folder / config).glob("*.parquet")):
+            try:
+                columns = set(pq.read_schema(file).names)
+            except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+                raise DataError(f"not a readable parquet file, truncated or damaged? ({err})", file=file) from None
+            missing = [c for c in _COLUMNS.get(kind, ()) if c not in columns]
+            if missing:
+                raise DataError(f"missing column(s) {missing} of a {kind} file (it has {sorted(columns)})", file=file)
 
 
 @dataclass(frozen=True)
@@ -295,6 +351,7 @@ def apply_mirrors_to_task(task: AbsTask, *, check_subsets: bool = True) -> bool:
         task.metadata = _point_metadata_at(task.metadata, mirror)
     if check_subsets:
         _check_subsets(task, mirror)
+        check_parquet_files(mirror.folder, [c for configs in required_configs(task).values() for c in configs])
     _log_use(task, mirror)
     return True
 

@@ -6,11 +6,14 @@ looked up in this order:
 1. the user's local copy: an explicit ``data_dir`` (the ``--data-dir`` flag), else ``HYBRID_BENCH_DATA``
    (:func:`hybrid_bench.paths.configured_data_dir`). ``data_dir`` may be the data root
    (``<data_dir>/lareqa/xquad-r/de.json``) or any folder on the way down (``<data_dir>/xquad-r/de.json`` when
-   it points at ``lareqa/``). A local copy whose checksum differs from the pinned one is still used (it may be
-   a deliberate fix), with a warning that results are then not comparable with the published benchmark.
+   it points at ``lareqa/``). A local copy whose checksum differs from the pinned one is refused: results computed
+   on it would be recorded as the published benchmark's. ``allow_modified=True`` (``--allow-modified-data``)
+   accepts it, and :func:`data_revision` then labels the data with its own hash instead of the pinned revision.
 2. the user cache, ``hybrid_bench.paths.data_cache_dir()/<relpath>``, if its checksum matches.
 3. a download with :func:`pooch.retrieve` into the cache, verified against the pinned sha256 (pooch writes to a
-   temporary file and moves it into place, so a failed or corrupt download never leaves a partial file).
+   temporary file and moves it into place, so a failed or corrupt download never leaves a partial file). No
+   download is tried in Hugging Face offline mode (``HF_HUB_OFFLINE=1``), which hybrid-bench follows for all
+   network access.
 
 If all of that fails, one :class:`~hybrid_bench.errors.DataError` says where it looked and how to point
 hybrid-bench at a local copy.
@@ -32,8 +35,10 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -41,10 +46,14 @@ import pooch
 
 from hybrid_bench import paths
 from hybrid_bench.errors import DataError
+from hybrid_bench.io import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["RemoteFile", "fetch", "file_sha256"]
+__all__ = ["MODIFIED_PREFIX", "RemoteFile", "data_revision", "fetch", "file_sha256", "file_sha256s"]
+
+#: prefix of the revision label of data that differs from its pinned checksums (see :func:`data_revision`)
+MODIFIED_PREFIX = "modified:"
 
 
 @dataclass(frozen=True)
@@ -71,14 +80,18 @@ class RemoteFile:
         return [root.joinpath(*parts[i:]) for i in range(max(len(parts) - 1, 1))]
 
 
-@functools.lru_cache(maxsize=256)
-def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
-    # mtime and size in the key: an edited file is hashed again, an unchanged one only once per process.
+def _hash_file(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+@functools.lru_cache(maxsize=256)
+def _sha256_cached(path: str, mtime_ns: int, size: int) -> str:
+    # mtime and size in the key: an edited file is hashed again, an unchanged one only once per process.
+    return _hash_file(path)
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -87,31 +100,75 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     return _sha256_cached(os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
 
 
-_warned_mismatch: set[str] = set()
+def file_sha256s(files: Sequence[str | os.PathLike[str]]) -> list[str]:
+    """The sha256 (hex) of each file, cached across runs in ``$HYBRID_BENCH_HOME/cache/file-sha256.json``.
+
+    The cache is keyed by absolute path, size and modification time (ns), so any rewrite of a file is hashed
+    again; for data mirrors of gigabytes this makes verification on later runs a ``stat`` per file.
+    """
+    cache_file = paths.home_dir() / "cache" / "file-sha256.json"
+    try:
+        cache = json.loads(cache_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    out, changed = [], False
+    for file in files:
+        key = os.path.abspath(file)
+        stat = os.stat(key)
+        entry = cache.get(key)
+        if not (isinstance(entry, list) and entry[:2] == [stat.st_size, stat.st_mtime_ns]):
+            entry = [stat.st_size, stat.st_mtime_ns, _hash_file(key)]
+            cache[key], changed = entry, True
+        out.append(str(entry[2]))
+    if changed:
+        try:
+            atomic_write_text(cache_file, json.dumps(cache, indent=0), overwrite=True)
+        except OSError as err:  # a read-only home only costs hashing again next time
+            logger.debug("could not cache file hashes in %s: %s", cache_file, err)
+    return out
 
 
-def fetch(remote: RemoteFile, *, data_dir: str | os.PathLike[str] | None = None, download: bool = True) -> Path:
+def _offline() -> bool:
+    from huggingface_hub import is_offline_mode
+
+    return bool(is_offline_mode())
+
+
+def fetch(
+    remote: RemoteFile,
+    *,
+    data_dir: str | os.PathLike[str] | None = None,
+    download: bool | None = None,
+    allow_modified: bool = False,
+) -> Path:
     """The local path of ``remote``: the user's copy, the cached copy, or a fresh verified download.
 
     Args:
         remote: The pinned file.
         data_dir: The user's data folder (``--data-dir``); ``None`` falls back to ``HYBRID_BENCH_DATA``.
-        download: Whether a file missing from the cache may be downloaded.
+        download: Whether a file missing from the cache may be downloaded; ``None``: unless offline
+            (``HF_HUB_OFFLINE=1``).
+        allow_modified: Accept a local copy whose sha256 differs from the pinned one.
 
     Returns:
         The path of a readable copy of the file.
 
     Raises:
-        DataError: The file is nowhere locally and could not be downloaded (or ``download=False``).
+        DataError: The local copy fails its checksum (without ``allow_modified``) or is not a file, or the file
+            is nowhere locally and could not be downloaded (or downloading is off).
     """
+    if download is None:
+        download = not _offline()
     looked_at: list[Path] = []
     configured = paths.configured_data_dir(data_dir)
     if configured is not None:
         for candidate in remote.local_candidates(configured):
             looked_at.append(candidate)
             if candidate.is_file():
-                _check_local_copy(candidate, remote)
+                _check_local_copy(candidate, remote, allow_modified=allow_modified)
                 return candidate
+            if candidate.exists():
+                raise DataError("is not a file (a folder?); expected the JSON file of this language", file=candidate)
         logger.warning("%s not found under %s; trying the cache %s", remote.relpath, configured, paths.data_cache_dir())
 
     cached = paths.data_cache_dir().joinpath(*PurePosixPath(remote.relpath).parts)
@@ -121,12 +178,11 @@ def fetch(remote: RemoteFile, *, data_dir: str | os.PathLike[str] | None = None,
 
     if not download:
         state = "has a different checksum" if cached.is_file() else "is missing"
+        why = "offline (HF_HUB_OFFLINE=1)" if _offline() else "downloading is disabled"
         raise DataError(
-            f"not available locally and downloading is disabled; the cached copy {cached} {state}. "
-            + _how_to_fix(remote, looked_at),
+            f"not available locally and {why}; the cached copy {cached} {state}. " + _how_to_fix(remote, looked_at),
             file=remote.relpath,
         )
-
     logger.info("downloading %s from %s", remote.relpath, remote.url)
     try:
         fetched = pooch.retrieve(
@@ -144,18 +200,32 @@ def fetch(remote: RemoteFile, *, data_dir: str | os.PathLike[str] | None = None,
     return Path(fetched)
 
 
-def _check_local_copy(path: Path, remote: RemoteFile) -> None:
+def _check_local_copy(path: Path, remote: RemoteFile, *, allow_modified: bool) -> None:
     actual = file_sha256(path)
-    if actual != remote.sha256 and str(path) not in _warned_mismatch:
-        _warned_mismatch.add(str(path))
-        logger.warning(
-            "%s: sha256 %s differs from the pinned %s (%s); using it anyway, but results are not comparable "
-            "with the published benchmark",
-            path,
-            actual,
-            remote.sha256,
-            remote.url,
+    if actual == remote.sha256:
+        return
+    if not allow_modified:
+        raise DataError(
+            f"sha256 {actual[:12]}… differs from the pinned {remote.sha256[:12]}… of {remote.url}: the file was "
+            "changed. Restore the original, or pass --allow-modified-data to evaluate on it (results are then "
+            "labelled with the data's own hash, not the benchmark's revision)",
+            file=path,
         )
+    logger.info("%s: modified copy (sha256 %s, pinned %s) accepted", path, actual[:12], remote.sha256[:12])
+
+
+def data_revision(pinned_revision: str, files: Sequence[tuple[RemoteFile, Path]]) -> str:
+    """The dataset revision to record for results computed on ``files`` (pairs of pinned file and local path).
+
+    ``pinned_revision`` when every file matches its pinned sha256; otherwise ``modified:`` + 12 hex digits of a
+    sha256 over the files' relative paths and contents, so results on changed data are never filed (or reused)
+    as the official benchmark's, and any change of any file gives a new label.
+    """
+    hashes = [(remote.relpath, file_sha256(path)) for remote, path in files]
+    if all(actual == remote.sha256 for (remote, _), (_, actual) in zip(files, hashes)):
+        return pinned_revision
+    digest = hashlib.sha256("".join(f"{rel}\t{sha}\n" for rel, sha in sorted(hashes)).encode())
+    return f"{MODIFIED_PREFIX}{digest.hexdigest()[:12]}"
 
 
 def _how_to_fix(remote: RemoteFile, looked_at: list[Path]) -> str:

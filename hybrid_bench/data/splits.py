@@ -102,18 +102,22 @@ def xquad_r_article_split(seed: int = SPLIT_SEED) -> ArticleSplit:
 
 
 def load_xquad_r_train(
-    langs: Sequence[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None, download: bool = True
+    langs: Sequence[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None,
+    download: bool | None = None, allow_modified: bool = False,
 ) -> LAReQAData:
     """XQuAD-R restricted to the training articles of :func:`xquad_r_article_split` (all languages by default)."""
     return load_lareqa(
-        "xquad-r", langs, data_dir=data_dir, articles=xquad_r_article_split().train, download=download
+        "xquad-r", langs, data_dir=data_dir, articles=xquad_r_article_split().train, download=download,
+        allow_modified=allow_modified,
     )
 
 
 def load_xquad_r_heldout(
-    langs: Sequence[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None, download: bool = True
+    langs: Sequence[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None,
+    download: bool | None = None, allow_modified: bool = False,
 ) -> LAReQAData:
     """XQuAD-R restricted to the held-out articles of :func:`xquad_r_article_split` (all languages by default)."""
     return load_lareqa(
-        "xquad-r", langs, data_dir=data_dir, articles=xquad_r_article_split().heldout, download=download
+        "xquad-r", langs, data_dir=data_dir, articles=xquad_r_article_split().heldout, download=download,
+        allow_modified=allow_modified,
     )

@@ -43,7 +43,7 @@ from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.timing import TimingStack
 from mteb.types import PromptType
 
-from hybrid_bench.data.lareqa import DATASET_LANGS, LAReQAData, load_lareqa
+from hybrid_bench.data.lareqa import DATASET_LANGS, LAReQAData, lareqa_revision, load_lareqa
 from hybrid_bench.data.splits import load_xquad_r_heldout
 from hybrid_bench.tasks import metrics
 from hybrid_bench.tasks.encoding import embed, similarity_name, texts_dataset
@@ -108,6 +108,9 @@ class _LAReQARetrieval(AbsTaskRetrieval):
             then the user cache (see :func:`hybrid_bench.data.lareqa.load_lareqa`).
         chunk_size: candidates scored at once (``None``: bounded by
             :data:`hybrid_bench.tasks.scoring.BLOCK_CELLS`); any value gives the same scores.
+        allow_modified_data: accept local files that fail their pinned sha256 (``--allow-modified-data``); the
+            task's dataset revision then becomes ``modified:<hash>`` (:func:`~hybrid_bench.data.lareqa.lareqa_revision`),
+            so such results are never filed or reused as the benchmark's.
     """
 
     lareqa_name: ClassVar[str]
@@ -117,12 +120,29 @@ class _LAReQARetrieval(AbsTaskRetrieval):
     _support_search = False
 
     def __init__(self, *args: Any, data_dir: str | os.PathLike[str] | None = None, chunk_size: int | None = None,
-                 **kwargs: Any) -> None:
+                 allow_modified_data: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.data_dir = data_dir
         self.chunk_size = chunk_size
         self._data: LAReQAData | None = None
         self._sample: dict[str, Any] | None = None
+        #: accept local files that fail their pinned sha256; results are then filed under the data's own hash
+        self.allow_modified_data = allow_modified_data
+        if allow_modified_data:
+            revision = lareqa_revision(self.lareqa_name, data_dir=data_dir, allow_modified=True)
+            self.metadata = self.metadata.model_copy(
+                update={"dataset": {**self.metadata.dataset, "revision": revision}})
+
+    def needed_languages(self) -> list[str] | None:
+        """The languages (ISO 639-1) the selected settings read; ``None``: all (a pool setting over every one)."""
+        if self._sample and self._sample.get("languages"):
+            return list(self._sample["languages"])
+        by_code = {_code(lang): lang for lang in DATASET_LANGS[self.lareqa_name]}
+        subsets = self.hf_subsets or list(self.metadata.eval_langs)
+        codes = {code for subset in subsets for code in subset.split("-")}
+        if POOL in codes:
+            return None
+        return [lang for code, lang in by_code.items() if code in codes]
 
     # -- data ---------------------------------------------------------------------------------------------
     def set_sample(self, *, languages: Sequence[str] | None = None, max_queries: int | None = None,
@@ -138,7 +158,8 @@ class _LAReQARetrieval(AbsTaskRetrieval):
             self.unload_data()
 
     def _load(self) -> LAReQAData:
-        return load_lareqa(self.lareqa_name, data_dir=self.data_dir)
+        return load_lareqa(self.lareqa_name, self.needed_languages(), data_dir=self.data_dir,
+                           allow_modified=self.allow_modified_data)
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
         if self.data_loaded:
@@ -285,7 +306,8 @@ class XQuADRHeldOutRetrieval(_LAReQARetrieval):
     lareqa_name = "xquad-r"
 
     def _load(self) -> LAReQAData:
-        return load_xquad_r_heldout(data_dir=self.data_dir)
+        return load_xquad_r_heldout(self.needed_languages(), data_dir=self.data_dir,
+                                    allow_modified=self.allow_modified_data)
 
 
 class MLQARRetrieval(_LAReQARetrieval):

@@ -1,0 +1,130 @@
+"""An MTEB results folder whose results are written atomically and never reused for other settings or data.
+
+mteb files a result under ``results/<model>/<revision>/<Task>.json`` and reuses it when the task's
+``dataset_revision`` matches. Two things decide a score besides the model and the data, and mteb records neither:
+the evaluation settings (``--max-seq-length``, and the inference dtype / backend). :func:`result_settings` is the one
+place that says which settings identify a result; :class:`ResultStore`, a :class:`mteb.cache.ResultCache`, records
+them inside every ``<Task>.json`` it writes (under :data:`SETTINGS_KEY`; mteb ignores unknown keys when loading)
+and :meth:`ResultStore.check_reuse` refuses to reuse - or silently replace - a result computed with other settings.
+Data identity is the task's ``dataset_revision`` (pinned upstream revision, ``modified:<hash>`` or
+``mirror:<name>@<hash>``; see :mod:`hybrid_bench.data.sources` and :mod:`hybrid_bench.data.mirrors`), which mteb
+already compares.
+
+mteb's own ``TaskResult.to_disk`` writes in place: a process killed mid-write leaves a truncated ``<Task>.json``.
+:class:`ResultStore` lets mteb write into a staging folder next to the results and moves each finished file into
+place with one rename; a damaged result found later is set aside (``<Task>.json.bad-0``), reported in one log line
+and recomputed (:meth:`ResultStore.check_reuse`).
+
+Example::
+
+    import mteb
+    from hybrid_bench.result_store import ResultStore, result_settings
+
+    store = ResultStore("results", settings=result_settings(max_seq_length=128))
+    store.check_reuse(tasks, model.mteb_model_meta, overwrite=False)   # raises on a result of other settings
+    mteb.evaluate(model, tasks, cache=store, overwrite_strategy="only-missing")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from mteb.cache import ResultCache
+
+from hybrid_bench.errors import HybridBenchError
+from hybrid_bench.io import set_aside
+
+__all__ = ["SETTINGS_KEY", "ResultStore", "recorded_settings", "result_settings"]
+
+#: the key of a result JSON under which hybrid-bench records the settings it was computed with
+SETTINGS_KEY = "hybrid_bench_settings"
+
+
+def result_settings(*, max_seq_length: int | None = None, **more: Any) -> dict[str, Any]:
+    """The evaluation settings that change a score, i.e. that identify a result besides model and data.
+
+    Args:
+        max_seq_length: the encoding token cap (``None``: the model's own limit).
+        more: further score-changing settings (e.g. inference ``dtype`` / ``backend``); a value of ``None`` means
+            "the default" and is left out, so adding a new setting does not invalidate results computed before it
+            existed with its default.
+
+    Returns:
+        A JSON-serialisable dict; equal dicts mean comparable results.
+    """
+    settings = {"max_seq_length": max_seq_length, **more}
+    return {key: value for key, value in sorted(settings.items()) if value is not None}
+
+
+def recorded_settings(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings a result JSON (parsed) was computed with; a result without a record used the defaults (``{}``;
+    e.g. one written by plain ``mteb run``)."""
+    return dict(result.get(SETTINGS_KEY) or {})
+
+
+class ResultStore(ResultCache):
+    """A :class:`mteb.cache.ResultCache` that writes atomically and records :func:`result_settings`.
+
+    Args:
+        directory: the results root (holds ``results/``), as for ``ResultCache``.
+        settings: the settings of the results this run writes (from :func:`result_settings`).
+    """
+
+    def __init__(self, directory: str | os.PathLike[str], *, settings: Mapping[str, Any] | None = None) -> None:
+        super().__init__(directory)
+        self.settings = dict(settings or {})
+
+    def check_reuse(self, tasks: Iterable[Any], meta: Any, *, overwrite: bool) -> None:
+        """Before a run: set aside damaged results of ``tasks`` and refuse results computed with other settings.
+
+        Args:
+            tasks: the mteb tasks about to run.
+            meta: the model's :class:`~mteb.models.ModelMeta`.
+            overwrite: the run replaces existing results (``--overwrite``): other settings are then fine.
+
+        Raises:
+            HybridBenchError: without ``overwrite``, a result of a task exists with other settings (naming both).
+        """
+        for task in tasks:
+            path = Path(self.get_task_result_path(task.metadata.name, meta))
+            if not path.is_file():
+                continue
+            try:
+                recorded = recorded_settings(json.loads(path.read_text(encoding="utf-8")))
+            except (ValueError, UnicodeDecodeError) as err:
+                set_aside(path, f"not a complete result ({type(err).__name__}: {err})")
+                continue
+            if recorded != self.settings and not overwrite:
+                raise HybridBenchError(
+                    f"{path} was computed with settings {recorded or 'defaults'}, this run asks for "
+                    f"{self.settings or 'defaults'}; pass --overwrite to replace it, or another --output-folder")
+
+    def save_to_cache(self, task_result: Any, model_name: Any, model_revision: str | None = None, *,
+                      encode_kwargs: Mapping[str, Any] | None = None) -> None:
+        """mteb's ``save_to_cache``, staged next to the results and moved into place file by file (one rename
+        each), with :attr:`settings` recorded in the result JSON."""
+        target = Path(self.get_task_result_path(task_result.task_name, model_name, model_revision))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging_root = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+        try:
+            staging = ResultCache(staging_root)
+            staged = Path(staging.get_task_result_path(task_result.task_name, model_name, model_revision))
+            staged.parent.mkdir(parents=True, exist_ok=True)
+            merged = target.parent / "run_settings.jsonl"
+            if merged.is_file():  # mteb merges its run settings into the existing file
+                shutil.copy2(merged, staged.parent / merged.name)
+            ResultCache.save_to_cache(staging, task_result, model_name, model_revision, encode_kwargs=encode_kwargs)
+            result = json.loads(staged.read_text(encoding="utf-8"))
+            result[SETTINGS_KEY] = self.settings
+            staged.write_text(json.dumps(result, indent=2), encoding="utf-8")
+            # the result last: a kill before it leaves the previous result (or none), never a mixed one
+            for file in sorted(staged.parent.iterdir(), key=lambda f: f == staged):
+                os.replace(file, target.parent / file.name)
+        finally:
+            shutil.rmtree(staging_root, ignore_errors=True)
