@@ -16,8 +16,10 @@ from hybrid_bench.experiment.presets import read_presets
 def test_stock_presets_come_from_the_toml_file() -> None:
     assert set(PRESETS) == {"quick", "full"}
     quick, full = PRESETS["quick"], PRESETS["full"]
-    assert (quick.steps, quick.batch_size, quick.languages, quick.miracl_docs) == (6, 16, ("de", "en", "es"), 20)
-    assert (full.steps, full.languages, full.miracl_queries, full.miracl_docs) == (300, None, None, 150)
+    assert (quick.steps, quick.batch_size, quick.languages, quick.miracl_fill) == (6, 16, ("de", "en", "es"), 20)
+    # the full preset evaluates MIRACL on the whole mirror: no query sample, no passage fill
+    assert (full.steps, full.languages, full.miracl_queries, full.miracl_fill) == (300, None, None, None)
+    assert not full.samples_miracl
     assert full.model_suffix == "" and quick.model_suffix == "-quick"
     # a missing key takes the dataclass default
     assert full.seed == Preset(name="x", steps=1).seed

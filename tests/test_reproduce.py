@@ -17,7 +17,9 @@ import pandas as pd
 import pytest
 
 from hybrid_bench.cli import main
+from hybrid_bench.data.miracl_sample import pool_summary
 from hybrid_bench.experiment import (
+    MIRACL_FALLBACK,
     PRESETS,
     Preset,
     ensure_trained,
@@ -32,7 +34,7 @@ from hybrid_bench.leaderboard.submission import check_submission
 
 TINY = Preset(
     name="tiny", steps=2, batch_size=4, max_seq_length=16, bf16=False, train_languages=("de", "en"),
-    languages=("de", "en"), max_queries=6, max_candidates=15, miracl_queries=3, miracl_docs=5,
+    languages=("de", "en"), max_queries=6, max_candidates=15, miracl_queries=3, miracl_fill=5,
     eval_max_seq_length=24, n_resamples=200,
 )
 TASKS = ("XQuADRHeldOutRetrieval", "MLQARRetrieval", "MIRACLRetrieval", "MIRACLCrossLingualRetrieval")
@@ -187,25 +189,54 @@ def test_lareqa_sample_keeps_parallel_questions_and_answers(shared_data: Path) -
     assert {q.qid for q in task.lareqa_data.questions["en"]} == qids["en"]
 
 
+def _pool_frames(target: Path, lang: str) -> dict[str, pd.DataFrame]:
+    return {kind: pd.read_parquet(next((target / f"{lang}-{kind}").glob("*.parquet")))
+            for kind in ("queries", "qrels", "corpus")}
+
+
 def test_sample_miracl_mirror(shared_data: Path, tmp_path: Path) -> None:
     source = shared_data / "miracl-lite"
-    target = sample_miracl_mirror(source, tmp_path / "m", queries=2, docs=8, seed=0)
+    target = sample_miracl_mirror(source, tmp_path / "m", queries=2, fill=8, seed=0)
     for lang in ("sw", "yo"):
-        queries = pd.read_parquet(next((target / f"{lang}-queries").glob("*.parquet")))
-        qrels = pd.read_parquet(next((target / f"{lang}-qrels").glob("*.parquet")))
-        corpus = pd.read_parquet(next((target / f"{lang}-corpus").glob("*.parquet")))
+        frames = _pool_frames(target, lang)
+        queries, qrels, corpus = frames["queries"], frames["qrels"], frames["corpus"]
         assert len(queries) == 2 and set(qrels["query-id"].astype(str)) <= set(queries["_id"].astype(str))
         assert set(qrels["corpus-id"]) <= set(corpus["_id"])  # every judged passage is kept
-        assert len(corpus) <= max(8, qrels["corpus-id"].nunique())
+        assert len(corpus) == qrels["corpus-id"].nunique() + 8  # the fill comes on top of the judged passages
     assert (target / "SHA256SUMS").read_text() != (source / "SHA256SUMS").read_text()
     stamp = (target / "SHA256SUMS").stat().st_mtime_ns
-    sample_miracl_mirror(source, target, queries=2, docs=8, seed=0)
+    sample_miracl_mirror(source, target, queries=2, fill=8, seed=0)
     assert (target / "SHA256SUMS").stat().st_mtime_ns == stamp  # same settings: reused
+
+
+def test_fallback_pool_keeps_every_judged_passage_and_states_the_fill(shared_data: Path, tmp_path: Path) -> None:
+    """Issue 11's fallback: every passage of a language with >= 30 queries; the others every judged passage (no
+    cap: ar/id/sw got no fill at all under the old 150-passage cap) plus 1,000 random ones; stated per language."""
+    source = shared_data / "miracl-lite"
+    target = sample_miracl_mirror(source, tmp_path / "pool", queries=None, seed=42, **{
+        "fill": MIRACL_FALLBACK["miracl_fill"], "full_min_queries": MIRACL_FALLBACK["miracl_full_min_queries"]})
+    pool = json.loads((target / "pool.json").read_text())
+    for lang, stated in pool.items():
+        src = _pool_frames(source, lang)
+        got = _pool_frames(target, lang)
+        assert len(got["queries"]) == len(src["queries"]) == stated["queries"]  # every query
+        judged = set(src["qrels"]["corpus-id"].astype(str)) & set(src["corpus"]["_id"].astype(str))
+        assert judged <= set(got["corpus"]["_id"].astype(str)), lang  # no cap on judged passages
+        if stated["queries"] >= 30:
+            assert stated["all"] and len(got["corpus"]) == len(src["corpus"]), lang
+        else:
+            expected = min(len(src["corpus"]), len(judged) + 1000)
+            assert len(got["corpus"]) == stated["passages"] == expected, lang
+            assert stated["fill"] == expected - len(judged), lang
+    assert {lang for lang, p in pool.items() if p["queries"] >= 30} == {"ar", "fa", "hi", "id", "sw", "te"}
+    line = pool_summary(target)
+    assert line.startswith("MIRACL pool: ") and "ar: all 4,253" in line and "bn: 41 judged + 1,000 random of 1,727" in line
+    assert "yo: all 705" in line  # fewer passages than judged + fill: the whole language
 
 
 def test_all_language_preset_evaluates_miracl_on_what_the_mirror_holds(shared_data: Path, tmp_path: Path) -> None:
     # miracl-lite has no Thai; a preset over all languages must not ask the mirror for it (it would stop the run)
-    target = sample_miracl_mirror(shared_data / "miracl-lite", tmp_path / "m", queries=1, docs=3, seed=0)
+    target = sample_miracl_mirror(shared_data / "miracl-lite", tmp_path / "m", queries=1, fill=3, seed=0)
     held = mirror_languages(target)
     assert "th" not in held and {"sw", "yo", "ar"} <= set(held)
     everything = dataclasses.replace(PRESETS["full"], languages=None)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hybrid_bench.experiment.presets import DEFAULT_TASKS, PRESETS
+from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_FALLBACK, PRESETS
 
 # ---- command line ------------------------------------------------------------------------------------------------
 
@@ -22,6 +22,7 @@ EPILOG = """examples:
   hybrid-bench reproduce --quick                       # ≈ 5 min smoke run of the whole pipeline
   hybrid-bench reproduce                               # the full preset (≈ 1 h 45 min on 2 CPU cores)
   hybrid-bench reproduce --alpha-sweep                 # + hybrid with alpha 0.25 and 0.75
+  hybrid-bench reproduce --miracl-pool fallback        # MIRACL on a smaller stated pool (see --help)
   hybrid-bench reproduce --quick --output-folder /tmp/r --leaderboard /tmp/r-board
 
 Rerunning the same command skips finished trainings and evaluations (interrupted trainings resume from their last
@@ -47,6 +48,9 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
                    help="evaluate only these tasks (default: all four)")
     p.add_argument("--data-dir", default=None, help="local data folder (lareqa/, miracl-lite/); default $HYBRID_BENCH_DATA")
     p.add_argument("--batch-size", type=int, default=32, help="encoding batch size of the evaluations (default 32)")
+    p.add_argument("--miracl-pool", choices=["mirror", "fallback"], default="mirror",
+                   help="MIRACL passages: the whole mirror (default), or the fallback pool: every passage of each "
+                        "language with >= 30 queries, every judged passage + 1,000 random others for the rest")
     p.set_defaults(func=run)
 
 
@@ -86,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
         changes["steps"] = args.steps
     if args.tasks:
         changes["tasks"] = tuple(args.tasks)
+    if getattr(args, "miracl_pool", "mirror") == "fallback":
+        changes.update(MIRACL_FALLBACK)  # an evaluation setting: the models (and their names) stay the same
     if changes:
         # other steps = other models: a new preset name keeps them apart from the stock preset's models
         name = f"{preset.name}-s{args.steps}" if args.steps is not None else preset.name

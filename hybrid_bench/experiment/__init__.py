@@ -28,7 +28,8 @@ from hybrid_bench.data.miracl_sample import sample_miracl_mirror
 from hybrid_bench.experiment.eval_stage import build_task, load_encoder, task_qrels
 from hybrid_bench.experiment.ledger import LEDGER_FILE, Ledger
 from hybrid_bench.experiment.plan import ModelSpec, Stage, base_label, model_specs, plan, train_config
-from hybrid_bench.experiment.presets import DEFAULT_TASKS, LAREQA_TASKS, MIRACL_TASKS, PRESETS, Preset
+from hybrid_bench.experiment.presets import (DEFAULT_TASKS, LAREQA_TASKS, MIRACL_FALLBACK, MIRACL_TASKS, PRESETS,
+                                             Preset)
 from hybrid_bench.experiment.runner import Event, ReproduceSummary, mirror_languages, reproduce
 from hybrid_bench.experiment.train_stage import ensure_trained
 
@@ -36,6 +37,7 @@ __all__ = [
     "DEFAULT_TASKS",
     "LAREQA_TASKS",
     "LEDGER_FILE",
+    "MIRACL_FALLBACK",
     "MIRACL_TASKS",
     "PRESETS",
     "Event",

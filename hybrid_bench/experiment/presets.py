@@ -19,7 +19,7 @@ from typing import Any
 
 from hybrid_bench.errors import DataError
 
-__all__ = ["DEFAULT_TASKS", "LAREQA_TASKS", "MIRACL_TASKS", "PRESETS", "PRESETS_FILE", "Preset", "read_presets"]
+__all__ = ["DEFAULT_TASKS", "LAREQA_TASKS", "MIRACL_FALLBACK", "MIRACL_TASKS", "PRESETS", "PRESETS_FILE", "Preset", "read_presets"]
 
 #: the experiment's evaluation tasks: held-out XQuAD-R articles and MLQA-R (zero-shot), MIRACL (stock mteb task,
 #: through the local mirror) and its cross-lingual variant
@@ -48,7 +48,8 @@ class Preset:
     max_queries: int | None = None
     max_candidates: int | None = None
     miracl_queries: int | None = None
-    miracl_docs: int | None = None
+    miracl_fill: int | None = None
+    miracl_full_min_queries: int | None = None
     eval_max_seq_length: int | None = None
     tasks: tuple[str, ...] = DEFAULT_TASKS
     n_resamples: int = 10_000
@@ -61,7 +62,7 @@ class Preset:
     @property
     def samples_miracl(self) -> bool:
         """Whether MIRACL runs on a sampled copy of the mirror (else on the configured mirror as it is)."""
-        return bool(self.miracl_docs or self.miracl_queries)
+        return bool(self.miracl_fill or self.miracl_queries)
 
     def describe(self) -> str:
         """One paragraph saying what this preset leaves out (printed at the start of a run)."""
@@ -71,8 +72,11 @@ class Preset:
             f", ≤ {self.max_candidates} candidates per language" if self.max_candidates else ", full candidate pools")
         if self.samples_miracl:
             queries = f"≤ {self.miracl_queries} queries" if self.miracl_queries else "all queries"
-            docs = f"≤ {self.miracl_docs} passages" if self.miracl_docs else "all passages"
-            miracl = f"sampled mirror: {queries} and {docs} per language (judged passages kept)"
+            docs = (f"every judged passage + {self.miracl_fill} random others" if self.miracl_fill
+                    else "all passages")
+            full = (f" (all passages where a language has ≥ {self.miracl_full_min_queries} queries)"
+                    if self.miracl_full_min_queries and self.miracl_fill else "")
+            miracl = f"sampled mirror: {queries} and {docs} per language{full}"
         else:
             miracl = "the configured mirror as it is"
         seq = f"{self.eval_max_seq_length} tokens" if self.eval_max_seq_length else "the model's own limit"
@@ -83,10 +87,15 @@ class Preset:
 
     def eval_settings(self) -> dict[str, Any]:
         """The settings an evaluation result depends on (part of its resume key)."""
-        keys = ("languages", "max_queries", "max_candidates", "miracl_queries", "miracl_docs", "eval_max_seq_length",
-                "seed")
+        keys = ("languages", "max_queries", "max_candidates", "miracl_queries", "miracl_fill", "miracl_full_min_queries",
+                "eval_max_seq_length", "seed")
         return {k: getattr(self, k) for k in keys}
 
+
+#: the MIRACL pool of issue 11's fallback, for when the whole mirror is too slow to encode: every passage of every
+#: language with at least 30 queries, every judged passage plus 1,000 random others for the rest
+#: (``reproduce --miracl-pool fallback``; an evaluation setting, so the trained models are the same)
+MIRACL_FALLBACK: dict[str, int] = {"miracl_fill": 1000, "miracl_full_min_queries": 30}
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Preset)}
 _TUPLES = {"train_languages", "languages", "tasks"}

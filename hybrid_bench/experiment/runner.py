@@ -174,15 +174,20 @@ def _miracl_data(preset: Preset, out: Path, report: Callable[[Event], None]
     if not any(t in MIRACL_TASKS for t in preset.tasks):
         return None, None, []
     from hybrid_bench.data.miracl import MIRACL_LANGS
-    from hybrid_bench.data.miracl_sample import sample_miracl_mirror
+    from hybrid_bench.data.miracl_sample import pool_summary, sample_miracl_mirror
 
     source = _source_miracl_mirror()
     if preset.samples_miracl:
         folder = sample_miracl_mirror(source, out / "data" / f"miracl-{preset.name}", queries=preset.miracl_queries,
-                                      docs=preset.miracl_docs, seed=preset.seed)
+                                      fill=preset.miracl_fill, seed=preset.seed,
+                                      full_min_queries=preset.miracl_full_min_queries)
+        pool = pool_summary(folder)
     else:
         folder = source
+        pool = "MIRACL pool: the whole mirror, every passage of every language"
     report(Event("note", f"MIRACL data: {folder} (a local mirror: not comparable with official MIRACL numbers)"))
+    report(Event("note", pool))
+    notes = [pool]
     held = mirror_languages(folder)
     absent = [lang for lang in MIRACL_LANGS if lang not in held]
     if absent and not preset.languages:
@@ -191,8 +196,8 @@ def _miracl_data(preset: Preset, out: Path, report: Callable[[Event], None]
         note = (f"MIRACL: the mirror has no data for {', '.join(absent)}; both MIRACL tasks are evaluated "
                 f"on the other {len(held)} languages")
         report(Event("note", note))
-        return folder, tuple(held), [note]
-    return folder, None, []
+        return folder, tuple(held), [*notes, note]
+    return folder, None, notes
 
 
 def mirror_languages(folder: Path) -> list[str]:
