@@ -183,14 +183,15 @@ def synthetic_clusters(task: str) -> dict[str, str] | None:
 
 
 def build_seeded_results(root: Path, seeds: tuple[int, ...] = (1, 2, 3), *, with_base: bool = True) -> dict:
-    """Like :func:`build_synthetic_results`, with each strategy trained under several ``seeds`` (models
-    ``<strategy>-me5-small-r<seed>``, each with its own noise) plus the untrained base ``me5-small``; the training
-    records go to ``root/training/<label>.json`` as the experiment stores them."""
-    models = tuple(f"{m}-r{s}" for m in MODELS for s in seeds)
+    """Like :func:`build_synthetic_results`, with each strategy trained under several ``seeds`` (the first seed's
+    model keeps the plain name, the others are ``<name>-r<seed>``, each with its own noise) plus the untrained base
+    ``me5-small``; the training records go to ``root/training/<label>.json`` as the experiment stores them."""
+    names = {(m, s): m if s == seeds[0] else f"{m}-r{s}" for m in MODELS for s in seeds}
+    models = tuple(names.values())
     qrels = build_synthetic_results(root, models=models)
     (root / "training").mkdir(exist_ok=True)
-    for model in models:
-        strategy, seed = model.split("-", 1)[0], int(model.rsplit("-r", 1)[1])
+    for (plain, seed), model in names.items():
+        strategy = plain.split("-", 1)[0]
         record = {"name": model, "base": "me5-small", "strategy": strategy, "alpha": 0.5 if strategy == "hybrid"
                   else (1.0 if strategy == "mono" else 0.0), "seed": seed, "steps": 300}
         (root / "training" / f"{model}.json").write_text(json.dumps(record), encoding="utf-8")

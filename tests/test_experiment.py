@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from hybrid_bench.errors import DataError
-from hybrid_bench.experiment import PRESETS, Event, Ledger, Preset, Stage, plan
+from hybrid_bench.experiment import PRESETS, Event, Ledger, Preset, Stage, model_specs, plan, train_config
+from hybrid_bench.experiment.plan import training_seeds
 from hybrid_bench.experiment.presets import read_presets
 
 
@@ -50,6 +51,25 @@ def test_plan_trains_then_evaluates_every_model_on_every_task_then_builds_the_le
     assert stages[5] == Stage("evaluate", stages[5].model, "MLQARRetrieval") and stages[5].model.is_base
     assert stages[0].label == "train mono-me5-small-quick (α=1)"
     assert plan(preset, "me5-small", alpha_sweep=True) == stages  # pure: same inputs, same plan
+
+
+def test_seeds_train_every_strategy_with_the_same_seeds_and_settings() -> None:
+    full = PRESETS["full"]
+    assert full.seeds == 3 and training_seeds(full) == [42, 43, 44]
+    specs = [s for s in model_specs(full, "me5-small", alpha_sweep=True) if not s.is_base]
+    assert len(specs) == 5 * 3  # α ∈ {1, 0, 0.5, 0.25, 0.75} × 3 seeds
+    names = {(s.strategy, s.resolved_alpha, s.seed): s.name for s in specs}
+    # the first seed keeps the model-table names (and reuses models trained before seeds existed)
+    assert names[("hybrid", 0.5, 42)] == "hybrid-me5-small" and names[("hybrid", 0.5, 43)] == "hybrid-me5-small-seed43"
+    assert names[("hybrid", 0.25, 44)] == "hybrid-me5-small-a0.25-seed44" and names[("mono", 1.0, 43)] == "mono-me5-small-seed43"
+    assert len(set(names.values())) == len(specs)
+    configs = [train_config(full, "me5-small", s).to_dict() for s in specs]
+    assert sorted({c["seed"] for c in configs}) == [42, 43, 44]
+    same = [{k: v for k, v in c.items() if k not in ("strategy", "alpha", "seed")} for c in configs]
+    assert all(c == same[0] for c in same)  # same data, steps, batch size, everything else
+    stages = plan(dataclasses.replace(full, seeds=2), "me5-small")
+    assert [s.model.seed for s in stages if s.kind == "train"] == [42, 42, 42, 43, 43, 43]
+    assert dataclasses.replace(full, seeds=1).describe().count("seed 42") == 1 and "3 training seeds 42–44" in full.describe()
 
 
 def test_ledger_is_rewritten_whole_and_rejects_foreign_files(tmp_path: Path) -> None:

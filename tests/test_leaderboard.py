@@ -218,15 +218,15 @@ def test_default_pairs_come_from_roles_not_names() -> None:
              "h-1": arms.Role("hybrid", 0.5, 1, "me5-small"), "h-2": arms.Role("hybrid", 0.5, 2, "me5-small"),
              "h25": arms.Role("hybrid", 0.25, 1, "me5-small"), "m-2": arms.Role("mono", 1.0, 2, "me5-small")}
     found = arms.group_arms(roles)
-    assert [a.name for a in found] == ["me5-small", "mono-me5-small", "c-1", "h25", "hybrid-me5-small"]
+    assert [a.name for a in found] == ["me5-small", "m-1", "c-1", "h25", "h-1"]  # named by the first seed's model
+    assert [a.labels for a in found if a.name == "h-1"] == [("h-1", "h-2")]
     pairs = [(a.name, b.name) for a, b in arms.default_arm_pairs(found)]
-    assert pairs[:4] == [("h25", "mono-me5-small"), ("h25", "c-1"), ("hybrid-me5-small", "mono-me5-small"),
-                         ("hybrid-me5-small", "c-1")]
-    assert ("mono-me5-small", "me5-small") in pairs and len(pairs) == 8
+    assert pairs[:4] == [("h25", "m-1"), ("h25", "c-1"), ("h-1", "m-1"), ("h-1", "c-1")]
+    assert ("m-1", "me5-small") in pairs and len(pairs) == 8
     by_name = {a.name: a for a in found}
     # seed by seed between trained arms (common seeds), every seed against the one base model
-    assert arms.seed_pairs(by_name["hybrid-me5-small"], by_name["mono-me5-small"]) == [("h-1", "m-1"), ("h-2", "m-2")]
-    assert arms.seed_pairs(by_name["hybrid-me5-small"], by_name["c-1"]) == [("h-1", "c-1"), ("h-2", "c-1")]
+    assert arms.seed_pairs(by_name["h-1"], by_name["m-1"]) == [("h-1", "m-1"), ("h-2", "m-2")]
+    assert arms.seed_pairs(by_name["h-1"], by_name["c-1"]) == [("h-1", "c-1"), ("h-2", "c-1")]
     with pytest.raises(DataError, match="repeated seeds"):
         arms.group_arms({**roles, "m-1b": arms.Role("mono", 1.0, 1, "me5-small")})
 
@@ -257,13 +257,13 @@ def seeded_board(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 def test_seeds_are_a_level_arms_from_training_records(seeded_board) -> None:  # noqa: ANN001
     board = seeded_board
-    assert board.settings["arms"]["hybrid-me5-small"] == {"1": "hybrid-me5-small-r1", "2": "hybrid-me5-small-r2",
+    assert board.settings["arms"]["hybrid-me5-small"] == {"1": "hybrid-me5-small", "2": "hybrid-me5-small-r2",
                                                           "3": "hybrid-me5-small-r3"}
     # table 1: one row per arm, the mean over its seeds, the seed SD beside it
     t1, sd = board.tables["table1_map"], board.tables["table1_map_seed_sd"]
     assert list(t1.index) == ["me5-small", "mono-me5-small", "cross-me5-small", "hybrid-me5-small"]
-    per_seed = [tables.cell_score(board.results, next(c for c in board.cells if c.name == "mono"), f"mono-me5-small-r{s}")
-                for s in (1, 2, 3)]
+    per_seed = [tables.cell_score(board.results, next(c for c in board.cells if c.name == "mono"), label)
+                for label in ("mono-me5-small", "mono-me5-small-r2", "mono-me5-small-r3")]
     assert t1.loc["mono-me5-small", ("XQuAD-R", "mono")] == pytest.approx(np.mean(per_seed))
     assert sd.loc["mono-me5-small", ("XQuAD-R", "mono")] == pytest.approx(np.std(per_seed, ddof=1))
     assert " ± " in board.display["table1_map"].loc["mono-me5-small"].iloc[0]
@@ -283,6 +283,18 @@ def test_seeds_are_a_level_arms_from_training_records(seeded_board) -> None:  # 
     assert set(primary["baseline"]) == {"mono-me5-small", "cross-me5-small"} and (primary["holm_over"] == 2).all()
     assert set(decided["decision"]) <= {"equivalent", "worse", "better", "inconclusive"}
     assert "replicates" not in board.display["comparison"].columns
+
+
+def test_alpha_sweep_figures_with_hierarchical_error_bars(seeded_board) -> None:  # noqa: ANN001
+    # mono (α = 1), cross (α = 0), hybrid (α = 0.5): one figure per headline metric against α
+    assert {"alpha_sweep_XQuADRRetrieval_map", "alpha_sweep_MIRACLRetrieval_ndcg_at_10"} <= set(seeded_board.figures)
+    ax = seeded_board.figures["alpha_sweep_XQuADRRetrieval_map"].axes[0]
+    series = {c.get_label(): c for c in ax.containers}
+    assert sorted(series) == ["cross", "mono", "multi"]
+    line, _caps, (bars,) = series["mono"].lines
+    assert list(line.get_xdata()) == [0.0, 0.5, 1.0]
+    assert "3 seed(s)" in ax.get_title()
+    assert all(np.ptp(segment[:, 1]) > 0 for segment in bars.get_segments())  # real intervals, not zero-width
 
 
 def test_seeded_leaderboard_writes_without_replicates(seeded_board, tmp_path: Path) -> None:  # noqa: ANN001

@@ -73,6 +73,10 @@ def test_trains_three_models_with_identical_settings_but_alpha(tiny_run: dict) -
     configs = [strip(r["config"]) for r in records.values()]
     assert configs[0] == configs[1] == configs[2]
     assert configs[0]["seed"] == TINY.seed and configs[0]["languages"] == ["de", "en"]
+    # the records travel with the results, where the leaderboard reads strategy, α and seed
+    for strategy, record in records.items():
+        exported = tiny_run["out"] / "training" / f"{strategy}-st-tiny.json"
+        assert json.loads(exported.read_text(encoding="utf-8"))["config"] == record["config"]
 
 
 def test_every_model_has_every_task_and_loads_back_with_result_cache(tiny_run: dict) -> None:
@@ -162,8 +166,9 @@ def test_model_names_keep_presets_apart() -> None:
     quick = {s.name for s in model_specs(PRESETS["quick"], "me5-small", alpha_sweep=True)}
     full = {s.name for s in model_specs(PRESETS["full"], "me5-small", alpha_sweep=True)}
     assert quick & full == {"me5-small"}  # only the (untrained) base is shared
-    assert {"mono-me5-small", "cross-me5-small", "hybrid-me5-small", "hybrid-me5-small-a0.25",
-            "hybrid-me5-small-a0.75"} == full - {"me5-small"}
+    first_seed = {"mono-me5-small", "cross-me5-small", "hybrid-me5-small", "hybrid-me5-small-a0.25",
+                  "hybrid-me5-small-a0.75"}
+    assert full - {"me5-small"} == first_seed | {f"{name}-seed{s}" for name in first_seed for s in (43, 44)}
 
 
 def test_lareqa_sample_keeps_parallel_questions_and_answers(shared_data: Path) -> None:

@@ -21,13 +21,14 @@ from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_FALLBACK, PRES
 EPILOG = """examples:
   hybrid-bench reproduce --quick                       # ≈ 5 min smoke run of the whole pipeline
   hybrid-bench reproduce                               # the full preset (≈ 1 h 45 min on 2 CPU cores)
-  hybrid-bench reproduce --alpha-sweep                 # + hybrid with alpha 0.25 and 0.75
+  hybrid-bench reproduce --alpha-sweep                 # + hybrid with alpha 0.25 and 0.75 (the alpha figure)
+  hybrid-bench reproduce --seeds 1                     # one training seed per strategy instead of the preset's 3
   hybrid-bench reproduce --miracl-pool fallback        # MIRACL on a smaller stated pool (see --help)
   hybrid-bench reproduce --quick --output-folder /tmp/r --leaderboard /tmp/r-board
 
 Rerunning the same command skips finished trainings and evaluations (interrupted trainings resume from their last
-checkpoint). Trained models go to the model store as mono-/cross-/hybrid-me5-small (full preset) or
-...-me5-small-quick (quick preset), so a quick run never replaces a full one.
+checkpoint). Trained models go to the model store as mono-/cross-/hybrid-me5-small (full preset, first seed; the
+other seeds add -seed43, -seed44) or ...-me5-small-quick (quick preset), so a quick run never replaces a full one.
 """
 
 
@@ -48,6 +49,9 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
                    help="evaluate only these tasks (default: all four)")
     p.add_argument("--data-dir", default=None, help="local data folder (lareqa/, miracl-lite/); default $HYBRID_BENCH_DATA")
     p.add_argument("--batch-size", type=int, default=32, help="encoding batch size of the evaluations (default 32)")
+    p.add_argument("--seeds", type=int, default=None, metavar="N",
+                   help="training seeds per strategy (seed 42, 43, ...; default: the preset's, 3 for the full preset, "
+                        "1 for --quick); every strategy gets the same seeds, data, steps and batch size")
     p.add_argument("--miracl-pool", choices=["mirror", "fallback"], default="mirror",
                    help="MIRACL passages: the whole mirror (default), or the fallback pool: every passage of each "
                         "language with >= 30 queries, every judged passage + 1,000 random others for the rest")
@@ -90,6 +94,10 @@ def run(args: argparse.Namespace) -> int:
         changes["steps"] = args.steps
     if args.tasks:
         changes["tasks"] = tuple(args.tasks)
+    if args.seeds is not None:
+        if args.seeds < 1:
+            raise SystemExit(f"hybrid-bench reproduce: error: --seeds must be at least 1, got {args.seeds}")
+        changes["seeds"] = args.seeds  # more seeds = more models under seed-suffixed names; the first keeps its name
     if getattr(args, "miracl_pool", "mirror") == "fallback":
         changes.update(MIRACL_FALLBACK)  # an evaluation setting: the models (and their names) stay the same
     if changes:

@@ -2,9 +2,12 @@
 
 Pure functions of a :class:`~hybrid_bench.experiment.presets.Preset` and a base model: nothing here reads or writes
 files, so a plan can be printed, tested and compared before any work starts. From one base (``me5-small``) three
-retrievers are fine-tuned with identical data, step budget, batch size and seed; only the batch composition
-differs: X-X-mono (α = 1), X-Y (α = 0) and hybrid (α = 0.5; ``alpha_sweep`` adds 0.25 and 0.75). Then every model
-is evaluated on every task of the preset and one leaderboard is built.
+retrievers are fine-tuned with identical data, step budget and batch size; only the batch composition differs:
+X-X-mono (α = 1), X-Y (α = 0) and hybrid (α = 0.5; ``alpha_sweep`` adds 0.25 and 0.75, so that the sweep covers
+α ∈ {0, 0.25, 0.5, 0.75, 1}). Each of them is trained once per training seed (``preset.seeds`` seeds: the preset's
+seed, then the next integers), the same seeds for every strategy, so that the leaderboard can compare strategies
+seed by seed and show the seed-to-seed spread. Then every model is evaluated on every task of the preset and one
+leaderboard is built.
 
 Example::
 
@@ -23,7 +26,7 @@ from typing import Any, Literal
 
 from hybrid_bench.experiment.presets import Preset
 
-__all__ = ["ModelSpec", "Stage", "base_label", "model_specs", "plan", "train_config"]
+__all__ = ["ModelSpec", "Stage", "base_label", "model_specs", "plan", "train_config", "training_seeds"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class ModelSpec:
     name: str
     strategy: str | None = None
     alpha: float | None = None
+    seed: int | None = None
 
     @property
     def is_base(self) -> bool:
@@ -72,18 +76,28 @@ def base_label(base: str) -> str:
     return Path(base).name if os.sep in base or Path(base).is_dir() else base
 
 
-def model_specs(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list[ModelSpec]:
-    """The base plus mono (α=1), cross (α=0), hybrid (α=0.5) [+ hybrid α=0.25, 0.75], named per preset.
+def training_seeds(preset: Preset) -> list[int]:
+    """The training seeds of a run: ``preset.seed`` and the next ``preset.seeds − 1`` integers (42, 43, 44)."""
+    return [preset.seed + i for i in range(preset.seeds)]
 
-    For the quick preset and ``me5-small``: ``me5-small``, ``mono-me5-small-quick``, ``cross-me5-small-quick``,
-    ``hybrid-me5-small-quick``.
+
+def model_specs(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list[ModelSpec]:
+    """The base plus mono (α=1), cross (α=0), hybrid (α=0.5) [+ hybrid α=0.25, 0.75], per training seed.
+
+    Names follow the preset; the first seed (the preset's own) keeps the plain name — so the full preset's
+    first-seed models are the model-table names ``mono-me5-small`` etc. — and every other seed adds ``-seed<N>``.
+    For the quick preset (one seed) and ``me5-small``: ``me5-small``, ``mono-me5-small-quick``,
+    ``cross-me5-small-quick``, ``hybrid-me5-small-quick``; with ``seeds = 2`` also ``mono-me5-small-quick-seed43``, ...
     """
     label, suffix = base_label(base), preset.model_suffix
-    specs = [ModelSpec(label), ModelSpec(f"mono-{label}{suffix}", "mono"), ModelSpec(f"cross-{label}{suffix}", "cross"),
-             ModelSpec(f"hybrid-{label}{suffix}", "hybrid", 0.5)]
+    arms: list[tuple[str, str, float | None]] = [(f"mono-{label}{suffix}", "mono", None),
+                                                 (f"cross-{label}{suffix}", "cross", None),
+                                                 (f"hybrid-{label}{suffix}", "hybrid", 0.5)]
     if alpha_sweep:
-        specs += [ModelSpec(f"hybrid-{label}{suffix}-a{a:g}", "hybrid", a) for a in (0.25, 0.75)]
-    return specs
+        arms += [(f"hybrid-{label}{suffix}-a{a:g}", "hybrid", a) for a in (0.25, 0.75)]
+    first = preset.seed
+    return [ModelSpec(label), *(ModelSpec(name if seed == first else f"{name}-seed{seed}", strategy, alpha, seed)
+                                for seed in training_seeds(preset) for name, strategy, alpha in arms)]
 
 
 def plan(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list[Stage]:
@@ -97,13 +111,14 @@ def plan(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list[Stage]
 
 
 def train_config(preset: Preset, base: str, spec: ModelSpec) -> Any:
-    """The :class:`~hybrid_bench.training.trainer.TrainConfig` of one trained model (identical but for α)."""
+    """The :class:`~hybrid_bench.training.trainer.TrainConfig` of one trained model (identical but for α and seed)."""
     from hybrid_bench.training.trainer import TrainConfig
 
     return TrainConfig(
         base=base, strategy=spec.strategy, alpha=spec.alpha if spec.strategy == "hybrid" else None,  # type: ignore[arg-type]
         languages=preset.train_languages, steps=preset.steps, batch_size=preset.batch_size,
-        max_seq_length=preset.max_seq_length, bf16=preset.bf16, seed=preset.seed,
+        max_seq_length=preset.max_seq_length, bf16=preset.bf16,
+        seed=spec.seed if spec.seed is not None else preset.seed,
         save_steps=max(1, min(100, preset.steps // 3 or 1)),
         logging_steps=max(1, min(10, preset.steps)),
     )

@@ -43,6 +43,7 @@ class Preset:
     max_seq_length: int = 64
     bf16: bool = True
     seed: int = 42
+    seeds: int = 1
     train_languages: tuple[str, ...] | None = None
     languages: tuple[str, ...] | None = None
     max_queries: int | None = None
@@ -80,8 +81,10 @@ class Preset:
         else:
             miracl = "the configured mirror as it is"
         seq = f"{self.eval_max_seq_length} tokens" if self.eval_max_seq_length else "the model's own limit"
+        seeds = (f"seed {self.seed}" if self.seeds == 1
+                 else f"{self.seeds} training seeds {self.seed}–{self.seed + self.seeds - 1}")
         return (f"preset {self.name!r}: training {self.steps} steps × batch {self.batch_size} on {train} "
-                f"(max {self.max_seq_length} tokens, bf16={self.bf16}, seed {self.seed}); evaluation on {langs}; "
+                f"(max {self.max_seq_length} tokens, bf16={self.bf16}, {seeds}); evaluation on {langs}; "
                 f"LAReQA: {lareqa}; MIRACL: {miracl}; encoding truncated to {seq}; "
                 f"{self.n_resamples} bootstrap resamples")
 

@@ -30,7 +30,7 @@ from hybrid_bench.experiment.eval_stage import Evaluator, load_encoder
 from hybrid_bench.experiment.ledger import LEDGER_FILE, Ledger
 from hybrid_bench.experiment.plan import Stage, model_specs, plan
 from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_TASKS, Preset
-from hybrid_bench.experiment.train_stage import ensure_trained, trained_record
+from hybrid_bench.experiment.train_stage import ensure_trained, export_record, trained_record
 
 __all__ = ["Event", "ReproduceSummary", "reproduce"]
 
@@ -92,7 +92,7 @@ def reproduce(
         preset: sizes of the run (:data:`~hybrid_bench.experiment.presets.PRESETS` or your own ``Preset``).
         output_folder: MTEB results root (``results/``, ``predictions/``, ``reproduce_state.json``).
         base: base model: ``me5-small`` or a sentence-transformers folder (tests use a tiny one).
-        alpha_sweep: also train hybrid models with α = 0.25 and 0.75.
+        alpha_sweep: also train hybrid models with α = 0.25 and 0.75 (each with the preset's seeds).
         leaderboard_out: leaderboard folder (default ``leaderboards/reproduce-<preset>``).
         data_dir: local data folder (``lareqa/``, ``miracl-lite/``; else ``$HYBRID_BENCH_DATA`` / the cache).
         batch_size: encoding batch size of the evaluations.
@@ -134,6 +134,7 @@ def reproduce(
             if stage.kind == "train":
                 assert stage.model is not None
                 _, ran = ensure_trained(preset, base, stage.model, data_dir=data_dir)
+                export_record(stage.model.name, out)
                 earlier = None if ran else (trained_record(stage.model.name) or {}).get("wall_time_s")
             elif stage.kind == "evaluate":
                 assert stage.model is not None and stage.task is not None

@@ -17,7 +17,7 @@ from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.experiment.plan import ModelSpec, train_config
 from hybrid_bench.experiment.presets import Preset
 
-__all__ = ["ensure_trained", "trained_record"]
+__all__ = ["ensure_trained", "export_record", "trained_record"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,27 @@ def trained_record(name: str) -> dict[str, Any] | None:
         return json.loads((paths.models_dir() / name / TRAINING_RECORD).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def export_record(name: str, results: Path) -> Path:
+    """Copy the stored model's training record next to the results (``<results>/training/<name>.json``).
+
+    The leaderboard reads each model's strategy, α and seed from there (:mod:`hybrid_bench.leaderboard.arms`), so a
+    committed results folder rebuilds its leaderboard without the model store.
+
+    Raises:
+        HybridBenchError: the model store has no training record for ``name``.
+    """
+    from hybrid_bench.io import atomic_write_text
+    from hybrid_bench.leaderboard.arms import TRAINING_RECORDS_DIR
+
+    record = trained_record(name)
+    if record is None:
+        raise HybridBenchError(f"no training record for {name!r} in the model store: train it first")
+    target = results / TRAINING_RECORDS_DIR / f"{name}.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # the record of the model these results were computed with; a retrained model replaces it with its results
+    return atomic_write_text(target, json.dumps(record, indent=1, ensure_ascii=False) + "\n", overwrite=True)
 
 
 def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None) -> tuple[Path, bool]:

@@ -18,7 +18,7 @@ Example:
     >>> roles = {"m1": Role("mono", None, 1, "me5-small"), "m2": Role("mono", None, 2, "me5-small"),
     ...          "me5-small": Role(None, None, None, None)}
     >>> [(a.name, a.labels) for a in group_arms(roles)]
-    [('me5-small', ('me5-small',)), ('mono-me5-small', ('m1', 'm2'))]
+    [('me5-small', ('me5-small',)), ('m1', ('m1', 'm2'))]
 """
 
 from __future__ import annotations
@@ -67,6 +67,15 @@ class Arm:
     @property
     def is_base(self) -> bool:
         return self.strategy is None
+
+    @property
+    def resolved_alpha(self) -> float | None:
+        """P(monolingual batch): ``alpha``, else the strategy's (mono 1, cross 0); ``None`` for a base."""
+        if self.strategy is None:
+            return None
+        from hybrid_bench.training.trainer import STRATEGIES
+
+        return self.alpha if self.alpha is not None else STRATEGIES[self.strategy]
 
 
 def _role_from_record(record: Mapping[str, object], source: object) -> Role:
@@ -118,8 +127,8 @@ def read_roles(labels: Sequence[str], results_dir: str | os.PathLike[str] | None
 def group_arms(roles: Mapping[str, Role]) -> list[Arm]:
     """Group models into arms, in the paper's order (bases, mono, cross, hybrid by α); seeds sorted.
 
-    An arm of one model is named by that model's label (so one-seed leaderboards read as before); an arm of
-    several seeds ``<strategy>-<base name>`` (``-a<α>`` for a hybrid α other than 0.5).
+    An arm is named by the label of its first-seed model: ``reproduce`` gives that model the plain name
+    (``hybrid-me5-small``; the other seeds add ``-seed43``, ...), and a one-seed leaderboard reads as before.
 
     Raises:
         DataError: two models of one arm share a seed (the same training twice).
@@ -135,11 +144,7 @@ def group_arms(roles: Mapping[str, Role]) -> list[Arm]:
         if len(members) > 1 and len(set(seeds)) < len(seeds):
             raise DataError(f"models {[m for _, m in members]} are one arm ({strategy}, α={alpha}) with repeated "
                             f"seeds {seeds}: keep one model per seed")
-        if len(members) == 1:
-            name = members[0][1]
-        else:
-            suffix = f"-a{alpha:g}" if strategy == "hybrid" and alpha not in (None, 0.5) else ""
-            name = f"{strategy}-{Path(str(base)).name}{suffix}"
+        name = members[0][1]
         arms.append(Arm(name, strategy, alpha, base if strategy else None,  # type: ignore[arg-type]
                         tuple(m for _, m in members), tuple(seeds)))
     return sorted(arms, key=lambda a: (_ORDER.get(a.strategy, 4), a.alpha or 0.0, a.name))

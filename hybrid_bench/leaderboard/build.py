@@ -28,7 +28,7 @@ from matplotlib.figure import Figure
 from hybrid_bench.errors import DataError
 from hybrid_bench.io import atomic_path
 from hybrid_bench.leaderboard import arms, clusters, decisions, plots, tables
-from hybrid_bench.leaderboard.per_query import QrelsLoader, load_per_query, load_task_qrels
+from hybrid_bench.leaderboard.per_query import JSON_TO_PER_QUERY, QrelsLoader, load_per_query, load_task_qrels
 from hybrid_bench.leaderboard.results import is_pair_task, load_results
 from hybrid_bench.leaderboard.stats import bootstrap_mean_ci, macro_paired_bootstrap
 from hybrid_bench.leaderboard.tables import Cell
@@ -259,6 +259,7 @@ def build_leaderboard(
             board.notes.append(note)
     if make_plots:
         _add_figures(board, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        _add_alpha_sweeps(board, arm_list, n_resamples=n_resamples, confidence=confidence, seed=seed)
     return board
 
 
@@ -289,6 +290,45 @@ def _add_score_tables(board: Leaderboard, arm_list: Sequence[arms.Arm], per_quer
     add("table2_language_bias", tables.table2(results, cells), 1, False)
     for task in sorted({c.task for c in cells if c.kind in ("subset", "mean")}):
         add(f"per_language_{task}", tables.subset_table(results, cells, task, per_query), 4, True, level=1)
+
+
+def _add_alpha_sweeps(board: Leaderboard, arm_list: Sequence[arms.Arm], *, n_resamples: int, confidence: float,
+                      seed: int) -> None:
+    """One figure per headline metric (LAReQA mAP mono/cross/multi, MIRACL nDCG@10 mean) against α, where the
+    trained arms of one base span at least three values of α (mono = 1, cross = 0, hybrid = 0.5, sweep arms)."""
+    per_query = board.per_query
+    for base in sorted({str(a.base) for a in arm_list if not a.is_base}):
+        swept = sorted((a for a in arm_list if not a.is_base and str(a.base) == base),
+                       key=lambda a: a.resolved_alpha or 0.0)
+        if len({a.resolved_alpha for a in swept}) < 3:
+            continue
+        cells = [c for c in board.cells if (c.kind == "setting" and c.name in tables.SETTINGS)
+                 or (c.kind == "mean" and c.metric == "ndcg_at_10")]
+        by_metric: dict[tuple[str, str], list[Cell]] = {}
+        for cell in cells:
+            by_metric.setdefault((cell.task, cell.metric), []).append(cell)
+        for (task, metric), group in by_metric.items():
+            rows = []
+            for cell in group:
+                for arm in swept:
+                    scores = [tables.cell_score(board.results, cell, label) for label in arm.labels]
+                    point = {"series": cell.name, "alpha": arm.resolved_alpha, "mean": float(np.mean(scores)),
+                             "ci_low": np.nan, "ci_high": np.nan, "n_seeds": len(arm.labels)}
+                    column = JSON_TO_PER_QUERY.get(metric, metric)
+                    scope = per_query[per_query["label"].isin(arm.labels) & (per_query["task"] == task)
+                                      & per_query["subset"].isin(cell.subsets)] if not per_query.empty else per_query
+                    scope = scope.dropna(subset=[column]) if column in scope.columns else scope.iloc[0:0]
+                    if scope["subset"].nunique() == len(cell.subsets) and len(scope) >= 2:
+                        ci = bootstrap_mean_ci(scope[column], groups=scope["subset"].tolist(),
+                                               units=scope["unit"].tolist(), seeds=scope["label"].tolist(),
+                                               n_resamples=n_resamples, confidence=confidence, seed=seed)
+                        macro = ci.set_index("group").loc["mean"]
+                        point.update(ci_low=float(macro["ci_low"]), ci_high=float(macro["ci_high"]))
+                    rows.append(point)
+            suffix = f"_{_slug(base)}" if len({str(a.base) for a in arm_list if not a.is_base}) > 1 else ""
+            board.figures[f"alpha_sweep_{_slug(task)}_{metric}{suffix}"] = plots.plot_alpha_sweep(
+                pd.DataFrame(rows), title=f"{tables.dataset_name(task)}: {tables.metric_name(metric)} against α",
+                ylabel=tables.metric_name(metric), confidence=confidence)
 
 
 def _add_figures(board: Leaderboard, *, n_resamples: int, confidence: float, seed: int) -> None:

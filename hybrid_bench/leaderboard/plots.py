@@ -215,3 +215,29 @@ def plot_subset_bars(
     ax.set_title(f"{dataset_name(task)}: {metric_name(metric)} per language\n{_ci_note(errors, confidence)}",
                  fontsize=10)
     return fig
+
+
+def plot_alpha_sweep(points: pd.DataFrame, *, title: str, ylabel: str, confidence: float = 0.95) -> Figure:
+    """A metric against α, the probability of a monolingual batch (arXiv 2408.10536's figure): one line per
+    ``series`` (e.g. mono / cross / multi), error bars from the hierarchical bootstrap over seeds and queries.
+
+    ``points``: columns ``series``, ``alpha``, ``mean``, ``ci_low``, ``ci_high`` (NaN interval: no bar) and
+    ``n_seeds``. α = 0 is the cross-lingual specialist, α = 1 the monolingual one.
+    """
+    if points.empty:
+        raise ValueError("no points to plot against alpha")
+    fig = Figure(figsize=(5.0, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    for series, rows in points.sort_values("alpha").groupby("series", sort=False):
+        centre = rows["mean"].to_numpy()
+        err = np.nan_to_num(np.vstack([np.clip(centre - rows["ci_low"].to_numpy(), 0, None),
+                                       np.clip(rows["ci_high"].to_numpy() - centre, 0, None)]))
+        ax.errorbar(rows["alpha"], centre, yerr=err, marker="o", capsize=3, label=str(series))
+    ax.set_xticks(sorted(points["alpha"].unique()))
+    ax.set_xlabel("α = P(monolingual batch)   (0: cross-lingual, 1: monolingual)")
+    ax.set_ylabel(ylabel)
+    seeds = int(points["n_seeds"].max())
+    ax.set_title(f"{title}\nerror bars: {confidence:.0%} bootstrap CI over {seeds} seed(s) and queries", fontsize=10)
+    if points["series"].nunique() > 1:
+        ax.legend(fontsize=8, frameon=False)
+    return fig

@@ -422,13 +422,15 @@ def bootstrap_mean_ci(
     *,
     groups: Sequence[object],
     units: Sequence[object] | None = None,
+    seeds: Sequence[object] | None = None,
     n_resamples: int = 10_000,
     confidence: float = 0.95,
     seed: int = 0,
 ) -> pd.DataFrame:
     """Per-group means of one system with bootstrap intervals, plus a ``"mean"`` row for their macro average.
 
-    Used for error bars (e.g. MIRACL nDCG@10 per language). Units default to one per row.
+    Used for error bars (e.g. MIRACL nDCG@10 per language). Units default to one per row; with ``seeds`` (the
+    training seed of each row's model) the interval is the hierarchical one over seeds and units.
 
     Example:
         >>> bootstrap_mean_ci([1.0, 0.0, 1.0, 1.0], groups=["sw", "sw", "yo", "yo"], n_resamples=500)["group"].tolist()
@@ -437,7 +439,7 @@ def bootstrap_mean_ci(
     values = np.asarray(values, dtype=np.float64).ravel()
     units = list(units) if units is not None else [f"row{i}" for i in range(values.size)]
     res = macro_paired_bootstrap(
-        values, np.zeros_like(values), groups=groups, units=units,
+        values, np.zeros_like(values), groups=groups, units=units, seeds=seeds,
         n_resamples=n_resamples, confidence=confidence, seed=seed,
     )
     assert res.per_group is not None
