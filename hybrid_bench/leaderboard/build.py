@@ -28,7 +28,8 @@ from matplotlib.figure import Figure
 from hybrid_bench.errors import DataError
 from hybrid_bench.io import atomic_path
 from hybrid_bench.leaderboard import arms, clusters, decisions, plots, tables
-from hybrid_bench.leaderboard.per_query import JSON_TO_PER_QUERY, QrelsLoader, load_per_query, load_task_qrels
+from hybrid_bench.leaderboard.per_query import (JSON_TO_PER_QUERY, KEY_COLUMNS, PER_QUERY_DIR, QrelsLoader,
+                                                load_per_query, load_task_qrels, write_per_query)
 from hybrid_bench.leaderboard.results import is_pair_task, load_results
 from hybrid_bench.leaderboard.stats import bootstrap_mean_ci, macro_paired_bootstrap
 from hybrid_bench.leaderboard.tables import Cell
@@ -127,7 +128,9 @@ class Leaderboard:
         return "\n".join(parts)
 
     def write(self, out_dir: str | os.PathLike[str], *, overwrite: bool = False, preamble: str | None = None) -> Path:
-        """Write tables (``.md``, ``.csv``, ``.html``), ``plots/*.png``, ``README.md`` and ``meta.json`` at once.
+        """Write tables (``.md``, ``.csv``, ``.html``), ``plots/*.png``, ``README.md``, ``meta.json`` and the
+        per-query values the intervals came from (``per_query/``, zstd parquet; with the results JSON they rebuild
+        the leaderboard: ``hybrid-bench leaderboard RESULTS --predictions OUT/per_query``) at once.
 
         The folder appears complete or not at all (:func:`hybrid_bench.io.atomic_path`); an existing ``out_dir``
         raises :class:`~hybrid_bench.io.ResultExistsError` unless ``overwrite``.
@@ -141,10 +144,14 @@ class Leaderboard:
                 html = frame.to_html(na_rep="–", border=0, index=not isinstance(frame.index, pd.RangeIndex))
                 (tmp / f"{name}.html").write_text(html, encoding="utf-8")
             self.results.to_csv(tmp / "scores_long.csv", index=False)
+            if not self.per_query.empty:
+                used = [JSON_TO_PER_QUERY.get(c.metric, c.metric) for c in self.cells]
+                write_per_query(self.per_query, tmp / PER_QUERY_DIR, metrics=used)
             for stem, fig in self.figures.items():
                 plots.save_figure(fig, tmp / "plots" / f"{stem}.png")
             (tmp / "README.md").write_text(self.readme(preamble), encoding="utf-8")
-            meta = {**self.settings, "pairs": [list(p) for p in self.pairs], "versions": package_versions(),
+            meta = {**self.settings, "per_query_dir": PER_QUERY_DIR if not self.per_query.empty else None,
+                    "pairs": [list(p) for p in self.pairs], "versions": package_versions(),
                     "notes": list(dict.fromkeys(self.notes))}
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
         logger.info("leaderboard written to %s", out_dir)
@@ -210,6 +217,8 @@ def build_leaderboard(
     problems: list[str] = []
     per_query = load_per_query(pred_dir, qrels_loader=qrels_loader, tasks=set(results["task"]), problems=problems)
     per_query = clusters.assign_clusters(tables.attach_labels(per_query, results), cluster_loader, problems)
+    # one row order whatever the files' layout, so a rebuild from the exported per-query files resamples identically
+    per_query = per_query.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
     cells = tables.find_cells(results)
     labels = sorted(results["label"].unique())
     arm_list = arms.group_arms(arms.read_roles(labels, results_dir))

@@ -282,3 +282,35 @@ def per_query_means(per_query: pd.DataFrame, metric: str) -> pd.DataFrame:
     )
     return out
 
+
+
+#: folder of a written leaderboard that holds the per-query values it was built from (see :func:`write_per_query`)
+PER_QUERY_DIR = "per_query"
+
+
+def write_per_query(per_query: pd.DataFrame, folder: str | os.PathLike[str], *, metrics: Sequence[str]) -> list[Path]:
+    """Write the per-query rows a leaderboard used as ``<folder>/<model label>/<Task>_per_query.parquet`` (zstd).
+
+    With the results JSON these files rebuild the leaderboard, its intervals included, on any machine: they are
+    read back by :func:`load_per_query` like any per-query file, and need neither the qrels nor the LAReQA data (the
+    ``cluster`` column keeps each row's resampling unit). Only the key columns, ``cluster`` and ``metrics`` are kept,
+    so they are small enough to commit next to the results.
+
+    Args:
+        per_query: rows with :data:`KEY_COLUMNS`, ``label`` and (optionally) ``cluster``.
+        folder: target folder (created).
+        metrics: the per-query metric columns to keep (those that are present).
+    """
+    folder = Path(folder)
+    written = []
+    keep = [*KEY_COLUMNS, *(c for c in ("cluster",) if c in per_query.columns),
+            *(m for m in dict.fromkeys(metrics) if m in per_query.columns)]
+    for (label, task), rows in per_query.groupby(["label", "task"], sort=True):
+        rows = rows[keep].dropna(axis=1, how="all")
+        if not set(rows.columns) - set(KEY_COLUMNS) - {"cluster"}:
+            continue
+        path = folder / str(label) / f"{task}{PER_QUERY_SUFFIX}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows.sort_values(list(KEY_COLUMNS)).to_parquet(path, index=False, compression="zstd")
+        written.append(path)
+    return written
