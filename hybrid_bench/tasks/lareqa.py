@@ -39,29 +39,22 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 from mteb.abstasks.retrieval import AbsTaskRetrieval
-from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.timing import TimingStack
 from mteb.types import PromptType
 
 from hybrid_bench.data.lareqa import DATASET_LANGS, LAReQAData, lareqa_revision, load_lareqa
 from hybrid_bench.data.splits import load_xquad_r_heldout
 from hybrid_bench.tasks import metrics
+from hybrid_bench.tasks.descriptive_stats import HybridTaskMetadata
 from hybrid_bench.tasks.encoding import embed, similarity_name, texts_dataset
 from hybrid_bench.tasks.predictions import write_per_query
 from hybrid_bench.tasks.scoring import rank_pool
+from hybrid_bench.tasks.settings import ISO3, POOL, LazySettings, iso639_3, lareqa_setting
 
 logger = logging.getLogger(__name__)
 
-ISO3: dict[str, str] = {
-    "ar": "ara-Arab", "de": "deu-Latn", "el": "ell-Grek", "en": "eng-Latn", "es": "spa-Latn", "hi": "hin-Deva",
-    "ru": "rus-Cyrl", "th": "tha-Thai", "tr": "tur-Latn", "vi": "vie-Latn", "zh": "zho-Hans",
-}
-POOL = "pool"
 SPLIT = "test"
-
-
-def _code(lang: str) -> str:
-    return ISO3[lang].split("-")[0]
+_code = iso639_3
 
 
 def lareqa_eval_langs(langs: Sequence[str]) -> dict[str, list[str]]:
@@ -166,8 +159,9 @@ class _LAReQARetrieval(AbsTaskRetrieval):
             return
         data = self._load()
         self._data = data.sample(**self._sample) if self._sample else data
-        # mteb's evaluate() looks a subset's split up here; each setting is built from the data when it is scored
-        self.dataset = {subset: {split: subset for split in self.eval_splits} for subset in self.metadata.eval_langs}
+        # mteb's retrieval layout, each setting built only when read (mteb's evaluate() looks it up, descriptive
+        # statistics and the BEIR export read it); scoring works from self._data
+        self.dataset = LazySettings(self._data, list(self.metadata.eval_langs), SPLIT)
         self.data_loaded = True
 
     @property
@@ -196,23 +190,10 @@ class _LAReQARetrieval(AbsTaskRetrieval):
         **kwargs: Any,
     ) -> dict[str, Any]:
         timer = timer or TimingStack()
-        data = self.lareqa_data
-        by_code = {_code(lang): lang for lang in data.langs}
-        q_code, _, c_code = hf_subset.partition("-")
-        q_lang = by_code[q_code]
-        c_langs = list(data.langs) if c_code == POOL else [by_code[c_code]]
-
-        candidates = [cand for lang in c_langs for cand in data.candidates[lang]]
-        column = {cand.id: i for i, cand in enumerate(candidates)}
-        questions = []
-        relevant: list[list[int]] = []
-        for question in data.questions[q_lang]:
-            rel = sorted(column[cid] for cid in data.relevant(question.qid) if cid in column)
-            if rel:  # e.g. an MLQA-R question with no parallel version in the candidate language
-                questions.append(question)
-                relevant.append(rel)
-        if not questions:
-            raise ValueError(f"{self.metadata.name}/{hf_subset}: no question has a relevant candidate")
+        setting = lareqa_setting(self.lareqa_data, hf_subset)
+        questions, candidates = setting.questions, setting.candidates
+        relevant = [list(rel) for rel in setting.relevant]
+        c_code = hf_subset.partition("-")[2]
 
         common = dict(group=self.embedding_group, task_metadata=self.metadata, hf_split=hf_split,
                       hf_subset=hf_subset, encode_kwargs=encode_kwargs)
@@ -269,7 +250,7 @@ _XQUAD_R_DATASET = {
 
 
 class XQuADRRetrieval(_LAReQARetrieval):
-    metadata = TaskMetadata(
+    metadata = HybridTaskMetadata(
         name="XQuADRRetrieval",
         description=(
             "XQuAD-R (LAReQA): 1,190 questions 11-way parallel in ar de el en es hi ru th tr vi zh; retrieve the "
@@ -289,7 +270,7 @@ class XQuADRRetrieval(_LAReQARetrieval):
 
 
 class XQuADRHeldOutRetrieval(_LAReQARetrieval):
-    metadata = TaskMetadata(
+    metadata = HybridTaskMetadata(
         name="XQuADRHeldOutRetrieval",
         description=(
             "XQuAD-R restricted to the held-out half of its articles (hybrid_bench.data.splits), i.e. the articles "
@@ -311,7 +292,7 @@ class XQuADRHeldOutRetrieval(_LAReQARetrieval):
 
 
 class MLQARRetrieval(_LAReQARetrieval):
-    metadata = TaskMetadata(
+    metadata = HybridTaskMetadata(
         name="MLQARRetrieval",
         description=(
             "MLQA-R (LAReQA): MLQA dev questions in ar de en es hi vi zh with 2–4 parallel answer sentences each; "

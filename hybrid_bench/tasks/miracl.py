@@ -73,6 +73,7 @@ from hybrid_bench.data.miracl import (
 from hybrid_bench.data.mirrors import Mirror, apply_mirrors_to_task
 from hybrid_bench.errors import DataError
 from hybrid_bench.tasks import metrics
+from hybrid_bench.tasks.descriptive_stats import HybridTaskMetadata
 from hybrid_bench.tasks.encoding import embed, similarity_name
 from hybrid_bench.tasks.predictions import write_per_query
 from hybrid_bench.tasks.scoring import Pool, rank_pool
@@ -173,7 +174,7 @@ def cross_lingual_metadata(
         )
         for n, s in pools.items()
     )
-    return TaskMetadata(
+    return HybridTaskMetadata(
         name=name,
         description=description
         or (
@@ -410,8 +411,8 @@ class MIRACLMonolingualRetrieval(MIRACLRetrieval):
     stock ``MIRACLRetrieval`` is left untouched, so ``mteb run -t MIRACLRetrieval`` behaves as everywhere else.
     """
 
-    metadata = MIRACLRetrieval.metadata.model_copy(
-        update={
+    metadata = HybridTaskMetadata.model_validate(
+        MIRACLRetrieval.metadata.model_dump() | {
             "name": "MIRACLMonolingualRetrieval",
             "description": (
                 "mteb's MIRACLRetrieval (MIRACL dev, one Wikipedia per language, monolingual) with the number of "
