@@ -7,8 +7,8 @@ mteb 2.26 builds its task and model registries when it is imported and has no pl
 ``sys.meta_path``. Nothing else happens - mteb and hybrid-bench are *not* imported - until some code imports
 ``mteb``; then, once mteb's own ``__init__`` has run, :func:`hybrid_bench.mteb_plugin.on_import` registers
 everything. The finder also watches ``mteb.cli`` (to print hybrid-bench's errors as one line instead of a
-traceback) and ``hybrid_bench.tasks`` (registered as soon as it finishes importing, in case it was mid-import when
-mteb finished). After its last watched module it removes itself.
+traceback) and the modules of ``hybrid_bench.tasks`` (the tasks register as soon as none of them is mid-import, in
+case one was when mteb finished).
 
 Switch it off with the environment variable ``HYBRID_BENCH_NO_MTEB_HOOK=1`` (the ``.pth`` line checks it before
 importing this module); then register explicitly with ``hybrid_bench.mteb_plugin.register()`` or run
@@ -23,7 +23,10 @@ from __future__ import annotations
 import sys
 
 DISABLE_ENV = "HYBRID_BENCH_NO_MTEB_HOOK"
-WATCHED = ("mteb", "mteb.cli", "hybrid_bench.tasks")
+WATCHED = ("mteb", "mteb.cli")
+# every module of the task package (which loads its task modules lazily, PEP 562): the tasks register once no
+# module of it is mid-import, since registering imports them
+WATCHED_PREFIX = "hybrid_bench.tasks."
 
 
 class _RunAfterExec:
@@ -73,7 +76,8 @@ class _AfterImportFinder:
         self._busy: set[str] = set()
 
     def find_spec(self, fullname: str, path: object = None, target: object = None) -> object:
-        if fullname not in self._pending or fullname in self._busy:
+        watched = fullname in self._pending or fullname.startswith(WATCHED_PREFIX)
+        if not watched or fullname in self._busy:
             return None
         self._busy.add(fullname)  # the search below must not find this finder again
         try:
@@ -89,8 +93,6 @@ class _AfterImportFinder:
         if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
             return None
         self._pending.discard(fullname)
-        if not self._pending and self in sys.meta_path:
-            sys.meta_path.remove(self)
         spec.loader = _RunAfterExec(spec.loader, fullname)
         return spec
 

@@ -46,6 +46,19 @@ logger = logging.getLogger(__name__)
 _registering = False
 
 
+_tasks_registered = False
+_TASK_PACKAGE = "hybrid_bench.tasks"
+
+
+def _tasks_mid_import(finished: str | None = None) -> bool:
+    """True while the task package or one of its modules (other than ``finished``, whose import is completing) is
+    mid-import: registering the tasks now would import it circularly."""
+    return any(
+        _mid_import(name) for name in list(sys.modules)
+        if (name == _TASK_PACKAGE or name.startswith(f"{_TASK_PACKAGE}.")) and name != finished
+    )
+
+
 def _mid_import(name: str) -> bool:
     """True while ``name`` is being imported (its module object exists but its code has not finished)."""
     module = sys.modules.get(name)
@@ -55,6 +68,7 @@ def _mid_import(name: str) -> bool:
 
 def register_tasks() -> list[str]:
     """Add :data:`hybrid_bench.tasks.ALL_TASKS` to mteb's task registry; returns the task names."""
+    global _tasks_registered
     mteb_tasks = importlib.import_module("mteb.get_tasks")  # `mteb.get_tasks` the attribute is the function
 
     from hybrid_bench.tasks import ALL_TASKS
@@ -71,6 +85,7 @@ def register_tasks() -> list[str]:
             if name not in similar:
                 similar.append(name)
         names.append(name)
+    _tasks_registered = True
     return names
 
 
@@ -129,8 +144,8 @@ def register(*, tasks: bool = True, models: bool = True, mirrors: bool = True) -
     try:
         if models:
             register_models()
-        # hybrid_bench.tasks imports mteb; if that import is what got us here, it finishes (and registers) later
-        if tasks and not _mid_import("hybrid_bench.tasks"):
+        # the task modules import mteb; if that import is what got us here, they finish (and register) later
+        if tasks and not _tasks_mid_import():
             register_tasks()
         if mirrors:
             register_mirrors()
@@ -173,7 +188,8 @@ def on_import(name: str, module: ModuleType) -> None:
             register()
         elif name == "mteb.cli":
             module.main = wrap_cli_main(module.main)  # type: ignore[attr-defined]
-        elif name == "hybrid_bench.tasks" and not _registering and "mteb.get_tasks" in sys.modules:
+        elif (name.startswith(f"{_TASK_PACKAGE}.") and not _tasks_registered and not _registering
+              and "mteb.get_tasks" in sys.modules and not _tasks_mid_import(finished=name)):
             register_tasks()
             register_mirrors()
     except Exception as err:  # noqa: BLE001 -- see docstring
