@@ -19,11 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hybrid_bench.errors import HybridBenchError
 
-__all__ = ["cap_max_seq_length", "load_model", "load_tasks", "prediction_folder"]
+if TYPE_CHECKING:
+    from hybrid_bench.models.inference import Inference
+
+__all__ = ["cap_max_seq_length", "load_model", "load_tasks", "prediction_folder", "resolve_inference"]
 
 
 def load_tasks(names: Sequence[str], languages: Sequence[str] | None, hf_subsets: Sequence[str] | None) -> list[Any]:
@@ -49,17 +52,55 @@ def load_tasks(names: Sequence[str], languages: Sequence[str] | None, hf_subsets
     return tasks
 
 
-def load_model(name: str, *, max_seq_length: int | None = None) -> Any:
+def load_model(name: str, *, max_seq_length: int | None = None, inference: Inference | None = None) -> Any:
     """An mteb model by hybrid-bench / mteb name (resolved through the hybrid-bench registry).
 
-    ``max_seq_length`` lowers the model's token limit for encoding (never raises it).
+    ``max_seq_length`` lowers the model's token limit for encoding (never raises it). ``inference`` (a concrete
+    backend and dtype, see :func:`resolve_inference`) is recorded in the model's revision, which is how mteb's
+    loader receives it; it applies to hybrid-bench's model table (torch float32, the default, to any model).
     """
     import mteb
 
+    from hybrid_bench.models.registry import MODEL_ORG
     from hybrid_bench.mteb_plugin import register
 
     register()
-    return cap_max_seq_length(mteb.get_model(name), max_seq_length)
+    if inference is None or inference.is_reference:
+        return cap_max_seq_length(mteb.get_model(name), max_seq_length)
+    meta = mteb.get_model_meta(name)
+    if not (meta.name or "").startswith(f"{MODEL_ORG}/"):
+        raise HybridBenchError(f"--backend/--dtype other than torch float32 apply to hybrid-bench's models "
+                               f"(`hybrid-bench models list`), not to {name!r}")
+    meta = meta.model_copy(update={"revision": inference.revision(meta.revision)})
+    return cap_max_seq_length(meta.load_model(), max_seq_length)
+
+
+def resolve_inference(name: str, backend: str = "auto", dtype: str = "auto", *, device: str | None = None) -> Inference:
+    """The concrete :class:`~hybrid_bench.models.inference.Inference` for a requested backend / dtype on model
+    ``name`` (a model-table name or a sentence-transformers folder): ``auto`` takes the fastest choice this machine
+    supports that passes the fidelity gate on this model (measured once per model revision, see
+    :func:`hybrid_bench.models.inference.model_gate`)."""
+    from hybrid_bench.models.inference import load_sentence_transformer, model_gate, resolve
+
+    if backend != "auto" and dtype != "auto":
+        return resolve(backend, dtype, device=device)
+    folder = Path(name).expanduser()
+    if (folder / "modules.json").is_file():
+        from hybrid_bench.models.registry import local_revision
+
+        key = (str(folder.resolve()), local_revision(folder))
+        gate = model_gate(lambda c: load_sentence_transformer(folder, c, cache_key=key, device=device),
+                          name=key[0], revision=key[1])
+    else:
+        import mteb
+
+        from hybrid_bench.mteb_plugin import register
+
+        register()
+        meta = mteb.get_model_meta(name)
+        gate = model_gate(lambda choice: load_model(name, inference=choice).model, name=meta.name or name,
+                          revision=meta.revision)
+    return resolve(backend, dtype, device=device, gate=gate)
 
 
 def cap_max_seq_length(encoder: Any, max_seq_length: int | None) -> Any:

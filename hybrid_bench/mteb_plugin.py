@@ -8,7 +8,8 @@ stock ``mteb run`` CLI see hybrid-bench like any built-in task or model:
 * tasks: :data:`hybrid_bench.tasks.ALL_TASKS`;
 * models: every name in the model table (:mod:`hybrid_bench.models.registry`) as ``hybrid-bench/<name>``; the short
   name (``hybrid-xlmr``) is accepted through mteb's alias table, so ``-m hybrid-xlmr`` works and the results still go
-  to ``hybrid-bench__hybrid-xlmr/<revision>/``;
+  to ``hybrid-bench__hybrid-xlmr/<revision>/``; ``HYBRID_BENCH_INFERENCE=openvino-bfloat16`` (or ``auto``) picks
+  the inference backend and dtype, recorded in the revision (:mod:`hybrid_bench.models.inference`);
 * mirrors: every registered task whose dataset repo id has a local mirror (:mod:`hybrid_bench.data.mirrors`) is
   replaced by a same-named subclass that loads from the mirror and records it as the dataset revision.
 
@@ -31,6 +32,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -102,11 +104,18 @@ def register_models() -> list[str]:
     from mteb.models.get_model_meta import _MODEL_RENAMES
     from mteb.models.model_implementations import MODEL_REGISTRY
 
+    from hybrid_bench.models.inference import INFERENCE_ENV, from_setting
     from hybrid_bench.models.registry import MODEL_ORG, model_metas
 
+    # the configuration boundary for `mteb run -m`: HYBRID_BENCH_INFERENCE picks backend / dtype, recorded in the
+    # revision that mteb hands to hybrid-bench's loader
+    setting = os.environ.get(INFERENCE_ENV, "").strip()
     names = []
     for meta in model_metas():
         assert meta.name is not None
+        if setting:
+            choice = from_setting(setting, name=meta.name, revision=meta.revision)
+            meta = meta.model_copy(update={"revision": choice.revision(meta.revision)})
         MODEL_REGISTRY[meta.name] = meta
         short = meta.name.removeprefix(f"{MODEL_ORG}/")
         # mteb's rename table maps a typed name to a registry name before the lookup; it is the one place that

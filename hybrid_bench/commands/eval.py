@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hybrid_bench.models.inference import add_arguments as add_inference_arguments
+
 logger = logging.getLogger(__name__)
 
 EPILOG = """examples:
@@ -23,6 +25,8 @@ EPILOG = """examples:
   hybrid-bench eval -m me5-small -t XQuADRRetrieval -l deu eng --data-dir ../shared/data
   # a trained model on the held-out XQuAD-R articles, into a chosen results folder
   hybrid-bench eval -m hybrid-me5-small -t XQuADRHeldOutRetrieval --output-folder results/
+  # the reference computation (torch float32) instead of the fastest gated choice
+  hybrid-bench eval -m me5-small -t XQuADRHeldOutRetrieval --backend torch --dtype float32
 """
 
 
@@ -44,19 +48,22 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
                    help="cut inputs at N tokens when encoding (default: the model's own limit, 512 for me5-small); "
                    "MIRACL passages dominate CPU time")
     p.add_argument("--overwrite", action="store_true", help="recompute and replace existing results")
+    add_inference_arguments(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import mteb
 
-    from hybrid_bench.evaluation import load_model, load_tasks, prediction_folder
+    from hybrid_bench.evaluation import load_model, load_tasks, prediction_folder, resolve_inference
     from hybrid_bench.tasks.lareqa import _LAReQARetrieval, summarize
 
     if args.data_dir is not None:
         os.environ["HYBRID_BENCH_DATA"] = str(args.data_dir)
     tasks = load_tasks(args.tasks, args.languages, args.hf_subsets)
-    model = load_model(args.model, max_seq_length=args.max_seq_length)
+    inference = resolve_inference(args.model, args.backend, args.dtype)
+    print(f"{args.model}: inference {inference.label}")
+    model = load_model(args.model, max_seq_length=args.max_seq_length, inference=inference)
     cache = mteb.cache.ResultCache(args.output_folder)
     start = time.perf_counter()
     result = mteb.evaluate(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_FALLBACK, PRESETS
+from hybrid_bench.models.inference import add_arguments as add_inference_arguments
 
 # ---- command line ------------------------------------------------------------------------------------------------
 
@@ -55,6 +56,7 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
     p.add_argument("--miracl-pool", choices=["mirror", "fallback"], default="mirror",
                    help="MIRACL passages: the whole mirror (default), or the fallback pool: every passage of each "
                         "language with >= 30 queries, every judged passage + 1,000 random others for the rest")
+    add_inference_arguments(p)
     p.set_defaults(func=run)
 
 
@@ -107,11 +109,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"preset {preset.name!r} with {changes}")
     default_folder = Path("results") / ("reproduce" if preset.name == "full" else f"reproduce-{preset.name}")
     command = "hybrid-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
+    from hybrid_bench.evaluation import resolve_inference
+
+    # one setting for every model of the run, gated on the base model, so all arms are computed alike
+    inference = resolve_inference(args.base, args.backend, args.dtype)
+    print(f"evaluation inference: {inference.label}")
     printer = _Printer()
     try:
         reproduce(preset, args.output_folder or default_folder, base=args.base, alpha_sweep=args.alpha_sweep,
                   leaderboard_out=args.leaderboard, data_dir=args.data_dir, batch_size=args.batch_size,
-                  command=command, on_event=printer)
+                  inference=inference, command=command, on_event=printer)
     finally:
         if printer.bar is not None:
             printer.bar.close()

@@ -13,12 +13,15 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hybrid_bench.errors import DataError
 from hybrid_bench.experiment.ledger import Ledger, settings_hash, stage_key
 from hybrid_bench.experiment.plan import ModelSpec, base_label
 from hybrid_bench.experiment.presets import LAREQA_TASKS, Preset
+
+if TYPE_CHECKING:
+    from hybrid_bench.models.inference import Inference
 
 __all__ = ["ISO3", "LAREQA_LANGS", "Evaluator", "build_task", "load_encoder", "task_qrels"]
 
@@ -37,11 +40,12 @@ LAREQA_LANGS = {
 
 # ---- models ------------------------------------------------------------------------------------------------------
 
-def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None) -> Any:
+def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None, inference: Inference | None = None) -> Any:
     """An mteb encoder for ``spec``: through the model table when it names the model, else the store / base folder.
 
     A model outside the table (a folder base, or a trained model of a folder base) gets a derived ModelMeta named
-    ``hybrid-bench/<name>`` with the folder's content hash as revision.
+    ``hybrid-bench/<name>`` with the folder's content hash as revision. ``inference`` (backend and dtype) is
+    recorded in the revision (:meth:`hybrid_bench.models.inference.Inference.revision`).
     """
     from hybrid_bench import paths
     from hybrid_bench.errors import ModelNotFoundError
@@ -55,14 +59,18 @@ def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None) -> A
     except ModelNotFoundError:
         in_table = False
     if in_table:
-        encoder = load_model(spec.name)
+        encoder = load_model(spec.name, inference=inference)
     else:
         from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
 
+        from hybrid_bench.models.inference import REFERENCE, load_sentence_transformer
+
         if not (folder / "modules.json").is_file():
             raise ModelNotFoundError(f"{folder} is not a sentence-transformers model folder (no modules.json)")
-        encoder = SentenceTransformerEncoderWrapper(str(folder))
-        encoder.mteb_model_meta = _derived_meta(spec, base, folder, local_revision(folder))
+        choice, revision = inference or REFERENCE, local_revision(folder)
+        encoder = SentenceTransformerEncoderWrapper(
+            load_sentence_transformer(folder, choice, cache_key=(_full_name(spec.name), revision)))
+        encoder.mteb_model_meta = _derived_meta(spec, base, folder, choice.revision(revision) or revision)
     return cap_max_seq_length(encoder, max_seq_length)
 
 

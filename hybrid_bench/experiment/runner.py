@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from hybrid_bench.errors import DataError, HybridBenchError
 from hybrid_bench.experiment import leaderboard_stage
@@ -31,6 +31,9 @@ from hybrid_bench.experiment.ledger import LEDGER_FILE, Ledger
 from hybrid_bench.experiment.plan import Stage, model_specs, plan
 from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_TASKS, Preset
 from hybrid_bench.experiment.train_stage import ensure_trained, export_record, trained_record
+
+if TYPE_CHECKING:
+    from hybrid_bench.models.inference import Inference
 
 __all__ = ["Event", "ReproduceSummary", "reproduce"]
 
@@ -83,6 +86,7 @@ def reproduce(
     leaderboard_out: str | os.PathLike[str] | None = None,
     data_dir: str | None = None,
     batch_size: int = 32,
+    inference: Inference | None = None,
     command: str | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> ReproduceSummary:
@@ -96,6 +100,8 @@ def reproduce(
         leaderboard_out: leaderboard folder (default ``leaderboards/reproduce-<preset>``).
         data_dir: local data folder (``lareqa/``, ``miracl-lite/``; else ``$HYBRID_BENCH_DATA`` / the cache).
         batch_size: encoding batch size of the evaluations.
+        inference: backend and dtype of every evaluation (default torch float32), recorded in each model's
+            revision, so the ledger and the results never mix settings.
         command: the command line, recorded in the leaderboard.
         on_event: called with every :class:`Event` (default: ignore them).
 
@@ -141,7 +147,8 @@ def reproduce(
                 name = stage.model.name
                 if name not in encoders:
                     encoders.clear()  # one model in memory at a time
-                    encoders[name] = load_encoder(stage.model, base, max_seq_length=preset.eval_max_seq_length)
+                    encoders[name] = load_encoder(stage.model, base, max_seq_length=preset.eval_max_seq_length,
+                                                  inference=inference)
                 ran, earlier = evaluator.run(encoders[name], stage.task)
             else:
                 encoders.clear()

@@ -400,27 +400,32 @@ def load_model(
     mteb calls this as ``loader(meta.name, revision=meta.revision, **loader_kwargs)``. A local folder is loaded
     as saved, its own prompts included (the trainer saves the prompts it trained with); the entry's ``prompts``
     fill in only when the folder or repo has none. ``revision`` is passed on only for Hugging Face repos: for a
-    local folder it is the content hash, not something to check out.
+    local folder it is the content hash, not something to check out. A revision suffix such as
+    ``+openvino-bfloat16`` selects the inference backend and dtype (:mod:`hybrid_bench.models.inference`).
 
     Raises:
         ModelNotFoundError: the name resolves nowhere, or its Hugging Face repo cannot be loaded (e.g. offline).
     """
     from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
 
+    from hybrid_bench.models.inference import load_sentence_transformer, split_revision
+
     entry = get_entry(model_name)
+    revision, choice = split_revision(revision)
     location = resolve_model(entry)
+    key = (entry.full_name, revision)
     if isinstance(location, Path):
         has_prompts = {"query", "document"} <= set(_folder_prompts(location))
         prompts = None if has_prompts else entry.prompts
-        logger.info("loading %s from %s", entry.full_name, location)
-        return SentenceTransformerEncoderWrapper(str(location), device=device, model_prompts=prompts, **kwargs)
-    logger.info("loading %s from the Hugging Face repo %s", entry.full_name, location)
+        logger.info("loading %s from %s (%s)", entry.full_name, location, choice.label)
+        model = load_sentence_transformer(location, choice, cache_key=key, device=device, **kwargs)
+        return SentenceTransformerEncoderWrapper(model, model_prompts=prompts)
+    logger.info("loading %s from the Hugging Face repo %s (%s)", entry.full_name, location, choice.label)
     try:
-        return SentenceTransformerEncoderWrapper(
-            location, revision=revision, device=device, model_prompts=entry.prompts, **kwargs
-        )
+        model = load_sentence_transformer(location, choice, cache_key=key, device=device, revision=revision, **kwargs)
     except OSError as err:
         raise ModelNotFoundError(
             f"model {entry.name!r}: the configured Hugging Face repo {location} could not be loaded ({err}). "
             f"Check the repo id and your connection, or create the model locally with `{entry.train_command()}`."
         ) from None
+    return SentenceTransformerEncoderWrapper(model, model_prompts=entry.prompts)
