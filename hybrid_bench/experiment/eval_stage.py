@@ -40,7 +40,8 @@ LAREQA_LANGS = {
 
 # ---- models ------------------------------------------------------------------------------------------------------
 
-def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None, inference: Inference | None = None) -> Any:
+def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None,
+                 inference: Inference | None = None) -> Any:
     """An mteb encoder for ``spec``: through the model table when it names the model, else the store / base folder.
 
     A model outside the table (a folder base, or a trained model of a folder base) gets a derived ModelMeta named
