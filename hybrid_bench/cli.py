@@ -19,6 +19,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("train", "train", "fine-tune a retriever with mono / cross / hybrid batches"),
     ("leaderboard", "leaderboard", "tables, confidence intervals and plots from an MTEB results folder"),
     ("reproduce", "reproduce", "the paper's experiment end to end: train, evaluate, leaderboard"),
+    ("cache", "cache", "show or clear the persistent embedding cache"),
     ("mteb", "mteb_passthrough", "run the stock `mteb` CLI with hybrid-bench's tasks and models registered"),
 )
 

@@ -13,3 +13,30 @@ def fake_meta(name: str, *, embed_dim: int | None = None, revision: str = "r1") 
         public_training_code=None, public_training_data=None, framework=["NumPy"],
         similarity_fn_name="cosine", use_instructions=False, training_datasets=None,
     )
+
+
+class CountingEncoder:
+    """Deterministic hash embeddings (8 dims) that counts the texts it is sent; an mteb EncoderProtocol."""
+
+    def __init__(self, revision: str = "r1") -> None:
+        self.mteb_model_meta = fake_meta("test/counting", embed_dim=8, revision=revision)
+        self.texts_encoded = 0
+
+    def encode(self, inputs, **kwargs):  # noqa: ANN001, ANN003, ANN201 -- mteb's encode protocol
+        import hashlib
+
+        import numpy as np
+
+        out = []
+        for batch in inputs:
+            for text in batch["text"]:
+                self.texts_encoded += 1
+                seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+                out.append(np.random.default_rng(seed).normal(size=8))
+        return np.asarray(out, dtype=np.float32)
+
+    def similarity(self, a, b):  # noqa: ANN001, ANN201
+        raise NotImplementedError
+
+    def similarity_pairwise(self, a, b):  # noqa: ANN001, ANN201
+        raise NotImplementedError

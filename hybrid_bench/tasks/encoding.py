@@ -21,6 +21,8 @@ from mteb._create_dataloaders import create_dataloader
 from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.types import PromptType
 
+from hybrid_bench.tasks.embedding_store import EmbeddingStore, text_key
+
 logger = logging.getLogger(__name__)
 
 
@@ -93,11 +95,13 @@ class EmbeddingCache:
     mteb calls ``task.evaluate`` once per subset, so encode-once has to outlive a single call: the cache lives as
     long as the model object (see :func:`cache_for`). The *cache group* is the task's declared embedding context —
     tasks that feed the model identical inputs (XQuAD-R and its held-out variant) share one group, so their common
-    texts are encoded once per run too.
+    texts are encoded once per run too. With a ``store`` (:class:`~hybrid_bench.tasks.embedding_store.
+    EmbeddingStore`) texts are also looked up in, and written to, the persistent cache, across processes.
     """
 
-    def __init__(self) -> None:
-        self._store: dict[tuple[str, str, str, str], npt.NDArray[np.float32]] = {}
+    def __init__(self, store: EmbeddingStore | None = None) -> None:
+        self._memory: dict[str, npt.NDArray[np.float32]] = {}
+        self.store = store
         self.encoded_texts = 0  # how many texts were actually sent to the model (for tests and benchmarks)
 
     def get_or_encode(
@@ -114,21 +118,27 @@ class EmbeddingCache:
     ) -> npt.NDArray[np.float32]:
         """Embeddings for every row of ``dataset``, encoding only rows not cached yet."""
         titles = dataset["title"] if "title" in dataset.column_names else [""] * len(dataset)
-        keys = [(group, prompt_type.value, t or "", x) for t, x in zip(titles, dataset["text"])]
-        missing = sorted({i for i, k in enumerate(keys) if k not in self._store})
+        keys = [text_key(group, prompt_type.value, t or "", x) for t, x in zip(titles, dataset["text"])]
+        wanted = [k for k in dict.fromkeys(keys) if k not in self._memory]
+        if wanted and self.store is not None:
+            self._memory.update(self.store.get(wanted))
+        missing = sorted({i for i, k in enumerate(keys) if k not in self._memory})
         if missing:
-            todo = dataset.select(missing)
+            first = list({keys[i]: i for i in reversed(missing)}.values())  # one row per distinct text
             emb = encode_dataset(
-                model, todo, prompt_type=prompt_type, task_metadata=task_metadata, hf_split=hf_split,
-                hf_subset=hf_subset, encode_kwargs=encode_kwargs,
+                model, dataset.select(sorted(first)), prompt_type=prompt_type, task_metadata=task_metadata,
+                hf_split=hf_split, hf_subset=hf_subset, encode_kwargs=encode_kwargs,
             )
-            for i, vec in zip(missing, emb):
-                self._store[keys[i]] = vec
-            self.encoded_texts += len({keys[i] for i in missing})
-        return np.stack([self._store[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+            new = [keys[i] for i in sorted(first)]
+            self._memory.update(zip(new, emb))
+            self.encoded_texts += len(new)
+            if self.store is not None:
+                self.store.put(new, emb)
+        return np.stack([self._memory[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
 
 
 _CACHES: "weakref.WeakKeyDictionary[Any, EmbeddingCache]" = weakref.WeakKeyDictionary()
+_PERSISTENT = [True]
 
 
 def cache_for(model: Any) -> EmbeddingCache:  # noqa: ANN401 -- any mteb model
@@ -139,11 +149,20 @@ def cache_for(model: Any) -> EmbeddingCache:  # noqa: ANN401 -- any mteb model
     referenced gets a fresh cache per call (encode-once then holds within one subset only) and a warning.
     """
     try:
-        return _CACHES.setdefault(model, EmbeddingCache())
+        cache = _CACHES.get(model)
     except TypeError:
         logger.warning("%s cannot be weakly referenced: its embeddings are not kept between subsets",
                        type(model).__name__)
-        return EmbeddingCache()
+        return EmbeddingCache(EmbeddingStore.for_model(model) if _PERSISTENT[0] else None)
+    if cache is None:
+        cache = _CACHES[model] = EmbeddingCache(EmbeddingStore.for_model(model) if _PERSISTENT[0] else None)
+    return cache
+
+
+def use_persistent_cache(enabled: bool) -> None:
+    """Switch the persistent cache on (default) or off for models whose cache is created from now on (benchmarks
+    that time encoding switch it off)."""
+    _PERSISTENT[0] = enabled
 
 
 def embed(model: Any, dataset: Dataset, *, group: str, prompt_type: PromptType, task_metadata: TaskMetadata,  # noqa: ANN401
