@@ -17,8 +17,8 @@ written by :func:`hybrid_bench.training.trainer.train_model`), never from its na
 Example:
     >>> roles = {"m1": Role("mono", None, 1, "me5-small"), "m2": Role("mono", None, 2, "me5-small"),
     ...          "me5-small": Role(None, None, None, None)}
-    >>> [(a.name, a.labels) for a in group_arms(roles)]
-    [('me5-small', ('me5-small',)), ('m1', ('m1', 'm2'))]
+    >>> {a.name: a.labels for a in group_arms(roles)}
+    {'me5-small': ('me5-small',), 'm1': ('m1', 'm2')}
 """
 
 from __future__ import annotations

@@ -54,8 +54,9 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import sparse, stats
-from scipy.sparse import csgraph
+from scipy import stats
+
+from hybrid_bench.leaderboard.design import UnitDesign, multiplicities
 
 # replicates per vectorised batch: bounds memory to batch × n_units floats
 _BATCH = 500
@@ -222,73 +223,6 @@ def paired_bootstrap(
     )
 
 
-class _UnitDesign:
-    """Per-(seed, group, unit) sums and counts, so that any weighting of seeds and units gives all group means by
-    one matmul per seed."""
-
-    def __init__(self, values: np.ndarray, groups: Sequence[object], units: Sequence[object],
-                 seeds: Sequence[object] | None = None) -> None:
-        group_codes, self.group_names = pd.factorize(pd.Series(list(groups), dtype=object), sort=True)
-        unit_codes, self.unit_names = pd.factorize(pd.Series(list(units), dtype=object), sort=False)
-        seed_codes, self.seed_names = pd.factorize(
-            pd.Series(list(seeds) if seeds is not None else [0] * len(values), dtype=object), sort=True)
-        n_s, n_g, n_u = len(self.seed_names), len(self.group_names), len(self.unit_names)
-        self.sums = np.zeros((n_s, n_g, n_u))
-        self.counts = np.zeros((n_s, n_g, n_u))
-        np.add.at(self.sums, (seed_codes, group_codes, unit_codes), values)
-        np.add.at(self.counts, (seed_codes, group_codes, unit_codes), 1.0)
-        self.n_rows = np.bincount(group_codes, minlength=n_g)
-        self.strata = self._strata()
-
-    def _strata(self) -> list[np.ndarray]:
-        """Unit indices per stratum: groups that share a unit are in one stratum (connected components)."""
-        counts = self.counts.sum(axis=0)
-        present = sparse.csr_matrix(counts > 0)
-        _, group_label = csgraph.connected_components(present @ present.T, directed=False)
-        unit_label = group_label[np.argmax(counts > 0, axis=0)]
-        strata = [np.flatnonzero(unit_label == label) for label in np.unique(unit_label)]
-        # scipy needs two or more observations per sample; pool single-unit strata into one
-        singles = [s for s in strata if s.size < 2]
-        strata = [s for s in strata if s.size >= 2]
-        if singles:
-            strata.append(np.concatenate(singles))
-        return strata
-
-    @property
-    def n_units(self) -> int:
-        return self.sums.shape[2]
-
-    @property
-    def n_seeds(self) -> int:
-        return self.sums.shape[0]
-
-    def group_means(self, weights: np.ndarray, seed_weights: np.ndarray | None = None) -> np.ndarray:
-        """``weights``: (..., n_units) unit multiplicities, ``seed_weights``: (..., n_seeds) seed multiplicities
-        (default: every seed once) → (..., n_groups) weighted group means."""
-        if seed_weights is None:
-            seed_weights = np.ones((*weights.shape[:-1], self.n_seeds))
-        num = sum(seed_weights[..., s, None] * (weights @ self.sums[s].T) for s in range(self.n_seeds))
-        den = sum(seed_weights[..., s, None] * (weights @ self.counts[s].T) for s in range(self.n_seeds))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return num / den
-
-    def per_seed_macro(self) -> np.ndarray:
-        """The macro mean of each seed on its own (all units once)."""
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.nanmean(self.sums.sum(axis=2) / self.counts.sum(axis=2), axis=1)
-
-    def unit_contributions(self) -> np.ndarray:
-        """Each unit's additive share of the macro mean when group sizes are fixed (used by the sign flip)."""
-        totals = self.counts.sum(axis=(0, 2))
-        return (self.sums.sum(axis=0) / totals[:, None]).sum(axis=0) / len(self.group_names)
-
-
-def _multiplicities(idx: np.ndarray, n: int) -> np.ndarray:
-    """(batch, k) drawn indices in ``range(n)`` → (batch, n) counts of each index."""
-    offsets = (np.arange(idx.shape[0]) * n)[:, None]
-    return np.bincount((idx + offsets).ravel(), minlength=idx.shape[0] * n).reshape(idx.shape[0], n).astype(float)
-
-
 def macro_paired_bootstrap(
     a: npt.ArrayLike,
     b: npt.ArrayLike,
@@ -339,7 +273,7 @@ def macro_paired_bootstrap(
     if len(groups) != a.size or len(units) != a.size or (seeds is not None and len(seeds) != a.size):
         raise ValueError(f"groups ({len(groups)}), units ({len(units)}) and seeds must have one entry per row "
                          f"({a.size})")
-    design = _UnitDesign(a - b, groups, units, seeds)
+    design = UnitDesign(a - b, groups, units, seeds)
     if design.n_units < 2:
         raise ValueError("need at least 2 distinct units for a bootstrap")
     observed_groups = design.group_means(np.ones(design.n_units))
@@ -353,8 +287,8 @@ def macro_paired_bootstrap(
         seed_idx = samples_.pop(0) if n_seeds > 1 else None
         idx = np.concatenate(samples_, axis=-1)
         lead = idx.shape[:-1]
-        weights = _multiplicities(idx.reshape(-1, idx.shape[-1]), design.n_units)
-        seed_weights = None if seed_idx is None else _multiplicities(seed_idx.reshape(-1, n_seeds), n_seeds)
+        weights = multiplicities(idx.reshape(-1, idx.shape[-1]), design.n_units)
+        seed_weights = None if seed_idx is None else multiplicities(seed_idx.reshape(-1, n_seeds), n_seeds)
         means = design.group_means(weights, seed_weights)  # (batch, n_groups); NaN where a group drew no unit
         out = np.concatenate([np.nanmean(means, axis=1, keepdims=True), means], axis=1)
         return np.moveaxis(out.reshape(*lead, n_groups + 1), -1, 0)
