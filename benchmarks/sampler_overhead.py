@@ -61,7 +61,7 @@ def _model_dir(name: str, corpus: Any, workdir: Path) -> Path:
         texts = [f"{t.query} {t.positive}" for item in corpus.items[:200] for t in item.texts.values()]
         build_tiny_model(workdir / "tiny", texts + ["query: passage:"])
         return workdir / "tiny" / "st"
-    from hybrid_bench.training.trainer import resolve_base
+    from hybrid_bench.models.bases import resolve_base
 
     return resolve_base(name)
 
@@ -71,7 +71,7 @@ def _run(sampler: Any, model_dir: Path, dataset: Any, args: argparse.Namespace, 
     from sentence_transformers import SentenceTransformerTrainingArguments
 
     from hybrid_bench.training.loss import HybridInfoNCELoss
-    from hybrid_bench.training.trainer import _column_prompts, freeze_word_embeddings
+    from hybrid_bench.training.base_model import column_prompts, freeze_word_embeddings
 
     model = SentenceTransformer(str(model_dir), device="cpu")
     model.max_seq_length = args.max_seq_length
@@ -81,7 +81,7 @@ def _run(sampler: Any, model_dir: Path, dataset: Any, args: argparse.Namespace, 
     training_args = SentenceTransformerTrainingArguments(
         output_dir=str(workdir / "out"), max_steps=args.steps, per_device_train_batch_size=args.batch_size,
         learning_rate=3e-5, warmup_steps=0, seed=args.seed, bf16=args.bf16, use_cpu=True, batch_sampler=sampler,
-        prompts=_column_prompts(model), save_strategy="no", logging_strategy="no", report_to="none",
+        prompts=column_prompts(model), save_strategy="no", logging_strategy="no", report_to="none",
         disable_tqdm=True, dataloader_pin_memory=False,
     )
     trainer = SentenceTransformerTrainer(model=model, args=training_args, train_dataset=dataset,

@@ -18,7 +18,8 @@ from sentence_transformers import SentenceTransformer
 
 from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.training.loss import HybridInfoNCELoss
-from hybrid_bench.training.trainer import RUN_RECORD, TRAINING_RECORD, TrainConfig, checkpoint_dir, train_model
+from hybrid_bench.training.records import RUN_RECORD, TRAINING_RECORD
+from hybrid_bench.training.trainer import TrainConfig, checkpoint_dir, train_model
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 N_ITEMS = 48
@@ -218,6 +219,10 @@ def test_refuses_bad_requests(base_dir: Path, corpus_file: Path, trained, monkey
         train_model(config, "tiny-hybrid")
     with pytest.raises(HybridBenchError, match="invalid model name"):
         train_model(config, "../escape")
+    # the trainer (a lower layer) does not resolve names: the caller passes where the base is
+    with pytest.raises(HybridBenchError, match="'me5-small' is a name.*resolve_base"):
+        train_model(TrainConfig(base="me5-small", data=str(corpus_file), steps=4, **TINY), "named")
+    assert not checkpoint_dir("named").exists()
     with pytest.raises(HybridBenchError, match="--alpha only applies to the hybrid strategy"):
         TrainConfig(strategy="mono", alpha=0.3)
     with pytest.raises(HybridBenchError, match="unknown strategy"):
@@ -290,7 +295,7 @@ def test_hub_id_base_offline_is_one_clear_error(corpus_file: Path, tmp_path: Pat
     """The paper's bases are hub ids: accepted as --base, and offline the failure says how to use a local copy."""
     from hybrid_bench.cli import main
     from hybrid_bench.errors import ModelNotFoundError
-    from hybrid_bench.training.trainer import resolve_base
+    from hybrid_bench.models.bases import resolve_base
 
     monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import argparse
 
-from hybrid_bench.training.trainer import STRATEGIES, TrainConfig
+from hybrid_bench.training.records import STRATEGIES
+from hybrid_bench.training.trainer import TrainConfig
 
 EPILOG = """examples:
   hybrid-bench train --base me5-small --strategy hybrid --alpha 0.5 --steps 300 --bf16 --out hybrid-me5-small
@@ -86,6 +87,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from hybrid_bench.models.bases import resolve_base
     from hybrid_bench.training.trainer import train_model
 
     config = TrainConfig(
@@ -96,7 +98,9 @@ def run_command(args: argparse.Namespace) -> int:
         freeze_embeddings=args.freeze_embeddings, bf16=args.bf16, scale=args.scale, symmetric=args.symmetric,
         language_sampling=args.language_sampling, save_steps=args.save_steps, logging_steps=args.logging_steps,
     )
-    result = train_model(config, args.out, resume=args.resume, overwrite=args.overwrite, data_dir=args.data_dir)
+    base_path = resolve_base(config.base)  # cheap: a wrong --base fails before data and model are loaded
+    result = train_model(config, args.out, resume=args.resume, overwrite=args.overwrite, base_path=base_path,
+                         data_dir=args.data_dir)
     print(result.path)
     print(
         f"{result.global_step} steps in {result.wall_time_s:.0f} s"

@@ -47,7 +47,7 @@ class ModelSpec:
         """The probability of a monolingual batch (the strategy's default when ``alpha`` is not given)."""
         if self.strategy is None:
             return None
-        from hybrid_bench.training.trainer import STRATEGIES
+        from hybrid_bench.training.records import STRATEGIES
 
         return self.alpha if self.alpha is not None else STRATEGIES[self.strategy]
 

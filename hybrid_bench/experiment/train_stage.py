@@ -25,12 +25,9 @@ logger = logging.getLogger(__name__)
 def trained_record(name: str) -> dict[str, Any] | None:
     """The training record of the stored model ``name`` (``None``: not in the store, or no readable record)."""
     from hybrid_bench import paths
-    from hybrid_bench.training.trainer import TRAINING_RECORD
+    from hybrid_bench.training.records import read_training_record
 
-    try:
-        return json.loads((paths.models_dir() / name / TRAINING_RECORD).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    return read_training_record(paths.models_dir() / name)
 
 
 def export_record(name: str, results: Path) -> Path:
@@ -64,6 +61,7 @@ def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str 
             silently: remove it, or use another preset name).
     """
     from hybrid_bench import paths
+    from hybrid_bench.models.bases import resolve_base
     from hybrid_bench.training.trainer import train_model
 
     config = train_config(preset, base, spec)
@@ -80,7 +78,7 @@ def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str 
         raise HybridBenchError(f"{folder} exists but has no training record; remove it or choose another preset")
     stale = _stale_checkpoints(spec.name, config)
     # resume=True continues an interrupted run of these settings (or starts afresh when there is none)
-    train_model(config, spec.name, resume=not stale, overwrite=stale, data_dir=data_dir)
+    train_model(config, spec.name, resume=not stale, overwrite=stale, base_path=resolve_base(base), data_dir=data_dir)
     return folder, True
 
 
@@ -91,16 +89,16 @@ def _stale_checkpoints(name: str, config: Any) -> bool:
     Raises:
         HybridBenchError: complete checkpoints of a run with other settings exist.
     """
-    from hybrid_bench.training import trainer
+    from hybrid_bench.training import records, trainer
 
     ckpt = trainer.checkpoint_dir(name)
     try:
-        saved = json.loads((ckpt / trainer.RUN_CONFIG).read_text(encoding="utf-8"))
+        saved = json.loads((ckpt / records.RUN_CONFIG).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     if saved == config.to_dict():
         return False
-    complete = [p for p in ckpt.glob("checkpoint-*") if trainer.read_run_record(p) is not None]
+    complete = [p for p in ckpt.glob("checkpoint-*") if records.read_run_record(p) is not None]
     if complete:
         raise HybridBenchError(
             f"{ckpt} holds checkpoints of an interrupted training of {name!r} with other settings; remove that "

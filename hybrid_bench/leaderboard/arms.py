@@ -96,7 +96,7 @@ def read_roles(labels: Sequence[str], results_dir: str | os.PathLike[str] | None
     from hybrid_bench import paths
     from hybrid_bench.errors import ModelNotFoundError
     from hybrid_bench.models.registry import get_entry
-    from hybrid_bench.training.trainer import TRAINING_RECORD
+    from hybrid_bench.training.records import TRAINING_RECORD
 
     folder = Path(results_dir) / TRAINING_RECORDS_DIR if results_dir is not None else None
     roles: dict[str, Role] = {}

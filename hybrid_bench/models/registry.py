@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 from hybrid_bench.errors import DataError, ModelNotFoundError
 from hybrid_bench.io import atomic_write_text
 from hybrid_bench.paths import home_dir, models_dir
-from hybrid_bench.training.trainer import TRAINING_RECORD
+from hybrid_bench.training.records import STRATEGIES, TRAINING_RECORD, read_training_record
 
 if TYPE_CHECKING:
     from mteb.models import ModelMeta
@@ -67,7 +67,6 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 MODEL_ORG = "hybrid-bench"
-STRATEGIES = ("mono", "cross", "hybrid")
 # Metadata copied from the base model's ModelMeta unless the entry sets it.
 _INHERITED = (
     "languages", "license", "embed_dim", "max_tokens", "n_parameters", "n_embedding_parameters", "memory_usage_mb",
@@ -200,12 +199,12 @@ def _trained_entries(table: dict[str, ModelEntry]) -> dict[str, ModelEntry]:
         name = record_file.parent.name
         if name in table or not (record_file.parent / "modules.json").is_file():
             continue
-        try:
-            record = json.loads(record_file.read_text(encoding="utf-8"))
-            base, strategy, data = str(record["base"]), record.get("strategy"), record.get("data")
-        except (OSError, ValueError, KeyError, TypeError) as err:
-            logger.warning("%s: unreadable training record (%s); model %r not registered", record_file, err, name)
+        record = read_training_record(record_file.parent) or {}
+        if "base" not in record:
+            logger.warning("%s: unreadable training record (no JSON object with a base); model %r not registered",
+                           record_file, name)
             continue
+        base, strategy, data = str(record["base"]), record.get("strategy"), record.get("data")
         found[name] = ModelEntry(
             name=name,
             base=base,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ __all__ = [
     "LOADING_KWARGS",
     "PAPER_PROMPTS",
     "column_prompts",
+    "folder_or_hub_id",
     "freeze_word_embeddings",
     "load_base_model",
     "persist_loading_kwargs",
@@ -43,6 +45,8 @@ logger = logging.getLogger(__name__)
 LOADING_KWARGS = ("model_kwargs", "processor_kwargs", "config_kwargs")
 # the older spellings sentence-transformers still reads (``Transformer._load_init_kwargs``)
 _OLD_NAMES = {"model_args": "model_kwargs", "tokenizer_args": "processor_kwargs", "config_args": "config_kwargs"}
+
+_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 
 #: the paper's input prefixes (E5 style), given to a base model that defines no query / document prompts
 PAPER_PROMPTS: dict[str, str] = {"query": "Query: ", "document": "Passage: "}
@@ -94,6 +98,29 @@ def saved_loading_kwargs(folder: str | os.PathLike[str]) -> dict[int, dict[str, 
         if kwargs:
             found[index] = kwargs
     return found
+
+
+def folder_or_hub_id(base: str | os.PathLike[str]) -> Path | str | None:
+    """``base`` as a model folder (checked) or a Hugging Face repo id; ``None`` for anything else (e.g. a name).
+
+    Raises:
+        ModelNotFoundError: ``base`` is a folder but neither a sentence-transformers (``modules.json``) nor a
+            transformers (``config.json``) one.
+
+    Example:
+        >>> folder_or_hub_id("sentence-transformers/LaBSE")
+        'sentence-transformers/LaBSE'
+    """
+    folder = Path(base).expanduser()
+    if folder.is_dir():
+        if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
+            raise ModelNotFoundError(
+                f"{folder} is neither a sentence-transformers folder (modules.json) nor a transformers one (config.json)"
+            )
+        return folder
+    if isinstance(base, str) and _HUB_ID.fullmatch(base):
+        return base
+    return None
 
 
 def load_base_model(where: str | os.PathLike[str], *, device: str | None = None) -> Any:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +10,7 @@ from typing import Any
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 
 from hybrid_bench.training.loss import HybridInfoNCELoss
-from hybrid_bench.training.trainer import RUN_RECORD
+from hybrid_bench.training.records import write_run_record
 
 __all__ = ["HybridLossCallback", "WallClockCallback"]
 
@@ -61,7 +59,7 @@ class HybridLossCallback(TrainerCallback):
 class WallClockCallback(TrainerCallback):
     """Measures training wall time across interrupted and resumed runs.
 
-    On every checkpoint save it writes :data:`~hybrid_bench.training.trainer.RUN_RECORD` (``{"global_step",
+    On every checkpoint save it writes :data:`~hybrid_bench.training.records.RUN_RECORD` (``{"global_step",
     "wall_time_s"}``) into the checkpoint folder, after the trainer wrote everything else, so the file marks a
     complete checkpoint; a resumed run starts its clock from the record of the checkpoint it resumes from.
 
@@ -85,7 +83,4 @@ class WallClockCallback(TrainerCallback):
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
         if not folder.is_dir() or not state.is_world_process_zero:
             return
-        record = {"global_step": state.global_step, "wall_time_s": round(self.elapsed, 3)}
-        tmp = folder / f".{RUN_RECORD}.tmp"
-        tmp.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(tmp, folder / RUN_RECORD)
+        write_run_record(folder, state.global_step, self.elapsed)

@@ -42,7 +42,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 from hybrid_bench.errors import DataError
-from hybrid_bench.training.parallel_data import ParallelCorpus
+from hybrid_bench.training.corpus import ParallelCorpus
 
 __all__ = [
     "MMARCO_LANGUAGES",

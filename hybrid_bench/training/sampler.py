@@ -46,7 +46,7 @@ import numpy as np
 import torch
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
-from hybrid_bench.training.parallel_data import LABEL_FIELDS, NO_NEGATIVE, PairLabels
+from hybrid_bench.training.corpus import LABEL_FIELDS, NO_NEGATIVE, PairLabels
 
 if TYPE_CHECKING:
     from datasets import Dataset

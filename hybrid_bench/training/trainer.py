@@ -18,9 +18,11 @@ Where things go:
 
 Example::
 
+    from hybrid_bench.models.registry import resolve_base
     from hybrid_bench.training.trainer import TrainConfig, train_model
 
-    result = train_model(TrainConfig(base="me5-small", strategy="hybrid", steps=300), "hybrid-me5-small")
+    config = TrainConfig(base="me5-small", strategy="hybrid", steps=300)
+    result = train_model(config, "hybrid-me5-small", base_path=resolve_base(config.base))
     print(result.path, result.wall_time_s)
 """
 
@@ -37,34 +39,24 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hybrid_bench import paths
-from hybrid_bench.errors import HybridBenchError, ModelNotFoundError
+from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.io import atomic_path, atomic_write_text
-from hybrid_bench.training.base_model import column_prompts, freeze_word_embeddings, load_base_model
+from hybrid_bench.training.base_model import column_prompts, folder_or_hub_id, freeze_word_embeddings, load_base_model
 from hybrid_bench.training.parallel_data import XQUAD_R_TRAIN, ParallelCorpus, load_parallel_data
+from hybrid_bench.training.records import (
+    RUN_CONFIG,
+    STRATEGIES,
+    TRAINING_RECORD,
+    read_run_record,
+    write_training_record,
+)
 
-__all__ = [
-    "RUN_RECORD",
-    "STRATEGIES",
-    "TRAINING_RECORD",
-    "TrainConfig",
-    "TrainResult",
-    "checkpoint_dir",
-    "read_run_record",
-    "train_model",
-]
+__all__ = ["TrainConfig", "TrainResult", "checkpoint_dir", "train_model"]
 
 logger = logging.getLogger(__name__)
 
 Strategy = Literal["mono", "cross", "hybrid"]
-#: α of each strategy: the probability that a batch is monolingual (hybrid: the paper's best, unless given).
-STRATEGIES: dict[str, float] = {"mono": 1.0, "cross": 0.0, "hybrid": 0.5}
-TRAINING_RECORD = "hybrid_bench_training.json"
-#: Written into a checkpoint folder after the trainer finished saving it, so its presence marks a complete
-#: checkpoint; holds the global step and the wall time spent so far.
-RUN_RECORD = "hybrid_bench_run.json"
-RUN_CONFIG = "run_config.json"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-_HUB_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 @dataclass(frozen=True)
@@ -167,6 +159,7 @@ def train_model(
     *,
     resume: bool = False,
     overwrite: bool = False,
+    base_path: str | os.PathLike[str] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     corpus: ParallelCorpus | None = None,
 ) -> TrainResult:
@@ -175,6 +168,10 @@ def train_model(
     Args:
         config: The run's settings.
         out: Name of the new model (``models_dir()/out``): letters, digits, ``.``, ``_``, ``-``.
+        base_path: Where ``config.base``'s weights are: a local folder or a Hugging Face repo id. Default:
+            ``config.base`` itself, which must then be one of those. A *name* (``me5-small``, a model-store or
+            ``models.toml`` name) is resolved by the caller, through
+            :func:`hybrid_bench.models.registry.resolve_base` (as ``hybrid-bench train`` does).
         resume: Continue the interrupted run of ``out`` from its newest complete checkpoint (same ``config``
             required); without a checkpoint, start from scratch.
         overwrite: Replace an existing model ``out`` and discard checkpoints of an earlier run.
@@ -187,6 +184,12 @@ def train_model(
     """
     if not _NAME.fullmatch(out):
         raise HybridBenchError(f"invalid model name {out!r}: use letters, digits, '.', '_' and '-' only")
+    base_where = folder_or_hub_id(base_path if base_path is not None else config.base)
+    if base_where is None:
+        raise HybridBenchError(
+            f"base model {config.base!r} is a name, not a model folder or a Hugging Face repo id: resolve it with "
+            "hybrid_bench.models.registry.resolve_base() and pass the result as base_path"
+        )
     target = paths.models_dir() / out
     if target.exists() and not overwrite:
         raise HybridBenchError(f"model {out!r} already exists at {target}; pass --overwrite to replace it")
@@ -202,7 +205,6 @@ def train_model(
     from hybrid_bench.training.loss import HybridInfoNCELoss
     from hybrid_bench.training.sampler import HybridBatchSampler
 
-    base_path = resolve_base(config.base)  # cheap: a wrong --base fails before data and model are loaded
     if corpus is None:
         corpus = load_parallel_data(
             config.data, languages=config.languages, hard_negatives=config.hard_negatives, data_dir=data_dir,
@@ -211,7 +213,7 @@ def train_model(
     train_dataset = corpus.to_dataset()
     logger.info("training data: %s, %d rows", corpus, len(train_dataset))
 
-    model = load_base_model(base_path)
+    model = load_base_model(base_where)
 
     # the training limit only shortens CPU steps; the saved model keeps the base's limit for evaluation
     base_max_seq_length = model.max_seq_length
@@ -261,7 +263,7 @@ def train_model(
     record = {
         "name": out,
         "base": config.base,
-        "base_path": str(base_path),
+        "base_path": str(base_where),
         "strategy": config.strategy,
         "alpha": config.resolved_alpha,
         "data": corpus.name,
@@ -281,49 +283,10 @@ def train_model(
     with atomic_path(target, overwrite=overwrite) as tmp:
         model.save(str(tmp))
         _append_model_card(tmp / "README.md", record)
-        (tmp / TRAINING_RECORD).write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        write_training_record(tmp, record)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     logger.info("saved %s (%d steps, %.0f s)", target, global_step, wall)
     return TrainResult(target, global_step, round(wall, 1), record["resumed_from_step"], record)
-
-
-def resolve_base(base: str) -> Path | str:
-    """Where to load ``base`` from: ``"me5-small"`` (built on first use), a model-store name, a sentence-transformers
-    folder, or a Hugging Face repo id (``"FacebookAI/xlm-roberta-base"``), returned unchanged for
-    :func:`~hybrid_bench.training.base_model.load_base_model` to download.
-
-    Example:
-        >>> resolve_base("sentence-transformers/LaBSE")
-        'sentence-transformers/LaBSE'
-    """
-    if base == "me5-small":
-        from hybrid_bench.models.me5_small import me5_small_path
-
-        return me5_small_path()
-    folder = Path(base).expanduser()
-    if folder.is_dir():
-        if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
-            raise ModelNotFoundError(
-                f"{folder} is neither a sentence-transformers folder (modules.json) nor a transformers one (config.json)"
-            )
-        return folder
-    stored = paths.models_dir() / base
-    if _NAME.fullmatch(base) and (stored / "modules.json").is_file():
-        return stored
-    if _HUB_ID.fullmatch(base):
-        return base
-    raise ModelNotFoundError(
-        f"base model {base!r} not found: use 'me5-small', a name in the model store ({paths.models_dir()}), "
-        "a sentence-transformers folder or a Hugging Face repo id such as FacebookAI/xlm-roberta-base"
-    )
-
-
-def read_run_record(checkpoint: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """The :data:`RUN_RECORD` of a checkpoint folder, or ``None`` if it has none (an incomplete checkpoint)."""
-    try:
-        return json.loads((Path(checkpoint) / RUN_RECORD).read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 def _step_of(checkpoint: Path) -> int:

@@ -1,0 +1,68 @@
+"""The files a training run leaves on disk, and the strategies they name: one owner for both.
+
+* :data:`TRAINING_RECORD` (``hybrid_bench_training.json``) in a trained model's folder: base, strategy, α, data,
+  steps, seed, wall time, the full config and the training log. The model registry reads it to register models
+  that ``hybrid-bench train`` made; the experiment reads it to decide whether a model is already trained.
+* :data:`RUN_RECORD` (``hybrid_bench_run.json``) in a checkpoint folder, written after the trainer finished
+  saving it: its presence marks a complete checkpoint; it holds the global step and the wall time so far.
+* :data:`RUN_CONFIG` (``run_config.json``) in a run's checkpoint folder: the settings a resumed run must repeat.
+
+All are JSON, written atomically (:mod:`hybrid_bench.io`). This module imports nothing heavy, so the registry and
+the CLI can read records without importing torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from hybrid_bench.io import atomic_write_text
+
+__all__ = [
+    "RUN_CONFIG",
+    "RUN_RECORD",
+    "STRATEGIES",
+    "TRAINING_RECORD",
+    "read_run_record",
+    "read_training_record",
+    "write_run_record",
+    "write_training_record",
+]
+
+#: α of each batch strategy: the probability that a batch is monolingual (hybrid: the paper's best, unless given).
+STRATEGIES: dict[str, float] = {"mono": 1.0, "cross": 0.0, "hybrid": 0.5}
+TRAINING_RECORD = "hybrid_bench_training.json"
+RUN_RECORD = "hybrid_bench_run.json"
+RUN_CONFIG = "run_config.json"
+
+
+def read_run_record(checkpoint: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The :data:`RUN_RECORD` of a checkpoint folder, or ``None`` if it has none (an incomplete checkpoint)."""
+    try:
+        return json.loads((Path(checkpoint) / RUN_RECORD).read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
+        return None
+
+
+def write_run_record(checkpoint: str | os.PathLike[str], global_step: int, wall_time_s: float) -> Path:
+    """Mark ``checkpoint`` complete: write its :data:`RUN_RECORD` atomically (after everything else in it)."""
+    record = {"global_step": int(global_step), "wall_time_s": round(float(wall_time_s), 3)}
+    return atomic_write_text(Path(checkpoint) / RUN_RECORD, json.dumps(record), overwrite=True)
+
+
+def read_training_record(model_folder: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """The :data:`TRAINING_RECORD` of a trained model's folder; ``None`` if it has none or it is not valid JSON."""
+    try:
+        record = json.loads((Path(model_folder) / TRAINING_RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def write_training_record(model_folder: str | os.PathLike[str], record: dict[str, Any]) -> Path:
+    """Write a trained model's :data:`TRAINING_RECORD` (the folder is the temporary of an atomic model save)."""
+    path = Path(model_folder) / TRAINING_RECORD
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
