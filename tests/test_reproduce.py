@@ -259,3 +259,27 @@ def test_cli_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:
     text = capsys.readouterr().out
     assert "--quick" in text and "--alpha-sweep" in text and "examples:" in text
     assert os.environ.get("HYBRID_BENCH_MIRRORS") is None or "miracl-tiny" not in os.environ["HYBRID_BENCH_MIRRORS"]
+
+
+def test_seeded_run_end_to_end(tmp_path: Path, tiny_model_dir: Path, shared_data: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two training seeds per strategy through the real pipeline: the trainings differ only in their seed, the
+    leaderboard finds the arms in the exported training records, shows seed spreads, decides the primary endpoint
+    and draws the α figure, and rebuilds from its own per-query files."""
+    monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "home"))
+    preset = dataclasses.replace(TINY, name="tinyseeds", seeds=2, tasks=("XQuADRHeldOutRetrieval", "MIRACLRetrieval"))
+    reproduce(preset, tmp_path / "results", base=str(tiny_model_dir), leaderboard_out=tmp_path / "board")
+    records = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "results" / "training").glob("*.json")}
+    assert set(records) == {f"{s}-st-tinyseeds{suffix}" for s in ("mono", "cross", "hybrid")
+                            for suffix in ("", f"-seed{TINY.seed + 1}")}
+    assert {r["seed"] for r in records.values()} == {TINY.seed, TINY.seed + 1}
+    meta = json.loads((tmp_path / "board" / "meta.json").read_text())
+    assert meta["arms"]["hybrid-st-tinyseeds"] == {str(TINY.seed): "hybrid-st-tinyseeds",
+                                                   str(TINY.seed + 1): f"hybrid-st-tinyseeds-seed{TINY.seed + 1}"}
+    decisions = pd.read_csv(tmp_path / "board" / "decisions.csv")
+    primary = decisions[decisions["endpoint"] == "primary"]
+    assert len(primary) == 2 and (primary["n_seeds"] == 2).all() and primary["seed_sd"].notna().all()
+    assert (tmp_path / "board" / "table1_map_seed_sd.csv").is_file()
+    assert (tmp_path / "board" / "plots" / "alpha_sweep_MIRACLRetrieval_ndcg_at_10.png").is_file()
+    assert sorted(p.parent.name for p in (tmp_path / "board" / "per_query").rglob("MIRACLRetrieval_per_query.parquet")) \
+        == sorted(["st", *records])
