@@ -11,7 +11,9 @@ stock ``mteb run`` CLI see hybrid-bench like any built-in task or model:
   to ``hybrid-bench__hybrid-xlmr/<revision>/``; ``HYBRID_BENCH_INFERENCE=openvino-bfloat16`` (or ``auto``) picks
   the inference backend and dtype, recorded in the revision (:mod:`hybrid_bench.models.inference`);
 * mirrors: every registered task whose dataset repo id has a local mirror (:mod:`hybrid_bench.data.mirrors`) is
-  replaced by a same-named subclass that loads from the mirror and records it as the dataset revision.
+  replaced by a same-named subclass that loads from the mirror and records it as the dataset revision;
+* benchmarks: :mod:`hybrid_bench.benchmarks` (``mteb.get_benchmark("HybridBench(LAReQA)")``, ``mteb run -b
+  hybrid-bench``).
 
 You rarely call this yourself: the ``hybrid_bench_hook.pth`` file installed with the package runs it right after
 ``import mteb`` (see :mod:`_hybrid_bench_hook`; ``HYBRID_BENCH_NO_MTEB_HOOK=1`` switches that off), and
@@ -41,7 +43,8 @@ from typing import Any
 
 from hybrid_bench.errors import HybridBenchError
 
-__all__ = ["on_import", "register", "register_mirrors", "register_models", "register_tasks", "wrap_cli_main"]
+__all__ = ["on_import", "register", "register_benchmarks", "register_mirrors", "register_models", "register_tasks",
+           "wrap_cli_main"]
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +149,27 @@ def register_mirrors() -> list[str]:
     return names
 
 
+def register_benchmarks() -> list[str]:
+    """Add :func:`hybrid_bench.benchmarks.build_benchmarks` to mteb's benchmark registry; returns their names.
+
+    mteb 2.26 collects every ``Benchmark`` object of the module ``mteb.benchmarks.benchmarks`` into a cached registry
+    (``mteb.benchmarks.get_benchmark._build_registry``): the benchmarks are added to that module and the cache is
+    cleared, so ``mteb.get_benchmark(name)`` and ``mteb run -b name`` find them. Needs the tasks registered.
+    """
+    module = importlib.import_module("mteb.benchmarks.benchmarks")
+    registry = importlib.import_module("mteb.benchmarks.get_benchmark")
+
+    from hybrid_bench.benchmarks import build_benchmarks
+
+    names = []
+    for benchmark in build_benchmarks():
+        setattr(module, f"_hybrid_bench_{benchmark.name}", benchmark)
+        names.append(benchmark.name)
+    registry._build_registry.cache_clear()
+    registry._build_aliases_registry.cache_clear()
+    return names
+
+
 def register(*, tasks: bool = True, models: bool = True, mirrors: bool = True) -> None:
     """Register hybrid-bench's tasks, models and mirrors with mteb (idempotent; imports mteb)."""
     global _registering
@@ -154,10 +178,13 @@ def register(*, tasks: bool = True, models: bool = True, mirrors: bool = True) -
         if models:
             register_models()
         # the task modules import mteb; if that import is what got us here, they finish (and register) later
-        if tasks and not _tasks_mid_import():
+        tasks_now = tasks and not _tasks_mid_import()
+        if tasks_now:
             register_tasks()
         if mirrors:
             register_mirrors()
+        if tasks_now:  # after the mirrors: a benchmark holds task instances of the (mirrored) registered classes
+            register_benchmarks()
     finally:
         _registering = False
 
@@ -201,6 +228,7 @@ def on_import(name: str, module: ModuleType) -> None:
               and "mteb.get_tasks" in sys.modules and not _tasks_mid_import(finished=name)):
             register_tasks()
             register_mirrors()
+            register_benchmarks()
     except Exception as err:  # noqa: BLE001 -- see docstring
         message = (
             f"hybrid-bench could not register its tasks and models with mteb ({type(err).__name__}: {err}). "
