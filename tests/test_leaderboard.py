@@ -192,6 +192,11 @@ def test_cli_leaderboard_writes_once_and_refuses_to_overwrite(synthetic: tuple[P
     assert "already exists" in capsys.readouterr().err
     assert (out / "comparison.csv").read_text(encoding="utf-8") == first
     assert main([*args, "--overwrite"]) == 0
+    assert json.loads((out / "meta.json").read_text())["lareqa_cluster"] == "paragraph"
+    assert main([*args, "--overwrite", "--cluster", "question"]) == 0
+    assert json.loads((out / "meta.json").read_text())["lareqa_cluster"] == "question"
+    row = pd.read_csv(out / "comparison.csv").query("cell == 'cross'").iloc[0]
+    assert row["n_units"] == N_QUESTIONS  # the question is the unit
 
 
 def test_cli_help_has_examples(capsys: pytest.CaptureFixture[str]) -> None:

@@ -123,6 +123,10 @@ def test_per_query_files_and_leaderboard_with_cis(tiny_run: dict) -> None:
     assert "diff_map_XQuADRHeldOutRetrieval_hybrid-st-tiny_minus_mono-st-tiny" in plots
     assert "MIRACLRetrieval_ndcg_at_10" in plots
     readme = (board / "README.md").read_text(encoding="utf-8")
+    # LAReQA intervals resample the answers' paragraphs, found in the run's LAReQA data
+    assert "not paragraphs" not in readme
+    exported = pd.read_parquet(next((board / "per_query").rglob("XQuADRHeldOutRetrieval_per_query.parquet")))
+    assert exported["cluster"].str.fullmatch(r"en:\d{4}:\d{2}").all()
     assert "preset 'tiny'" in readme and "train mono-st-tiny" in readme and "Submission check" in readme
 
 

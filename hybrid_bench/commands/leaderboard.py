@@ -44,13 +44,17 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
     p.add_argument("--predictions", type=Path, default=None, metavar="DIR",
                    help="per-query files, searched recursively (default: RESULTS_DIR/predictions)")
     p.add_argument("--compare", nargs="+", default=None, metavar="A:B",
-                   help="model pairs to compare (model − baseline); default: hybrid-X vs mono-X and cross-X")
+                   help="model pairs to compare (model − baseline); default: hybrid vs mono and cross of the same base "
+                        "and every trained model vs its base, with strategies and seeds from the training records")
     p.add_argument("--models", nargs="+", default=None, help="only these models (labels or full names)")
     p.add_argument("--tasks", nargs="+", default=None, help="only these tasks")
     p.add_argument("--n-resamples", type=int, default=10_000,
                    help="bootstrap resamples and sign flips per comparison (default: %(default)s)")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling (default: %(default)s)")
+    p.add_argument("--cluster", choices=["paragraph", "article", "question"], default="paragraph",
+                   help="bootstrap unit of XQuAD-R / MLQA-R questions: the paragraph of the answer (default), the "
+                        "article (a sensitivity check), or the question itself")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-submission-check", action="store_true",
                    help="skip loading the folder back with mteb's ResultCache")
@@ -74,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         args.results_dir, args.out or default_out(args.results_dir), predictions=args.predictions,
         compare=args.compare, models=args.models, tasks=args.tasks, n_resamples=args.n_resamples,
         confidence=args.confidence, seed=args.seed, plots=not args.no_plots,
-        submission_check=not args.no_submission_check, overwrite=args.overwrite,
+        submission_check=not args.no_submission_check, overwrite=args.overwrite, cluster=args.cluster,
     )
     print(summary_text(written))
     return 0

@@ -58,12 +58,14 @@ def preamble(preset: Preset, base: str, command: str | None, stages: list[dict[s
     )
 
 
-def build(results: Path, board: Path, *, preset: Preset, qrels_loader: Callable[..., Any], preamble_text: str) -> Any:
+def build(results: Path, board: Path, *, preset: Preset, qrels_loader: Callable[..., Any], preamble_text: str,
+          data_dir: str | None = None) -> Any:
     """Write the leaderboard of ``results`` to ``board`` (replacing an earlier one of the same results only);
-    returns the :class:`~hybrid_bench.leaderboard.write.WrittenLeaderboard`."""
+    returns the :class:`~hybrid_bench.leaderboard.write.WrittenLeaderboard`. ``data_dir``: the run's LAReQA data
+    (for the paragraphs that are the bootstrap's unit)."""
     from hybrid_bench.leaderboard.write import write_leaderboard
 
     return write_leaderboard(
         results, board, compare=None, n_resamples=preset.n_resamples, seed=0, overwrite=replaceable(board, results),
-        progress=False, qrels_loader=qrels_loader, preamble=preamble_text,
+        progress=False, qrels_loader=qrels_loader, preamble=preamble_text, data_dir=data_dir,
     )

@@ -158,7 +158,7 @@ def reproduce(
                 from hybrid_bench.leaderboard.write import summary_text
 
                 written = leaderboard_stage.build(out, board, preset=preset, qrels_loader=evaluator.qrels,
-                                                  preamble_text=text)
+                                                  preamble_text=text, data_dir=data_dir)
                 report(Event("note", summary_text(written)))
                 ran = True
             wall = time.perf_counter() - t0

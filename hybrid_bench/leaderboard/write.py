@@ -48,17 +48,25 @@ def write_leaderboard(
     preamble: str | None = None,
     progress: bool = True,
     qrels_loader: Any = None,
+    cluster: str = "paragraph",
+    data_dir: str | Path | None = None,
 ) -> WrittenLeaderboard:
     """Build the leaderboard of ``results_dir`` and write it to ``out`` atomically.
 
     ``qrels_loader`` (task name, subsets → qrels) scores stock-mteb prediction files; default: load the task
-    through mteb (:func:`~hybrid_bench.leaderboard.per_query.load_task_qrels`).
+    through mteb (:func:`~hybrid_bench.leaderboard.per_query.load_task_qrels`). ``cluster``: the bootstrap unit of
+    the LAReQA tasks, ``"paragraph"`` (default), ``"article"`` (a sensitivity check) or ``"question"``
+    (:mod:`hybrid_bench.leaderboard.clusters`), read from the LAReQA data in ``data_dir`` (default: the data
+    layer's).
 
     Raises:
         HybridBenchError: ``out`` exists and ``overwrite`` is false (checked before any work).
         DataError: no results, malformed files, a failed submission check.
     """
+    import functools
+
     from hybrid_bench.leaderboard.build import build_leaderboard
+    from hybrid_bench.leaderboard.clusters import lareqa_clusters
     from hybrid_bench.leaderboard.per_query import load_task_qrels
     from hybrid_bench.leaderboard.submission import check_submission
 
@@ -70,7 +78,10 @@ def write_leaderboard(
         results_dir, predictions_dir=predictions, compare=compare, models=models, tasks=tasks,
         n_resamples=n_resamples, confidence=confidence, seed=seed, make_plots=plots, progress=progress,
         qrels_loader=qrels_loader or load_task_qrels,
+        cluster_loader=None if cluster == "question" else functools.partial(lareqa_clusters, level=cluster,
+                                                                                data_dir=data_dir),
     )
+    board.settings["lareqa_cluster"] = cluster
     if report is not None:
         board.settings["submission_check"] = report.summary()
     text = preamble
@@ -85,7 +96,7 @@ def summary_text(written: WrittenLeaderboard) -> str:
     """The headline tables, the notes, the submission check and where the leaderboard went, as printed text."""
     board, report = written.board, written.report
     parts = [f"\n{name}\n{board.markdown(name)}"
-             for name in ("table1_map", "table2_language_bias", "comparison") if name in board.display]
+             for name in ("decisions", "table1_map", "table2_language_bias", "comparison") if name in board.display]
     parts += [f"\n{name}\n{board.markdown(name)}" for name in board.display if name.startswith("per_language_")]
     parts += [f"note: {note}" for note in dict.fromkeys(board.notes)]
     if report is not None:
