@@ -73,7 +73,7 @@ class Arm:
         """P(monolingual batch): ``alpha``, else the strategy's (mono 1, cross 0); ``None`` for a base."""
         if self.strategy is None:
             return None
-        from hybrid_bench.training.trainer import STRATEGIES
+        from hybrid_bench.training.records import STRATEGIES
 
         return self.alpha if self.alpha is not None else STRATEGIES[self.strategy]
 
