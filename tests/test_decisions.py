@@ -99,6 +99,8 @@ def test_seed_level_widens_the_interval_when_seed_variance_dominates() -> None:
     assert hier.per_seed == pytest.approx([0.005 + o for o in offsets], abs=0.003)
     assert hier.seed_sd == pytest.approx(0.03, abs=0.003) and hier.n_seeds == 3
     assert (hier.ci_high - hier.ci_low) > 5 * (query_only.ci_high - query_only.ci_low)
+    # the p-value sees the seeds too: the query-only test finds the +0.005 gain, the hierarchical one does not
+    assert query_only.p_value < 0.01 and hier.p_value > 0.5
     # the query-only interval claims equivalence with δ = 0.01; with the seeds it cannot
     assert decide({"q": query_only.distribution}, margin=0.01)["decision"].item() == "equivalent"
     assert decide({"h": hier.distribution}, margin=0.01)["decision"].item() == "inconclusive"

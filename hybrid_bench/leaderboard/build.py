@@ -52,7 +52,7 @@ per-query data show point estimates only and say so: no interval is ever invente
 With several training seeds per strategy, a row compares the strategies seed by seed: Δ is the mean of the per-seed
 differences, `seed SD (n)` their spread over the n seeds, and the interval comes from a hierarchical bootstrap that
 draws the seeds and, independently, the questions (see `hybrid_bench/leaderboard/stats.py`); `p` is then the
-sign-flip test of the seed-averaged per-query differences, which ignores the seed-to-seed spread: read the interval.
+two-sided bootstrap p-value of those replicates (a sign flip of queries cannot see the seed-to-seed spread).
 """
 
 

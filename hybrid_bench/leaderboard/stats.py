@@ -71,7 +71,9 @@ class BootstrapResult:
     Attributes:
         mean_diff: observed difference of the (macro-)means, ``a − b``.
         ci_low, ci_high: bounds of the ``confidence`` bootstrap interval for ``mean_diff``.
-        p_value: two-sided paired randomization (sign-flip) p-value for "no difference".
+        p_value: two-sided paired randomization (sign-flip) p-value for "no difference"; with several training
+            seeds the two-sided bootstrap p-value of the hierarchical replicates instead (a sign flip of queries
+            cannot see the seed-to-seed spread).
         n_units: number of resampled units (queries, or parallel questions for macro cells).
         n_rows: number of paired rows (query × subset) that entered the statistic.
         confidence: the confidence level of the interval (e.g. 0.95).
@@ -159,6 +161,15 @@ def _sign_flip_p(contributions: np.ndarray, *, n_resamples: int, seed: int) -> f
     return float(min(1.0, res.pvalue))
 
 
+def _bootstrap_p(distribution: np.ndarray) -> float:
+    """Two-sided bootstrap p-value for "no difference": twice the share of replicates on the far side of zero
+    (the test inversion of the percentile interval; Efron & Tibshirani 1993, §16.4)."""
+    d = distribution[np.isfinite(distribution)]
+    if d.size == 0 or not np.any(d):
+        return 1.0
+    return float(min(1.0, 2 * min(np.mean(d <= 0), np.mean(d >= 0))))
+
+
 def paired_bootstrap(
     a: npt.ArrayLike,
     b: npt.ArrayLike,
@@ -242,7 +253,8 @@ def macro_paired_bootstrap(
     for all groups, which keeps the dependence between subsets that share a parallel question; stratified when
     groups share no units, e.g. MIRACL languages) and recomputes every group mean and their macro mean. With
     ``seeds``, each replicate also draws the training seeds with replacement (hierarchical bootstrap, see the
-    module docstring). The p-value flips the sign of all rows of a unit together (seeds averaged).
+    module docstring). The p-value flips the sign of all rows of a unit together; with seeds it is the bootstrap
+    p-value of the hierarchical replicates.
 
     Args:
         a: per-row values of system A (one row per query and subset [and seed]).
@@ -339,7 +351,8 @@ def macro_paired_bootstrap(
         mean_diff=observed,
         ci_low=float(lows[0]),
         ci_high=float(highs[0]),
-        p_value=_sign_flip_p(design.unit_contributions(), n_resamples=n_resamples, seed=seed),
+        p_value=(_bootstrap_p(distribution) if n_seeds > 1
+                 else _sign_flip_p(design.unit_contributions(), n_resamples=n_resamples, seed=seed)),
         n_units=design.n_units,
         n_rows=int(a.size),
         confidence=confidence,
