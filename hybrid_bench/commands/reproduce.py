@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_FALLBACK, PRESETS
 from hybrid_bench.models.inference import add_arguments as add_inference_arguments
 
@@ -21,7 +22,7 @@ from hybrid_bench.models.inference import add_arguments as add_inference_argumen
 
 EPILOG = """examples:
   hybrid-bench reproduce --quick                       # ≈ 5 min smoke run of the whole pipeline
-  hybrid-bench reproduce                               # the full preset (≈ 1 h 45 min on 2 CPU cores)
+  hybrid-bench reproduce                               # the full preset: 3 seeds, whole MIRACL mirror (hours; resumable)
   hybrid-bench reproduce --alpha-sweep                 # + hybrid with alpha 0.25 and 0.75 (the alpha figure)
   hybrid-bench reproduce --seeds 1                     # one training seed per strategy instead of the preset's 3
   hybrid-bench reproduce --miracl-pool fallback        # MIRACL on a smaller stated pool (see --help)
@@ -98,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         changes["tasks"] = tuple(args.tasks)
     if args.seeds is not None:
         if args.seeds < 1:
-            raise SystemExit(f"hybrid-bench reproduce: error: --seeds must be at least 1, got {args.seeds}")
+            raise HybridBenchError(f"--seeds must be at least 1, got {args.seeds}")
         changes["seeds"] = args.seeds  # more seeds = more models under seed-suffixed names; the first keeps its name
     if getattr(args, "miracl_pool", "mirror") == "fallback":
         changes.update(MIRACL_FALLBACK)  # an evaluation setting: the models (and their names) stay the same
