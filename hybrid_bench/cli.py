@@ -35,7 +35,10 @@ EPILOG = """examples:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from hybrid_bench.commands.validate import OneLineParser
+
+    # one-line errors for bad options in every sub-command (sub-parsers inherit the class)
+    parser = OneLineParser(
         prog="hybrid-bench",
         description=__doc__.splitlines()[0],
         epilog=EPILOG,

@@ -17,11 +17,12 @@ Example::
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hybrid_bench.errors import HybridBenchError
+from hybrid_bench.errors import HybridBenchError, ModelNotFoundError
 
 if TYPE_CHECKING:
     from hybrid_bench.models.inference import Inference
@@ -29,8 +30,14 @@ if TYPE_CHECKING:
 __all__ = ["cap_max_seq_length", "load_model", "load_tasks", "prediction_folder", "resolve_inference"]
 
 
-def load_tasks(names: Sequence[str], languages: Sequence[str] | None, hf_subsets: Sequence[str] | None) -> list[Any]:
-    """mteb tasks by name (ours are registered first), filtered to the requested languages / settings."""
+def load_tasks(names: Sequence[str], languages: Sequence[str] | None, hf_subsets: Sequence[str] | None, *,
+               data_dir: str | os.PathLike[str] | None = None, allow_modified_data: bool = False) -> list[Any]:
+    """mteb tasks by name (ours are registered first), filtered to the requested languages / settings.
+
+    ``data_dir`` and ``allow_modified_data`` go to hybrid-bench's LAReQA tasks (see
+    :class:`hybrid_bench.tasks.lareqa.XQuADRRetrieval`): modified data is accepted only when asked for, and then
+    filed under its own hash.
+    """
     import mteb
 
     from hybrid_bench.mteb_plugin import register
@@ -42,6 +49,8 @@ def load_tasks(names: Sequence[str], languages: Sequence[str] | None, hf_subsets
             task = mteb.get_task(name)
         except (KeyError, ValueError) as err:
             raise HybridBenchError(f"unknown task {name!r}: {err}") from None
+        if hasattr(task, "allow_modified_data") and (data_dir is not None or allow_modified_data):
+            task = type(task)(data_dir=data_dir, allow_modified_data=allow_modified_data)
         if languages or hf_subsets:
             try:
                 task = task.filter_languages(
@@ -53,11 +62,16 @@ def load_tasks(names: Sequence[str], languages: Sequence[str] | None, hf_subsets
 
 
 def load_model(name: str, *, max_seq_length: int | None = None, inference: Inference | None = None) -> Any:
-    """An mteb model by hybrid-bench / mteb name (resolved through the hybrid-bench registry).
+    """An mteb model by hybrid-bench / mteb name (resolved through the hybrid-bench registry), or a local
+    sentence-transformers folder (filed under its path with its content hash as revision, so results of changed
+    weights are never reused).
 
     ``max_seq_length`` lowers the model's token limit for encoding (never raises it). ``inference`` (a concrete
     backend and dtype, see :func:`resolve_inference`) is recorded in the model's revision, which is how mteb's
     loader receives it; it applies to hybrid-bench's model table (torch float32, the default, to any model).
+
+    Raises:
+        ModelNotFoundError: a broken folder, or a name that is nowhere (offline: without asking the hub).
     """
     import mteb
 
@@ -65,14 +79,46 @@ def load_model(name: str, *, max_seq_length: int | None = None, inference: Infer
     from hybrid_bench.mteb_plugin import register
 
     register()
+    folder = Path(name).expanduser()
+    if folder.is_dir():
+        from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
+
+        from hybrid_bench.models.folder_check import check_model_folder
+        from hybrid_bench.models.inference import REFERENCE, load_sentence_transformer
+        from hybrid_bench.models.registry import local_revision
+
+        location, revision = check_model_folder(folder).resolve(), local_revision(folder)
+        choice = inference or REFERENCE
+        model = load_sentence_transformer(location, choice, cache_key=(str(location), revision))
+        encoder = SentenceTransformerEncoderWrapper(model)
+        encoder.mteb_model_meta = encoder.mteb_model_meta.model_copy(
+            update={"name": str(location), "revision": choice.revision(revision)})
+        return cap_max_seq_length(encoder, max_seq_length)
+    check_model_name(name)
     if inference is None or inference.is_reference:
-        return cap_max_seq_length(mteb.get_model(name), max_seq_length)
+        try:
+            return cap_max_seq_length(mteb.get_model(name), max_seq_length)
+        except (OSError, ValueError) as err:  # huggingface_hub's not-found / offline errors derive from these
+            raise ModelNotFoundError(f"model {name!r} could not be loaded ({type(err).__name__}: "
+                                     f"{str(err).splitlines()[0] if str(err) else 'no details'})") from None
     meta = mteb.get_model_meta(name)
     if not (meta.name or "").startswith(f"{MODEL_ORG}/"):
         raise HybridBenchError(f"--backend/--dtype other than torch float32 apply to hybrid-bench's models "
                                f"(`hybrid-bench models list`), not to {name!r}")
     meta = meta.model_copy(update={"revision": inference.revision(meta.revision)})
     return cap_max_seq_length(meta.load_model(), max_seq_length)
+
+
+def check_model_name(name: str) -> None:
+    """Fail fast, in one line, on a model name that is neither registered nor a folder while offline (instead of
+    ``huggingface_hub``'s ``OfflineModeIsEnabled`` traceback); online, mteb may still find it on the hub."""
+    from huggingface_hub import is_offline_mode
+    from mteb.models.get_model_meta import _MODEL_RENAMES, MODEL_REGISTRY
+
+    if name not in MODEL_REGISTRY and name not in _MODEL_RENAMES and is_offline_mode():
+        raise ModelNotFoundError(
+            f"unknown model {name!r}: not a hybrid-bench or mteb model name and not a folder, and the Hugging Face "
+            "hub is not asked while offline (HF_HUB_OFFLINE=1); see `hybrid-bench models list`")
 
 
 def resolve_inference(name: str, backend: str = "auto", dtype: str = "auto", *, device: str | None = None) -> Inference:
@@ -85,9 +131,11 @@ def resolve_inference(name: str, backend: str = "auto", dtype: str = "auto", *, 
     if backend != "auto" and dtype != "auto":
         return resolve(backend, dtype, device=device)
     folder = Path(name).expanduser()
-    if (folder / "modules.json").is_file():
+    if folder.is_dir():
+        from hybrid_bench.models.folder_check import check_model_folder
         from hybrid_bench.models.registry import local_revision
 
+        check_model_folder(folder)
         key = (str(folder.resolve()), local_revision(folder))
         gate = model_gate(lambda c: load_sentence_transformer(folder, c, cache_key=key, device=device),
                           name=key[0], revision=key[1])
@@ -97,6 +145,7 @@ def resolve_inference(name: str, backend: str = "auto", dtype: str = "auto", *, 
         from hybrid_bench.mteb_plugin import register
 
         register()
+        check_model_name(name)
         meta = mteb.get_model_meta(name)
         gate = model_gate(lambda choice: load_model(name, inference=choice).model, name=meta.name or name,
                           revision=meta.revision)

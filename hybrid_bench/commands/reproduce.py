@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from hybrid_bench import paths
+from hybrid_bench.commands.validate import check_writable, positive_int
 from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_FALLBACK, PRESETS
 from hybrid_bench.models.inference import add_arguments as add_inference_arguments
@@ -43,15 +45,17 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
     p.add_argument("--output-folder", type=Path, default=None,
                    help="results root (default: results/reproduce, results/reproduce-quick with --quick)")
     p.add_argument("--leaderboard", type=Path, default=None, metavar="DIR",
-                   help="leaderboard folder (default: leaderboards/reproduce-full or leaderboards/reproduce-quick)")
+                   help="leaderboard folder (default: OUTPUT_FOLDER/leaderboard; the committed leaderboards/reproduce-* "
+                   "are written only when named here)")
     p.add_argument("--base", default="me5-small",
                    help="base model: me5-small (default) or a sentence-transformers folder")
-    p.add_argument("--steps", type=int, default=None, help="override the preset's training steps")
+    p.add_argument("--steps", type=positive_int, default=None, help="override the preset's training steps")
     p.add_argument("--tasks", nargs="+", default=None, choices=list(DEFAULT_TASKS),
                    help="evaluate only these tasks (default: all four)")
     p.add_argument("--data-dir", default=None, help="local data folder (lareqa/, miracl-lite/); default $HYBRID_BENCH_DATA")
-    p.add_argument("--batch-size", type=int, default=32, help="encoding batch size of the evaluations (default 32)")
-    p.add_argument("--seeds", type=int, default=None, metavar="N",
+    p.add_argument("--batch-size", type=positive_int, default=32,
+                   help="encoding batch size of the evaluations (default 32)")
+    p.add_argument("--seeds", type=positive_int, default=None, metavar="N",
                    help="training seeds per strategy (seed 42, 43, ...; default: the preset's, 3 for the full preset, "
                         "1 for --quick); every strategy gets the same seeds, data, steps and batch size")
     p.add_argument("--miracl-pool", choices=["mirror", "fallback"], default="mirror",
@@ -110,6 +114,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"preset {preset.name!r} with {changes}")
     default_folder = Path("results") / ("reproduce" if preset.name == "full" else f"reproduce-{preset.name}")
     command = "hybrid-bench " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[1:] else None
+    # every place the run writes, checked before hours of work
+    output = args.output_folder or default_folder
+    check_writable(output, "--output-folder")
+    check_writable(args.leaderboard or output, "--leaderboard")
+    check_writable(paths.home_dir(), "the model store's home ($HYBRID_BENCH_HOME)")
     from hybrid_bench.evaluation import resolve_inference
 
     # one setting for every model of the run, gated on the base model, so all arms are computed alike
@@ -117,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"evaluation inference: {inference.label}")
     printer = _Printer()
     try:
-        reproduce(preset, args.output_folder or default_folder, base=args.base, alpha_sweep=args.alpha_sweep,
+        reproduce(preset, output, base=args.base, alpha_sweep=args.alpha_sweep,
                   leaderboard_out=args.leaderboard, data_dir=args.data_dir, batch_size=args.batch_size,
                   inference=inference, command=command, on_event=printer)
     finally:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 
+from hybrid_bench import paths
+from hybrid_bench.commands.validate import check_writable, fraction, positive_float, positive_int
 from hybrid_bench.training.records import STRATEGIES
 from hybrid_bench.training.trainer import TrainConfig
 
@@ -43,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
                       "when the base has no prompts) (default: %(default)s)")
     what.add_argument("--strategy", choices=sorted(STRATEGIES), default=_DEFAULTS.strategy,
                       help="batch strategy (default: %(default)s)")
-    what.add_argument("--alpha", type=float, default=None,
+    what.add_argument("--alpha", type=fraction, default=None,
                       help="hybrid only: probability that a batch is monolingual (default: 0.5)")
     what.add_argument("--out", required=True, metavar="NAME", help="name of the new model in the model store")
     what.add_argument("--data", default=_DEFAULTS.data, metavar="SOURCE",
@@ -55,19 +57,19 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
     what.add_argument("--data-dir", default=None, help="local LAReQA data folder (else $HYBRID_BENCH_DATA / cache)")
 
     how = parser.add_argument_group("optimisation")
-    how.add_argument("--steps", type=int, default=_DEFAULTS.steps, help="training steps (default: %(default)s)")
-    how.add_argument("--batch-size", type=int, default=_DEFAULTS.batch_size, help="default: %(default)s")
-    how.add_argument("--lr", type=float, default=_DEFAULTS.learning_rate,
+    how.add_argument("--steps", type=positive_int, default=_DEFAULTS.steps, help="training steps (default: %(default)s)")
+    how.add_argument("--batch-size", type=positive_int, default=_DEFAULTS.batch_size, help="default: %(default)s")
+    how.add_argument("--lr", type=positive_float, default=_DEFAULTS.learning_rate,
                      help="peak AdamW learning rate (default: %(default)s, as in the paper)")
     how.add_argument("--weight-decay", type=float, default=_DEFAULTS.weight_decay, help="default: %(default)s")
-    how.add_argument("--warmup-ratio", type=float, default=_DEFAULTS.warmup_ratio, help="default: %(default)s")
+    how.add_argument("--warmup-ratio", type=fraction, default=_DEFAULTS.warmup_ratio, help="default: %(default)s")
     how.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="default: %(default)s")
-    how.add_argument("--scale", type=float, default=_DEFAULTS.scale,
+    how.add_argument("--scale", type=positive_float, default=_DEFAULTS.scale,
                      help="loss scale = 1 / temperature (default: %(default)s)")
     how.add_argument("--symmetric", action="store_true", help="add the passage-to-query InfoNCE term")
     how.add_argument("--language-sampling", choices=("uniform", "proportional"), default=_DEFAULTS.language_sampling,
                      help="draw languages / language pairs uniformly or by item count (default: %(default)s)")
-    how.add_argument("--max-seq-length", type=int, default=_DEFAULTS.max_seq_length,
+    how.add_argument("--max-seq-length", type=positive_int, default=_DEFAULTS.max_seq_length,
                      help="token limit of queries and passages (default: %(default)s)")
     how.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction,
                      default=_DEFAULTS.freeze_embeddings,
@@ -75,9 +77,9 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
     how.add_argument("--bf16", action="store_true", help="bfloat16 autocast (about 2x faster on CPUs with bf16)")
 
     run = parser.add_argument_group("run control")
-    run.add_argument("--save-steps", type=int, default=_DEFAULTS.save_steps,
+    run.add_argument("--save-steps", type=positive_int, default=_DEFAULTS.save_steps,
                      help="checkpoint every N steps (default: %(default)s)")
-    run.add_argument("--logging-steps", type=int, default=_DEFAULTS.logging_steps,
+    run.add_argument("--logging-steps", type=positive_int, default=_DEFAULTS.logging_steps,
                      help="log losses every N steps (default: %(default)s)")
     run.add_argument("--resume", action="store_true",
                      help="continue the interrupted run of --out from its last complete checkpoint")
@@ -89,6 +91,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
 def run_command(args: argparse.Namespace) -> int:
     from hybrid_bench.models.bases import resolve_base
     from hybrid_bench.training.trainer import train_model
+
+    check_writable(paths.home_dir(), "the model store's home ($HYBRID_BENCH_HOME)")  # before the work
 
     config = TrainConfig(
         base=args.base, strategy=args.strategy, alpha=args.alpha, data=args.data,

@@ -223,7 +223,12 @@ class Mirror:
         """The dataset configs the folder provides (its README's ``configs:``), read with :mod:`datasets`."""
         from datasets import get_dataset_config_names
 
-        return frozenset(get_dataset_config_names(str(self.folder)))
+        try:
+            return frozenset(get_dataset_config_names(str(self.folder)))
+        except Exception as err:  # noqa: BLE001 - datasets raises many types for a folder it cannot read
+            raise DataError(f"cannot read the mirror's dataset configs ({type(err).__name__}: "
+                            f"{str(err).splitlines()[0] if str(err) else 'no details'}); its README.md `configs:` "
+                            "must name the parquet files of each config", file=self.folder) from None
 
 
 def get_mirror(repo_id: str) -> Mirror | None:

@@ -169,7 +169,7 @@ def fetch(
                 return candidate
             if candidate.exists():
                 raise DataError("is not a file (a folder?); expected the JSON file of this language", file=candidate)
-        logger.warning("%s not found under %s; trying the cache %s", remote.relpath, configured, paths.data_cache_dir())
+        logger.debug("%s not found under %s; trying the cache %s", remote.relpath, configured, paths.data_cache_dir())
 
     cached = paths.data_cache_dir().joinpath(*PurePosixPath(remote.relpath).parts)
     looked_at.append(cached)

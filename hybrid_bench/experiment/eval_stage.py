@@ -164,11 +164,11 @@ class Evaluator:
 
     def __init__(self, preset: Preset, out: Path, ledger: Ledger, *, batch_size: int, miracl_folder: Path | None,
                  miracl_languages: Sequence[str] | None) -> None:
-        import mteb
+        from hybrid_bench.result_store import ResultStore, result_settings
 
         self.preset, self.out, self.ledger, self.batch_size = preset, out, ledger, batch_size
         self.miracl_folder, self.miracl_languages = miracl_folder, miracl_languages
-        self.cache = mteb.cache.ResultCache(out)
+        self.cache = ResultStore(out, settings=result_settings(max_seq_length=preset.eval_max_seq_length))
         self.settings = preset.eval_settings()
         self.settings_id = settings_hash(self.settings)
         self._tasks: dict[str, Any] = {}
@@ -194,6 +194,7 @@ class Evaluator:
         meta = encoder.mteb_model_meta
         key = stage_key("eval", meta.name, meta.revision, task_name, self.settings_id)
         result_file = Path(self.cache.get_task_result_path(task_name, meta.name, meta.revision))
+        self.cache.check_reuse([task_name], meta, overwrite=True)  # sets a damaged (truncated) result aside
         if self.ledger.done(key) and result_file.is_file():
             return False, self.ledger.info(key).get("wall_s")
         mteb.evaluate(

@@ -35,7 +35,7 @@ from hybrid_bench.experiment.train_stage import ensure_trained, export_record, t
 if TYPE_CHECKING:
     from hybrid_bench.models.inference import Inference
 
-__all__ = ["Event", "ReproduceSummary", "reproduce"]
+__all__ = ["Event", "ReproduceSummary", "default_leaderboard", "reproduce"]
 
 MIRACL_REPO = "mteb/MIRACLRetrieval"
 
@@ -73,6 +73,12 @@ class ReproduceSummary:
     wall_s: float = 0.0
 
 
+def default_leaderboard(output_folder: Path) -> Path:
+    """Where a run's leaderboard goes unless named: inside its own results folder (``<output_folder>/leaderboard``),
+    so ``bash scripts/main.sh --quick`` never rewrites the committed ``leaderboards/`` of a checkout."""
+    return Path(output_folder) / "leaderboard"
+
+
 def _ignore(_event: Event) -> None:
     return None
 
@@ -97,7 +103,8 @@ def reproduce(
         output_folder: MTEB results root (``results/``, ``predictions/``, ``reproduce_state.json``).
         base: base model: ``me5-small`` or a sentence-transformers folder (tests use a tiny one).
         alpha_sweep: also train hybrid models with α = 0.25 and 0.75 (each with the preset's seeds).
-        leaderboard_out: leaderboard folder (default ``leaderboards/reproduce-<preset>``).
+        leaderboard_out: leaderboard folder (default ``<output_folder>/leaderboard``: a run writes only where it
+            was asked to, never over the committed ``leaderboards/`` of a checkout).
         data_dir: local data folder (``lareqa/``, ``miracl-lite/``; else ``$HYBRID_BENCH_DATA`` / the cache).
         batch_size: encoding batch size of the evaluations.
         inference: backend and dtype of every evaluation (default torch float32), recorded in each model's
@@ -128,7 +135,7 @@ def reproduce(
     miracl_folder, miracl_languages, notes = _miracl_data(preset, out, report)
     evaluator = Evaluator(preset, out, ledger, batch_size=batch_size, miracl_folder=miracl_folder,
                           miracl_languages=miracl_languages)
-    board = Path(leaderboard_out) if leaderboard_out else Path("leaderboards") / f"reproduce-{preset.name}"
+    board = Path(leaderboard_out) if leaderboard_out else default_leaderboard(out)
     done: list[dict[str, Any]] = []
     encoders: dict[str, Any] = {}
 

@@ -85,8 +85,6 @@ def check_submission(path: str | os.PathLike[str]) -> SubmissionReport:
         DataError: a revision folder lacks ``model_meta.json`` (mteb would skip it), ``model_meta.json`` is not
             valid JSON, or a ``<Task>.json`` on disk is not among the results mteb loaded.
     """
-    from mteb.cache import ResultCache
-
     root = _root_of(Path(path).expanduser())
     on_disk: dict[tuple[str, str], set[str]] = {}
     for revision_dir in sorted(p for p in (root / "results").glob("*/*") if p.is_dir()):
@@ -103,11 +101,20 @@ def check_submission(path: str | os.PathLike[str]) -> SubmissionReport:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise DataError(f"model_meta.json is not valid JSON ({err})", file=meta_file) from None
+        for task_file in task_files:  # mteb would die on these with a traceback
+            try:
+                json.loads(task_file.read_text(encoding="utf-8"))
+            except (ValueError, UnicodeDecodeError) as err:
+                raise DataError(f"not a valid result JSON ({err}); a truncated file from an interrupted run? Re-run "
+                                "that evaluation (hybrid-bench eval sets such files aside and recomputes them)",
+                                file=task_file) from None
         key = (str(meta.get("name") or revision_dir.parent.name.replace("__", "/")),
                str(meta.get("revision") or revision_dir.name))
         on_disk.setdefault(key, set()).update(f.stem for f in task_files)
     if not on_disk:
         raise DataError("no results/<model>/<revision>/<Task>.json files", file=root)
+
+    from mteb.cache import ResultCache
 
     loaded = ResultCache(root).load_results(require_model_meta=True, include_remote=False)
     models: dict[tuple[str, str], list[str]] = {}

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 
 from hybrid_bench.errors import DataError, ModelNotFoundError
 from hybrid_bench.io import atomic_write_text
+from hybrid_bench.models.folder_check import check_model_folder
 from hybrid_bench.paths import home_dir, models_dir
 from hybrid_bench.training.records import STRATEGIES, TRAINING_RECORD, read_training_record
 
@@ -265,7 +266,7 @@ def resolve_model(name: str | ModelEntry) -> Path | str:
     """
     entry = name if isinstance(name, ModelEntry) else get_entry(name)
     if _is_model_folder(entry.store_path):
-        return entry.store_path
+        return check_model_folder(entry.store_path)  # a broken folder: one line naming the file, not a traceback
     if entry.builder:
         return _call_builder(entry)
     if entry.hf_repo:

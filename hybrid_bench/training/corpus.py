@@ -218,6 +218,7 @@ class ParallelCorpus:
         wanted = None if languages is None else tuple(languages)
         by_id: dict[str, dict[str, ParallelText]] = {}
         seen_at: dict[tuple[str, str], int] = {}
+        all_langs: set[str] = set()  # every language of the input, kept or not (for the error below)
         for row_no, record in enumerate(records, start=1):
             row = f"row {row_no}"
             if not isinstance(record, Mapping):
@@ -245,6 +246,7 @@ class ParallelCorpus:
             if negative is not None and negative == record["positive"]:
                 raise DataError(f"{row}: 'negative' is the same text as 'positive'", file=source, item=item_id)
             lang = record["lang"]
+            all_langs.add(lang)
             if wanted is not None and lang not in wanted:
                 continue
             key = (item_id, lang)
@@ -255,12 +257,11 @@ class ParallelCorpus:
                 )
             seen_at[key] = row_no
             by_id.setdefault(item_id, {})[lang] = ParallelText(record["query"], record["positive"], negative)
+        if wanted is not None and (absent := [lang for lang in wanted if lang not in all_langs]):
+            raise DataError(f"language(s) {absent} asked for but absent; the data has {sorted(all_langs)}",
+                            file=source)
         if not by_id:
             raise DataError("no records" + ("" if wanted is None else f" in languages {list(wanted)}"), file=source)
-        if wanted is not None:
-            present = {lang for texts in by_id.values() for lang in texts}
-            if absent := [lang for lang in wanted if lang not in present]:
-                raise DataError(f"language(s) {absent} asked for but absent; present: {sorted(present)}", file=source)
         items = [ParallelItem(item_id, MappingProxyType(texts)) for item_id, texts in by_id.items()]
         return cls(items, name=name or source, languages=wanted)
 
@@ -270,8 +271,13 @@ class ParallelCorpus:
         path = Path(path)
 
         def records() -> Iterator[Any]:
-            with path.open(encoding="utf-8") as handle:
-                for line_no, line in enumerate(handle, start=1):
+            with path.open("rb") as handle:
+                for line_no, raw in enumerate(handle, start=1):
+                    try:
+                        line = raw.decode("utf-8")
+                    except UnicodeDecodeError as err:
+                        raise DataError(f"line {line_no}: not UTF-8 text (byte {raw[err.start]:#04x} at column "
+                                        f"{err.start + 1}); save the file as UTF-8", file=path) from None
                     if not line.strip():
                         continue
                     try:

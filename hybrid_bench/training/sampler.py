@@ -39,19 +39,20 @@ from __future__ import annotations
 import functools
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import torch
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
+from hybrid_bench.errors import DataError
 from hybrid_bench.training.corpus import LABEL_FIELDS, NO_NEGATIVE, PairLabels
 
 if TYPE_CHECKING:
     from datasets import Dataset
 
-__all__ = ["HybridBatchSampler"]
+__all__ = ["HybridBatchSampler", "check_batches"]
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +135,10 @@ class HybridBatchSampler(DefaultBatchSampler):
         cross_pairs: CrossPairs = "per_example",
         world_size: int | None = None,
         label_column: str = "label",
+        language_names: Sequence[str] | None = None,
     ) -> None:
         _check_options(alpha, language_sampling, cross_pairs, world_size)
+        self.language_names = tuple(language_names) if language_names is not None else None
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         if seed is None or seed < 0:
@@ -226,14 +229,22 @@ class HybridBatchSampler(DefaultBatchSampler):
         if self.alpha > 0:
             if len(self._mono_langs) == 0:
                 raise ValueError("alpha > 0 needs monolingual rows, but the dataset has none")
-            short = {int(x): int(self._mono_counts[x]) for x in self._mono_langs if self._mono_counts[x] < slots}
+            short = {self._lang(x): int(self._mono_counts[x]) for x in self._mono_langs if self._mono_counts[x] < slots}
             if short:
                 raise ValueError(
-                    f"language(s) {short} (index: items) have fewer monolingual items than batch_size * world_size = "
-                    f"{slots}; drop them from the training languages or lower the batch size"
+                    f"language(s) {short} (language: items) have fewer monolingual items than batch_size * world_size "
+                    f"= {slots}; drop them from the training languages or lower the batch size"
                 )
         if self.alpha < 1 and len(self._pairs) == 0:
-            raise ValueError("alpha < 1 needs cross-lingual rows, but the dataset has none (one language only?)")
+            only = ", ".join(self._lang(x) for x in self._mono_langs)
+            raise ValueError(f"alpha < 1 needs cross-lingual rows, but the dataset has none (only language(s): {only}); "
+                             "train with --strategy mono or add languages")
+
+    def _lang(self, index: int) -> str | int:
+        """A language index as its code when the names were given (for messages)."""
+        index = int(index)
+        names = self.language_names
+        return names[index] if names is not None and index < len(names) else index
 
     # ------------------------------------------------------------------ sampling
 
@@ -338,6 +349,21 @@ class _ItemStream:
                 return item
             self._deferred.append(item)
         return None
+
+
+def check_batches(dataset: Dataset, *, batch_size: int, alpha: float, language_sampling: LanguageSampling = "uniform",
+                  language_names: Sequence[str] | None = None, source: object = None) -> None:
+    """Check, before any model loads, that ``dataset`` can make the asked batches (what the sampler's constructor
+    checks: enough items per batch, per monolingual language, cross-lingual rows for alpha < 1).
+
+    Raises:
+        DataError: naming ``source`` (the data) and the language codes of ``language_names``.
+    """
+    try:
+        HybridBatchSampler(dataset, batch_size, alpha=alpha, language_sampling=language_sampling,
+                           language_names=language_names)
+    except ValueError as err:
+        raise DataError(str(err), file=source) from None
 
 
 def _check_options(alpha: float, language_sampling: str, cross_pairs: str, world_size: int | None) -> None:

@@ -120,6 +120,13 @@ class TrainConfig:
         for name in ("steps", "batch_size", "save_steps", "logging_steps"):
             if getattr(self, name) < 1:
                 raise HybridBenchError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name in ("learning_rate", "scale"):
+            if not 0 < getattr(self, name) < float("inf"):
+                raise HybridBenchError(f"{name} must be a number > 0, got {getattr(self, name)}")
+        if not 0 <= self.warmup_ratio <= 1:
+            raise HybridBenchError(f"warmup_ratio is a share of the steps, between 0 and 1; got {self.warmup_ratio}")
+        if self.weight_decay < 0:
+            raise HybridBenchError(f"weight_decay must be >= 0, got {self.weight_decay}")
         if self.max_seq_length is not None and self.max_seq_length < 8:
             raise HybridBenchError(f"max_seq_length must be at least 8, got {self.max_seq_length}")
         if self.languages is not None:
@@ -203,7 +210,7 @@ def train_model(
 
     from hybrid_bench.training.callbacks import HybridLossCallback, WallClockCallback
     from hybrid_bench.training.loss import HybridInfoNCELoss
-    from hybrid_bench.training.sampler import HybridBatchSampler
+    from hybrid_bench.training.sampler import HybridBatchSampler, check_batches
 
     if corpus is None:
         corpus = load_parallel_data(
@@ -211,6 +218,9 @@ def train_model(
             seed=config.seed,
         )
     train_dataset = corpus.to_dataset()
+    # batches the data cannot make fail here, naming the language, before the model loads
+    check_batches(train_dataset, batch_size=config.batch_size, alpha=config.resolved_alpha,
+                  language_sampling=config.language_sampling, language_names=corpus.languages, source=corpus.name)
     logger.info("training data: %s, %d rows", corpus, len(train_dataset))
 
     model = load_base_model(base_where)
@@ -254,7 +264,13 @@ def train_model(
     )
     if resume_from:
         logger.info("resuming from %s", resume_from)
-    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    atomic_write_text(ckpt_dir / RUN_CONFIG, json.dumps(config.to_dict(), indent=2) + "\n", overwrite=True)
+    try:
+        trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    except BaseException:
+        if not _complete_checkpoints(ckpt_dir):  # nothing to resume: leave no half-started run behind
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+        raise
     global_step = trainer.state.global_step
     if global_step != config.steps:
         raise HybridBenchError(f"training stopped at step {global_step} instead of {config.steps}")
@@ -307,9 +323,8 @@ def _prepare_checkpoints(ckpt_dir: Path, config: TrainConfig, *, resume: bool, o
                 f"an earlier run of this model left checkpoints in {ckpt_dir}: pass --resume to continue it, or "
                 "--overwrite to discard them and start over"
             )
+        # RUN_CONFIG is written when training starts (train_model): a run that fails before leaves nothing here
         shutil.rmtree(ckpt_dir, ignore_errors=True)
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(ckpt_dir / RUN_CONFIG, json.dumps(config.to_dict(), indent=2) + "\n")
         return None
     config_file = ckpt_dir / RUN_CONFIG
     if not config_file.is_file():
