@@ -16,7 +16,6 @@ from typing import Any
 
 from hybrid_bench import paths
 from hybrid_bench.commands.validate import check_writable, positive_int
-from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_FALLBACK, PRESETS
 from hybrid_bench.models.inference import add_arguments as add_inference_arguments
 
@@ -102,8 +101,6 @@ def run(args: argparse.Namespace) -> int:
     if args.tasks:
         changes["tasks"] = tuple(args.tasks)
     if args.seeds is not None:
-        if args.seeds < 1:
-            raise HybridBenchError(f"--seeds must be at least 1, got {args.seeds}")
         changes["seeds"] = args.seeds  # more seeds = more models under seed-suffixed names; the first keeps its name
     if getattr(args, "miracl_pool", "mirror") == "fallback":
         changes.update(MIRACL_FALLBACK)  # an evaluation setting: the models (and their names) stay the same
