@@ -236,7 +236,7 @@ class HybridBatchSampler(DefaultBatchSampler):
                     f"= {slots}; drop them from the training languages or lower the batch size"
                 )
         if self.alpha < 1 and len(self._pairs) == 0:
-            only = ", ".join(self._lang(x) for x in self._mono_langs)
+            only = ", ".join(str(self._lang(x)) for x in self._mono_langs)
             raise ValueError(f"alpha < 1 needs cross-lingual rows, but the dataset has none (only language(s): {only}); "
                              "train with --strategy mono or add languages")
 
