@@ -241,8 +241,10 @@ def build_leaderboard(
     board.notes.extend(problems)
     if per_query.empty:
         board.notes.append(f"{tables.NO_CI_NOTE}: nothing found under {pred_dir}")
-    for metric in tables.saturated_metrics(results):
-        board.notes.append(f"{tables.metric_name(metric)} is 1.000 for every model and language: not shown")
+    for task in sorted(results["task"].unique()):
+        for metric in tables.saturated_metrics(results[results["task"] == task]):
+            board.notes.append(f"{tables.dataset_name(task)}: {tables.metric_name(metric)} is 1.000 for every model "
+                               "and language: not shown")
     _add_score_tables(board, arm_list, per_query)
 
     if pairs:
