@@ -23,8 +23,9 @@ import time
 import mteb
 from mteb.types import PromptType
 
-from hybrid_bench.evaluation import load_model, load_tasks
-from hybrid_bench.tasks.encoding import encode_dataset, texts_dataset
+from hybrid_bench.evaluation import load_model, load_tasks, resolve_inference
+from hybrid_bench.models.inference import add_arguments as add_inference_arguments
+from hybrid_bench.tasks.encoding import encode_dataset, texts_dataset, use_persistent_cache
 from hybrid_bench.tasks.lareqa import ISO3, POOL
 
 
@@ -34,7 +35,10 @@ def main() -> None:
     parser.add_argument("--task", default="XQuADRRetrieval")
     parser.add_argument("--languages", nargs="+", default=None, help="ISO 639-3 codes (default: all settings)")
     parser.add_argument("--batch-size", type=int, default=64)
+    add_inference_arguments(parser)
     args = parser.parse_args()
+    use_persistent_cache(False)  # the evaluation must encode, not read step 1's texts back from disk
+    inference = resolve_inference(args.model, args.backend, args.dtype)
 
     [task] = load_tasks([args.task], args.languages, None)
     task.load_data()
@@ -49,19 +53,20 @@ def main() -> None:
     docs = sorted({ca.text for lang in c_langs for ca in data.candidates[lang]})
     kwargs = {"batch_size": args.batch_size}
 
-    model = load_model(args.model)
+    model = load_model(args.model, inference=inference)
     start = time.perf_counter()
     for texts, prompt in ((queries, PromptType.query), (docs, PromptType.document)):
         encode_dataset(model, texts_dataset([str(i) for i in range(len(texts))], texts), prompt_type=prompt,
                        task_metadata=task.metadata, hf_split="test", hf_subset="default", encode_kwargs=kwargs)
     encode_s = time.perf_counter() - start
 
-    model = load_model(args.model)  # fresh object → empty embedding cache
+    model = load_model(args.model, inference=inference)  # fresh object → empty embedding cache
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
         mteb.evaluate(model, [task], cache=mteb.cache.ResultCache(tmp), encode_kwargs=kwargs)
         eval_s = time.perf_counter() - start
 
+    print(f"inference:               {inference.label}")
     print(f"settings evaluated:      {len(task.hf_subsets)}")
     print(f"unique texts:            {len(queries)} queries + {len(docs)} candidates")
     print(f"encode unique texts:     {encode_s:8.1f} s")

@@ -70,6 +70,7 @@ class _Printer:
     def __init__(self, progress: bool = True) -> None:
         self.progress = progress
         self.bar: Any = None
+        self.texts_before = 0
 
     def __call__(self, event: Any) -> None:
         from tqdm.auto import tqdm
@@ -80,11 +81,17 @@ class _Printer:
         if self.bar is None:
             self.bar = tqdm(total=event.total, desc="reproduce", unit="stage", disable=not self.progress,
                             file=sys.stdout)
+        from hybrid_bench.display import texts_encoded
+
         if event.kind == "begin":
-            self.bar.set_postfix_str(event.label)
+            self.texts_before = texts_encoded()
+            self.bar.set_postfix_str(f"{event.label} ({self.texts_before:,} texts encoded)")
             return
         self.bar.update(1)
+        encoded = texts_encoded() - getattr(self, "texts_before", 0)
         done = "already done, skipped" if event.skipped else f"{event.wall_s:.0f} s"
+        done += f", {encoded:,} texts encoded" if encoded else ""
+        self.bar.set_postfix_str(f"{texts_encoded():,} texts encoded")
         self.bar.write(f"[{event.index}/{event.total}] {event.label}: {done}")
         if event.index == event.total:
             self.bar.close()

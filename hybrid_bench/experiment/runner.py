@@ -166,7 +166,7 @@ def reproduce(
 
                 written = leaderboard_stage.build(out, board, preset=preset, qrels_loader=evaluator.qrels,
                                                   preamble_text=text, data_dir=data_dir)
-                report(Event("note", summary_text(written)))
+                report(Event("note", summary_text(written, headline_only=True)))
                 ran = True
             wall = time.perf_counter() - t0
             done.append({"stage": stage.label, "wall_s": round(wall, 1), "skipped": not ran,

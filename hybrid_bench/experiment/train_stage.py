@@ -78,7 +78,8 @@ def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str 
         raise HybridBenchError(f"{folder} exists but has no training record; remove it or choose another preset")
     stale = _stale_checkpoints(spec.name, config)
     # resume=True continues an interrupted run of these settings (or starts afresh when there is none)
-    train_model(config, spec.name, resume=not stale, overwrite=stale, base_path=resolve_base(base), data_dir=data_dir)
+    train_model(config, spec.name, resume=not stale, overwrite=stale, base_path=resolve_base(base), data_dir=data_dir,
+                quiet=True)
     return folder, True
 
 

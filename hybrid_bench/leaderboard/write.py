@@ -92,12 +92,21 @@ def write_leaderboard(
     return WrittenLeaderboard(out, board, report)
 
 
-def summary_text(written: WrittenLeaderboard) -> str:
-    """The headline tables, the notes, the submission check and where the leaderboard went, as printed text."""
+def summary_text(written: WrittenLeaderboard, *, headline_only: bool = False) -> str:
+    """The headline tables, the notes, the submission check and where the leaderboard went, as printed text.
+
+    With ``headline_only`` the comparison and per-language tables are named, not printed (they are in the folder).
+    """
     board, report = written.board, written.report
-    parts = [f"\n{name}\n{board.markdown(name)}"
-             for name in ("decisions", "table1_map", "table2_language_bias", "comparison") if name in board.display]
-    parts += [f"\n{name}\n{board.markdown(name)}" for name in board.display if name.startswith("per_language_")]
+    shown: tuple[str, ...] = ("decisions", "table1_map", "table2_language_bias")
+    if not headline_only:
+        shown += ("comparison",)
+    parts = [f"\n{name}\n{board.markdown(name)}" for name in shown if name in board.display]
+    if headline_only:
+        rest = [name for name in board.display if name not in shown]
+        parts += [f"\nalso in {written.out}: {', '.join(f'{name}.md' for name in rest)}"] if rest else []
+    else:
+        parts += [f"\n{name}\n{board.markdown(name)}" for name in board.display if name.startswith("per_language_")]
     parts += [f"note: {note}" for note in dict.fromkeys(board.notes)]
     if report is not None:
         parts.append("\n" + report.summary())

@@ -415,8 +415,10 @@ def load_model(
     location = resolve_model(entry)
     key = (entry.full_name, revision)
     if isinstance(location, Path):
-        has_prompts = {"query", "document"} <= set(_folder_prompts(location))
-        prompts = None if has_prompts else entry.prompts
+        saved = _folder_prompts(location)
+        # sentence-transformers saves "passage" as an alias of "document"; mteb does not know that key and warns
+        prompts = ({k: v for k, v in saved.items() if k != "passage"} if {"query", "document"} <= set(saved)
+                   else entry.prompts)
         logger.info("loading %s from %s (%s)", entry.full_name, location, choice.label)
         model = load_sentence_transformer(location, choice, cache_key=key, device=device, **kwargs)
         return SentenceTransformerEncoderWrapper(model, model_prompts=prompts)

@@ -21,6 +21,7 @@ from mteb._create_dataloaders import create_dataloader
 from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.types import PromptType
 
+from hybrid_bench.display import count_encoded
 from hybrid_bench.tasks.embedding_store import EmbeddingStore, text_key
 
 logger = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def encode_dataset(
     if len(unique) < len(keys):
         first = sorted({v: i for i, v in reversed(list(enumerate(inverse)))}.values())
         dataset = dataset.select(first)
-    logger.info(
+    logger.debug(
         "encoding %d unique %s texts (%d rows) for %s/%s",
         len(unique), prompt_type.value, len(keys), task_metadata.name, hf_subset,
     )
@@ -95,8 +96,9 @@ class EmbeddingCache:
     mteb calls ``task.evaluate`` once per subset, so encode-once has to outlive a single call: the cache lives as
     long as the model object (see :func:`cache_for`). The *cache group* is the task's declared embedding context —
     tasks that feed the model identical inputs (XQuAD-R and its held-out variant) share one group, so their common
-    texts are encoded once per run too. With a ``store`` (:class:`~hybrid_bench.tasks.embedding_store.
-    EmbeddingStore`) texts are also looked up in, and written to, the persistent cache, across processes.
+    texts are encoded once per run too. With a ``store`` (an
+    :class:`~hybrid_bench.tasks.embedding_store.EmbeddingStore`) texts are also looked up in, and written to, the
+    persistent cache, across processes.
     """
 
     def __init__(self, store: EmbeddingStore | None = None) -> None:
@@ -132,6 +134,7 @@ class EmbeddingCache:
             new = [keys[i] for i in sorted(first)]
             self._memory.update(zip(new, emb))
             self.encoded_texts += len(new)
+            count_encoded(len(new))
             if self.store is not None:
                 self.store.put(new, emb)
         return np.stack([self._memory[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)

@@ -169,6 +169,7 @@ def train_model(
     base_path: str | os.PathLike[str] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     corpus: ParallelCorpus | None = None,
+    quiet: bool = False,
 ) -> TrainResult:
     """Train ``config.base`` with the hybrid sampler and loss and save it as model ``out`` in the model store.
 
@@ -184,6 +185,7 @@ def train_model(
         overwrite: Replace an existing model ``out`` and discard checkpoints of an earlier run.
         data_dir: Local LAReQA data folder for ``"xquad-r-train"``.
         corpus: Train on this corpus instead of loading ``config.data`` (its name is recorded as the data).
+        quiet: No progress bar and no printed loss lines (a caller such as ``reproduce`` shows its own progress).
 
     Raises:
         HybridBenchError: The model exists, stale checkpoints exist, the resumed run's settings differ, ...
@@ -254,7 +256,7 @@ def train_model(
         logging_steps=config.logging_steps,
         report_to="none",
         dataloader_pin_memory=torch.cuda.is_available(),
-        disable_tqdm=False,
+        disable_tqdm=quiet,
     )
     previous = read_run_record(resume_from)["wall_time_s"] if resume_from else 0.0
     clock = WallClockCallback(previous)
@@ -262,6 +264,10 @@ def train_model(
         model=model, args=args, train_dataset=train_dataset, loss=loss,
         callbacks=[HybridLossCallback(loss), clock],
     )
+    if quiet:  # without its progress bar the trainer would print every log dict instead
+        from transformers.trainer_callback import PrinterCallback
+
+        trainer.remove_callback(PrinterCallback)
     if resume_from:
         logger.info("resuming from %s", resume_from)
     atomic_write_text(ckpt_dir / RUN_CONFIG, json.dumps(config.to_dict(), indent=2) + "\n", overwrite=True)
