@@ -57,6 +57,8 @@ CASES = [
          ("--max-seq-length", "positive integer")),
     Case("reproduce --steps 0", ("reproduce", "--quick", "--steps", "0", "--output-folder", "{tmp}/out"),
          ("--steps", "positive integer")),
+    Case("reproduce --output-folder not writable", ("reproduce", "--quick", "--output-folder", "{tmp}/a-file/r"),
+         ("--output-folder", "a-file is a file")),
     # broken model store folders: `models path` fails (so scripts/setup.sh rebuilds), naming the file
     Case("models path, weights missing", ("models", "path", "me5-small"), ("no weights file", "me5-small"),
          env={"HYBRID_BENCH_HOME": "{tmp}/home-noweights"}),

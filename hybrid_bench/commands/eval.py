@@ -60,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
     check_writable(args.output_folder, "--output-folder")  # before the work, not after it
     import mteb
 
+    from hybrid_bench.data.mirrors import check_task_mirror
     from hybrid_bench.evaluation import load_model, load_tasks, prediction_folder, resolve_inference
     from hybrid_bench.result_store import ResultStore, result_settings
     from hybrid_bench.tasks.lareqa import _LAReQARetrieval, summarize
@@ -68,8 +69,11 @@ def run(args: argparse.Namespace) -> int:
         os.environ["HYBRID_BENCH_DATA"] = str(args.data_dir)
     tasks = load_tasks(args.tasks, args.languages, args.hf_subsets, data_dir=args.data_dir,
                        allow_modified_data=args.allow_modified_data)
-    for task in tasks:  # bad or missing data fails here, before the model loads; mteb keeps the loaded data
-        task.load_data()
+    for task in tasks:  # bad or missing data fails here, before the model loads
+        if isinstance(task, _LAReQARetrieval):
+            task.load_data()  # about a second; mteb keeps the loaded data
+        else:
+            check_task_mirror(task)  # a local mirror's files, without loading them (no-op without a mirror)
     inference = resolve_inference(args.model, args.backend, args.dtype)
     print(f"{args.model}: inference {inference.label}")
     model = load_model(args.model, max_seq_length=args.max_seq_length, inference=inference)

@@ -64,6 +64,7 @@ __all__ = [
     "Mirror",
     "apply_mirrors_to_task",
     "check_parquet_files",
+    "check_task_mirror",
     "get_mirror",
     "mirror_file",
     "mirror_map",
@@ -359,6 +360,22 @@ def apply_mirrors_to_task(task: AbsTask, *, check_subsets: bool = True) -> bool:
         check_parquet_files(mirror.folder, [c for configs in required_configs(task).values() for c in configs])
     _log_use(task, mirror)
     return True
+
+
+def check_task_mirror(task: AbsTask) -> None:
+    """Check the local mirror of ``task`` (if it has one) for what its selected subsets need, without loading data:
+    ``SHA256SUMS``, the configs, the parquet files' readability and columns. For commands that want bad data
+    reported before a model loads; :func:`apply_mirrors_to_task` runs the same checks when the data loads.
+
+    Raises:
+        DataError: as :func:`apply_mirrors_to_task`.
+    """
+    mirror = _mirror_for_task(task)
+    if mirror is None:
+        return
+    mirror_revision(mirror.folder)
+    _check_subsets(task, mirror)
+    check_parquet_files(mirror.folder, [c for configs in required_configs(task).values() for c in configs])
 
 
 def mirrored_task_class(cls: type[AbsTask]) -> type[AbsTask] | None:
