@@ -3,6 +3,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# tests/test_leaderboard_page.py renders the leaderboard's index.html in headless Chromium (Debian: `chromium`)
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  echo "[test] installing chromium (apt-get) for the leaderboard page test"
+  apt-get install -y -q chromium >/dev/null 2>&1 \
+    || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } \
+    || echo "[test] could not install chromium: the browser checks of the leaderboard page will be skipped"
+fi
 export HYBRID_BENCH_DATA=${HYBRID_BENCH_DATA:-$(cd .. && pwd)/shared/data}
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 # tests start several processes; one thread each avoids 2-core oversubscription (10-30x slowdowns)

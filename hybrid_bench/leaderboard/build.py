@@ -28,6 +28,7 @@ from matplotlib.figure import Figure
 from hybrid_bench.errors import DataError
 from hybrid_bench.io import atomic_path
 from hybrid_bench.leaderboard import arms, clusters, decisions, plots, tables
+from hybrid_bench.leaderboard.page import write_index
 from hybrid_bench.leaderboard.per_query import (JSON_TO_PER_QUERY, KEY_COLUMNS, PER_QUERY_DIR, QrelsLoader,
                                                 load_per_query, load_task_qrels, write_per_query)
 from hybrid_bench.leaderboard.results import is_pair_task, load_results
@@ -154,6 +155,7 @@ class Leaderboard:
                     "pairs": [list(p) for p in self.pairs], "versions": package_versions(),
                     "notes": list(dict.fromkeys(self.notes))}
             (tmp / "meta.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+            write_index(tmp)  # the self-contained page, from the files just written
         logger.info("leaderboard written to %s", out_dir)
         return Path(out_dir)
 
