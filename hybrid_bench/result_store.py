@@ -21,7 +21,7 @@ Example::
     from hybrid_bench.result_store import ResultStore, result_settings
 
     store = ResultStore("results", settings=result_settings(max_seq_length=128))
-    store.check_reuse([t.metadata.name for t in tasks], model.mteb_model_meta, overwrite=False)   # raises on a result of other settings
+    store.check_reuse(tasks, model.mteb_model_meta, overwrite=False)   # raises on a result of other settings
     mteb.evaluate(model, tasks, cache=store, overwrite_strategy="only-missing")
 """
 
@@ -80,30 +80,46 @@ class ResultStore(ResultCache):
         super().__init__(directory)
         self.settings = dict(settings or {})
 
-    def check_reuse(self, task_names: Iterable[str], meta: Any, *, overwrite: bool) -> None:
-        """Before a run: set aside damaged results of the tasks and refuse results computed with other settings.
+    def stale_reason(self, task: Any, meta: Any) -> str | None:
+        """Why the existing result of ``task`` for model ``meta`` must not be reused by this run, or ``None`` (no
+        result, or one of the same data and settings). A damaged result (truncated JSON) is set aside first.
+
+        mteb itself reuses a result that covers every subset without comparing its ``dataset_revision``, so the
+        data is compared here too.
+        """
+        path = Path(self.get_task_result_path(task.metadata.name, meta))
+        if not path.is_file():
+            return None
+        try:
+            result = json.loads(path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as err:
+            set_aside(path, f"not a complete result ({type(err).__name__}: {err})")
+            return None
+        if result.get("dataset_revision") != task.metadata.revision:
+            return (f"{path} was computed on data {result.get('dataset_revision')!r}, this run's data is "
+                    f"{task.metadata.revision!r}")
+        recorded = recorded_settings(result)
+        if recorded != self.settings:
+            return (f"{path} was computed with settings {recorded or 'defaults'}, this run asks for "
+                    f"{self.settings or 'defaults'}")
+        return None
+
+    def check_reuse(self, tasks: Iterable[Any], meta: Any, *, overwrite: bool) -> None:
+        """Before a run: set aside damaged results of ``tasks`` and refuse results of other data or settings.
 
         Args:
-            task_names: the names of the mteb tasks about to run.
+            tasks: the mteb tasks about to run.
             meta: the model's :class:`~mteb.models.ModelMeta`.
-            overwrite: the run replaces existing results (``--overwrite``): other settings are then fine.
+            overwrite: the run replaces existing results (``--overwrite``): other data or settings are then fine.
 
         Raises:
-            HybridBenchError: without ``overwrite``, a result of a task exists with other settings (naming both).
+            HybridBenchError: without ``overwrite``, a task's result exists for other data or settings (naming
+                both).
         """
-        for name in task_names:
-            path = Path(self.get_task_result_path(name, meta))
-            if not path.is_file():
-                continue
-            try:
-                recorded = recorded_settings(json.loads(path.read_text(encoding="utf-8")))
-            except (ValueError, UnicodeDecodeError) as err:
-                set_aside(path, f"not a complete result ({type(err).__name__}: {err})")
-                continue
-            if recorded != self.settings and not overwrite:
-                raise HybridBenchError(
-                    f"{path} was computed with settings {recorded or 'defaults'}, this run asks for "
-                    f"{self.settings or 'defaults'}; pass --overwrite to replace it, or another --output-folder")
+        for task in tasks:
+            reason = self.stale_reason(task, meta)
+            if reason is not None and not overwrite:
+                raise HybridBenchError(f"{reason}; pass --overwrite to replace it, or another --output-folder")
 
     def save_to_cache(self, task_result: Any, model_name: Any, model_revision: str | None = None, *,
                       encode_kwargs: Mapping[str, Any] | None = None) -> None:

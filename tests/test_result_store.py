@@ -28,7 +28,7 @@ def setup(shared_data: Path, tiny_model_dir: Path):
 
 def _run(root: Path, task, model, *, overwrite: bool = False, **settings):
     store = ResultStore(root, settings=result_settings(**settings))
-    store.check_reuse([task.metadata.name], model.mteb_model_meta, overwrite=overwrite)
+    store.check_reuse([task], model.mteb_model_meta, overwrite=overwrite)
     mteb.evaluate(model, [task], cache=store, overwrite_strategy="always" if overwrite else "only-missing",
                   show_progress_bar=False)
     return Path(store.get_task_result_path(task.metadata.name, model.mteb_model_meta))
@@ -72,3 +72,17 @@ def test_kill_while_writing_leaves_the_previous_result(setup, tmp_path: Path, mo
     assert path.read_text() == before
     assert sorted(p.name for p in path.parent.iterdir()) == sorted(
         ["XQuADRRetrieval.json", "model_meta.json", "run_settings.jsonl"])
+
+
+def test_result_of_other_data_is_not_reused(setup, tmp_path: Path) -> None:
+    """mteb reuses a result covering every subset without comparing dataset revisions; the store compares them."""
+    make_task, model = setup
+    modified = make_task()
+    modified.metadata = modified.metadata.model_copy(
+        update={"dataset": {**modified.metadata.dataset, "revision": "modified:0123456789ab"}})
+    _run(tmp_path, modified, model)
+    with pytest.raises(HybridBenchError, match=r"computed on data 'modified:0123456789ab', this run's data is "
+                                               r"'9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c'; pass --overwrite"):
+        _run(tmp_path, make_task(), model)
+    path = _run(tmp_path, make_task(), model, overwrite=True)
+    assert json.loads(path.read_text())["dataset_revision"] == "9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c"

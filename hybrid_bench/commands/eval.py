@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, max_seq_length=args.max_seq_length, inference=inference)
     # inference backend / dtype are part of the model's revision; the other score-changing settings go here
     cache = ResultStore(args.output_folder, settings=result_settings(max_seq_length=args.max_seq_length))
-    cache.check_reuse([t.metadata.name for t in tasks], model.mteb_model_meta, overwrite=args.overwrite)
+    cache.check_reuse(tasks, model.mteb_model_meta, overwrite=args.overwrite)
     start = time.perf_counter()
     result = mteb.evaluate(
         model,

@@ -172,6 +172,7 @@ class Evaluator:
         self.settings = preset.eval_settings()
         self.settings_id = settings_hash(self.settings)
         self._tasks: dict[str, Any] = {}
+        self._metadata_tasks: dict[str, Any] = {}
 
     def task(self, name: str) -> Any:
         """The task ``name`` as this run evaluates it, loaded once."""
@@ -179,6 +180,13 @@ class Evaluator:
             self._tasks[name] = build_task(name, self.preset, self.miracl_folder, self.miracl_languages)
             self._tasks[name].load_data()
         return self._tasks[name]
+
+    def _unloaded(self, name: str) -> Any:
+        """The task ``name`` as this run builds it, without its data (for its metadata: the dataset revision)."""
+        if name not in self._metadata_tasks:
+            self._metadata_tasks[name] = self._tasks.get(name) or build_task(
+                name, self.preset, self.miracl_folder, self.miracl_languages)
+        return self._metadata_tasks[name]
 
     def qrels(self, name: str, _subsets: Any = None) -> dict[str, dict[str, Any]]:
         """Qrels of task ``name`` on this run's data (a fresh instance: scoring must not depend on loaded state)."""
@@ -194,8 +202,9 @@ class Evaluator:
         meta = encoder.mteb_model_meta
         key = stage_key("eval", meta.name, meta.revision, task_name, self.settings_id)
         result_file = Path(self.cache.get_task_result_path(task_name, meta.name, meta.revision))
-        self.cache.check_reuse([task_name], meta, overwrite=True)  # sets a damaged (truncated) result aside
-        if self.ledger.done(key) and result_file.is_file():
+        # a damaged (truncated) result is set aside; one of other data (e.g. a changed mirror) is recomputed
+        stale = self.cache.stale_reason(self._unloaded(task_name), meta)
+        if self.ledger.done(key) and result_file.is_file() and stale is None:
             return False, self.ledger.info(key).get("wall_s")
         mteb.evaluate(
             encoder, [self.task(task_name)], cache=self.cache, prediction_folder=prediction_folder(self.out, encoder),
