@@ -127,6 +127,7 @@ def resolve_inference(name: str, backend: str = "auto", dtype: str = "auto", *, 
     supports that passes the fidelity gate on this model (measured once per model revision, see
     :func:`hybrid_bench.models.inference.model_gate`)."""
     from hybrid_bench.models.inference import load_sentence_transformer, model_gate, resolve
+    from hybrid_bench.models.registry import MODEL_ORG
 
     if backend != "auto" and dtype != "auto":
         return resolve(backend, dtype, device=device)
@@ -147,6 +148,8 @@ def resolve_inference(name: str, backend: str = "auto", dtype: str = "auto", *, 
         register()
         check_model_name(name)
         meta = mteb.get_model_meta(name)
+        if not (meta.name or "").startswith(f"{MODEL_ORG}/"):  # mteb's own loaders take no backend / dtype
+            return resolve(backend if backend != "auto" else "torch", dtype if dtype != "auto" else "float32")
         gate = model_gate(lambda choice: load_model(name, inference=choice).model, name=meta.name or name,
                           revision=meta.revision)
     return resolve(backend, dtype, device=device, gate=gate)

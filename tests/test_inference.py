@@ -108,3 +108,10 @@ def test_choice_is_recorded_in_results_and_never_reused_across_settings(
     for file in out.rglob("XQuADRHeldOutRetrieval_per_query.parquet"):
         revisions |= set(pd.read_parquet(file)["revision"])
     assert any(r.endswith("+openvino-bfloat16") for r in revisions) and len(revisions) == 2
+
+
+def test_models_outside_the_table_evaluate_as_the_reference() -> None:
+    from hybrid_bench.evaluation import resolve_inference
+
+    # mteb's own loaders take no backend or dtype: auto is torch float32, nothing is loaded to gate it
+    assert resolve_inference("intfloat/multilingual-e5-small") == I.REFERENCE

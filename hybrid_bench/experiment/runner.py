@@ -133,6 +133,10 @@ def reproduce(
     report(Event("note", preset.describe()))
 
     miracl_folder, miracl_languages, notes = _miracl_data(preset, out, report)
+    from hybrid_bench.models.inference import REFERENCE
+
+    notes = [*notes, f"evaluation inference: {(inference or REFERENCE).label} (backend-dtype, also the suffix of every "
+             "evaluated model's revision unless torch-float32)"]
     evaluator = Evaluator(preset, out, ledger, batch_size=batch_size, miracl_folder=miracl_folder,
                           miracl_languages=miracl_languages)
     board = Path(leaderboard_out) if leaderboard_out else default_leaderboard(out)
