@@ -109,6 +109,10 @@ CASES = [
                                     "-m", "{tiny}"),
          ("yo-queries/dev-00000-of-00001.parquet", "missing column(s) ['text']"), group="mirror",
          env={"HYBRID_BENCH_MIRRORS": "mteb/MIRACLRetrieval={tmp}/mirror"}),
+    Case("mirror, file fails its SHA256SUMS", ("eval", "--output-folder", "{tmp}/out", "-t", "MIRACLRetrieval", "-l",
+                                               "swa", "-m", "{tiny}"),
+         ("mirror-sums/sw-qrels/dev-00000-of-00001.parquet", "does not match", "SHA256SUMS"), group="mirror-sums",
+         env={"HYBRID_BENCH_MIRRORS": "mteb/MIRACLRetrieval={tmp}/mirror-sums"}),
     Case("mirror, README names no data", ("eval", "--output-folder", "{tmp}/out", "-t", "MIRACLRetrieval", "-l",
                                           "swa", "-m", "{tiny}"),
          ("cannot read the mirror's dataset configs",), group="mirror-empty",
@@ -174,6 +178,16 @@ def _inputs(tmp: Path, tiny: Path, shared: Path) -> None:
     corpus.write_bytes(corpus.read_bytes()[: corpus.stat().st_size // 2])
     queries = tmp / "mirror" / "yo-queries" / "dev-00000-of-00001.parquet"
     pd.read_parquet(queries).rename(columns={"text": "question"}).to_parquet(queries, index=False)
+    sums = tmp / "mirror-sums"  # sw only, with a SHA256SUMS, then one judgement dropped from the qrels
+    shutil.copytree(tmp / "mirror", sums, ignore=shutil.ignore_patterns("yo-*"))
+    for kind in ("corpus", "qrels"):
+        shutil.copyfile(shared / "miracl-lite" / f"sw-{kind}" / "dev-00000-of-00001.parquet",
+                        sums / f"sw-{kind}" / "dev-00000-of-00001.parquet")
+    (sums / "SHA256SUMS").write_text("".join(
+        f"{hashlib.sha256(f.read_bytes()).hexdigest()}  {f.relative_to(sums).as_posix()}\n"
+        for f in sorted(sums.glob("sw-*/*.parquet"))))
+    qrels = sums / "sw-qrels" / "dev-00000-of-00001.parquet"
+    pd.read_parquet(qrels).iloc[1:].to_parquet(qrels, index=False)
     revision = tmp / "results-bad" / "results" / "hybrid-bench__me5-small" / "local-0123456789ab"
     revision.mkdir(parents=True)
     (revision / "model_meta.json").write_text('{"name": "hybrid-bench/me5-small"}', encoding="utf-8")

@@ -258,8 +258,17 @@ def _mirror_for_task(task: AbsTask | type[AbsTask]) -> Mirror | None:
     return None
 
 
-def _point_metadata_at(metadata: Any, mirror: Mirror) -> Any:  # noqa: ANN401 -- mteb TaskMetadata
-    dataset = {**metadata.dataset, "path": str(mirror.folder), "revision": mirror.revision}
+def _point_metadata_at(metadata: Any, mirror: Mirror, *, verified: bool = True) -> Any:  # noqa: ANN401
+    """``metadata`` (mteb's TaskMetadata) pointed at ``mirror``. With ``verified=False`` (registering task classes
+    at import) a mirror that fails its checks gets an ``@unverified`` label instead of raising at import time; its
+    data never loads, since :func:`apply_mirrors_to_task` checks again and reports the problem in one line."""
+    try:
+        revision = mirror.revision
+    except DataError:
+        if verified:
+            raise
+        revision = f"{MIRROR_REVISION_PREFIX}{mirror.folder.name}@unverified"
+    dataset = {**metadata.dataset, "path": str(mirror.folder), "revision": revision}
     return metadata.model_copy(update={"dataset": dataset})
 
 
@@ -324,7 +333,7 @@ def mirrored_task_class(cls: type[AbsTask]) -> type[AbsTask] | None:
             "__module__": cls.__module__,
             "__qualname__": cls.__qualname__,
             "__doc__": f"{cls.__doc__ or cls.__name__}\n\nLoads from the local mirror {mirror.folder}.",
-            "metadata": _point_metadata_at(cls.metadata, mirror),
+            "metadata": _point_metadata_at(cls.metadata, mirror, verified=False),
             "load_data": load_data,
             "mirror": mirror,
         },
