@@ -51,3 +51,20 @@ def batch_kind(labels: PairLabels, batch: Iterable[int]) -> str:
     batch = list(batch)
     same = labels.query_lang[batch] == labels.passage_lang[batch]
     return "mono" if same.all() else "cross" if not same.any() else "mixed"
+
+
+def loss_inputs(model, dataset, rows: Sequence[int], columns: Sequence[str] = ("anchor", "positive")):
+    """(features per text column, label tensor) of the dataset ``rows``: what the trainer hands a loss."""
+    import torch
+
+    features = [model.preprocess([dataset[int(i)][c] for i in rows]) for c in columns]
+    labels = torch.tensor([dataset[int(i)]["label"] for i in rows])
+    return features, labels
+
+
+def parameter_grads(model) -> dict:
+    """A copy of every trainable parameter's gradient (zeros where none flowed)."""
+    import torch
+
+    return {n: (p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p))
+            for n, p in model.named_parameters() if p.requires_grad}

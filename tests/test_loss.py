@@ -142,6 +142,6 @@ def test_bad_inputs_and_config(model):
     with pytest.raises(ValueError, match="scale must be positive"):
         HybridInfoNCELoss(model, scale=0)
     assert loss.get_config_dict() == {"scale": 10.0, "symmetric": True, "similarity_fct": "cos_sim",
-                                      "mask_parallel": True}
+                                      "mask_parallel": True, "gather_across_devices": False}
     assert loss.temperature == pytest.approx(0.1)
     assert "2408.10536" in loss.citation

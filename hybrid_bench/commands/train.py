@@ -67,6 +67,13 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
     how.add_argument("--scale", type=positive_float, default=_DEFAULTS.scale,
                      help="loss scale = 1 / temperature (default: %(default)s)")
     how.add_argument("--symmetric", action="store_true", help="add the passage-to-query InfoNCE term")
+    how.add_argument("--mini-batch-size", type=int, default=None, metavar="N",
+                     help="cached (GradCache) loss: embed N texts at a time, so --batch-size can exceed memory "
+                     "(same loss and gradients; about one extra forward pass per step)")
+    how.add_argument("--gather-across-devices", action=argparse.BooleanOptionalAction,
+                     default=_DEFAULTS.gather_across_devices,
+                     help="multi-process runs: every rank's passages are negatives for every query (the global "
+                     "batch) (default: on)")
     how.add_argument("--language-sampling", choices=("uniform", "proportional"), default=_DEFAULTS.language_sampling,
                      help="draw languages / language pairs uniformly or by item count (default: %(default)s)")
     how.add_argument("--max-seq-length", type=positive_int, default=_DEFAULTS.max_seq_length,
@@ -100,6 +107,7 @@ def run_command(args: argparse.Namespace) -> int:
         steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
         warmup_ratio=args.warmup_ratio, seed=args.seed, max_seq_length=args.max_seq_length,
         freeze_embeddings=args.freeze_embeddings, bf16=args.bf16, scale=args.scale, symmetric=args.symmetric,
+        mini_batch_size=args.mini_batch_size, gather_across_devices=args.gather_across_devices,
         language_sampling=args.language_sampling, save_steps=args.save_steps, logging_steps=args.logging_steps,
     )
     base_path = resolve_base(config.base)  # cheap: a wrong --base fails before data and model are loaded

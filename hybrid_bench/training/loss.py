@@ -14,7 +14,7 @@ from typing import Any
 import torch
 from sentence_transformers.base.losses.merged_forward import embed_columns
 from sentence_transformers.sentence_transformer.model import SentenceTransformer
-from sentence_transformers.util import cos_sim, similarity_fct_name
+from sentence_transformers.util import all_gather, all_gather_with_grad, cos_sim, get_rank, similarity_fct_name
 from torch import Tensor, nn
 
 from hybrid_bench.training.corpus import LABEL_FIELDS
@@ -35,6 +35,7 @@ class HybridInfoNCELoss(nn.Module):
         symmetric: bool = False,
         similarity_fct: Callable[[Tensor, Tensor], Tensor] = cos_sim,
         mask_parallel: bool = True,
+        gather_across_devices: bool = False,
     ) -> None:
         """InfoNCE over (anchor, positive[, negative]) with in-batch negatives, masking parallel duplicates.
 
@@ -67,6 +68,13 @@ class HybridInfoNCELoss(nn.Module):
                 batch's queries); the two directions are averaged.
             similarity_fct: Similarity of two embedding matrices (default cosine).
             mask_parallel: Apply the masks above when labels are present.
+            gather_across_devices: In multi-process training (``torchrun``, ``accelerate launch``), score each
+                rank's queries against the passages of *every* rank: embeddings are gathered with their gradient
+                (sentence-transformers' ``util.all_gather_with_grad``) and the labels with them, so the masks
+                also hold across ranks (a translation of the query's positive on another rank is never a
+                negative). With DDP's gradient averaging, loss and gradients equal one process's on the
+                concatenated global batch. Every rank must use the same per-device batch size. Without an
+                initialised process group it changes nothing.
 
         References:
             - Elmahdy et al., arXiv 2408.10536 (hybrid batching); Roy et al., LAReQA, arXiv 2004.05484.
@@ -115,6 +123,7 @@ class HybridInfoNCELoss(nn.Module):
         self.symmetric = bool(symmetric)
         self.similarity_fct = similarity_fct
         self.mask_parallel = bool(mask_parallel)
+        self.gather_across_devices = bool(gather_across_devices)
         self._sums: dict[str, Tensor] = {}
         self._counts: dict[str, int] = {}
 
@@ -129,18 +138,27 @@ class HybridInfoNCELoss(nn.Module):
         queries, docs = embeddings[0], embeddings[1:]
         batch_size = queries.size(0)
         labels = self._check_labels(labels, batch_size, len(docs))
+        masked = labels is not None and self.mask_parallel
+        all_queries, all_docs, all_labels, offset = queries, docs, labels, 0
+        if self.gather_across_devices:
+            # this rank's queries against every rank's passages; gradients flow back to the owning rank
+            all_queries = all_gather_with_grad(queries)
+            all_docs = [all_gather_with_grad(doc) for doc in docs]
+            all_labels = all_gather(labels) if labels is not None else None
+            offset = get_rank() * batch_size  # 0 without a process group
         rows = torch.arange(batch_size, device=queries.device)
 
-        # (batch, batch * columns): column block c holds the c-th passage column of every row
-        q2d = self.similarity_fct(queries, torch.cat(docs, dim=0)) * self.scale
-        if labels is not None and self.mask_parallel:
-            q2d = q2d.masked_fill(self._query_to_doc_mask(labels, len(docs)), -torch.inf)
-        positive_scores = q2d[rows, rows]
+        # (batch, world batch * columns): column block c holds the c-th passage column of every row of every rank
+        q2d = self.similarity_fct(queries, torch.cat(all_docs, dim=0)) * self.scale
+        if masked:
+            q2d = q2d.masked_fill(self._query_to_doc_mask(labels, all_labels, offset, len(docs)), -torch.inf)
+        positive_scores = q2d[rows, rows + offset]
         log_z = torch.logsumexp(q2d, dim=1)
         if self.symmetric:
-            d2q = self.similarity_fct(queries, docs[0]).T * self.scale
-            if labels is not None and self.mask_parallel:
-                d2q = d2q.masked_fill(self._same_positive(labels), -torch.inf)
+            # each of this rank's positives against the queries of every rank
+            d2q = self.similarity_fct(docs[0], all_queries) * self.scale
+            if masked:
+                d2q = d2q.masked_fill(self._same_positive(labels, all_labels, offset), -torch.inf)
             log_z = (log_z + torch.logsumexp(d2q, dim=1)) / 2
         loss = -(positive_scores - log_z).mean()
         self._record(loss, labels)
@@ -163,17 +181,22 @@ class HybridInfoNCELoss(nn.Module):
         return labels
 
     @staticmethod
-    def _same_positive(labels: Tensor) -> Tensor:
-        """(batch, batch): True where row j's positive is not a negative for query i (j ≠ i)."""
-        item, key = labels[:, _ITEM], labels[:, _POS]
-        clash = (item[:, None] == item[None, :]) | (key[:, None] == key[None, :])
-        return clash & ~torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    def _same_positive(labels: Tensor, all_labels: Tensor, offset: int = 0) -> Tensor:
+        """(batch, world batch): True where row j's positive is not a negative for query i (j ≠ i).
 
-    def _query_to_doc_mask(self, labels: Tensor, n_doc_columns: int) -> Tensor:
-        blocks = [self._same_positive(labels)]
+        ``labels`` are this rank's rows, ``all_labels`` every rank's (the same tensor in one process); row i is
+        row ``offset + i`` of ``all_labels``.
+        """
+        item, key = labels[:, _ITEM], labels[:, _POS]
+        clash = (item[:, None] == all_labels[None, :, _ITEM]) | (key[:, None] == all_labels[None, :, _POS])
+        own = torch.arange(len(labels), device=labels.device)[:, None] + offset
+        return clash & (torch.arange(len(all_labels), device=labels.device)[None, :] != own)
+
+    def _query_to_doc_mask(self, labels: Tensor, all_labels: Tensor, offset: int, n_doc_columns: int) -> Tensor:
+        blocks = [self._same_positive(labels, all_labels, offset)]
         if n_doc_columns == 2:
             # a hard negative is masked only when it is the query's own positive passage
-            blocks.append(labels[None, :, _NEG] == labels[:, None, _POS])
+            blocks.append(all_labels[None, :, _NEG] == labels[:, None, _POS])
         return torch.cat(blocks, dim=1)
 
     # ------------------------------------------------------------------ per batch type bookkeeping
@@ -222,6 +245,7 @@ class HybridInfoNCELoss(nn.Module):
             "symmetric": self.symmetric,
             "similarity_fct": similarity_fct_name(self.similarity_fct),
             "mask_parallel": self.mask_parallel,
+            "gather_across_devices": self.gather_across_devices,
         }
 
     @property

@@ -56,6 +56,8 @@ __all__ = ["TrainConfig", "TrainResult", "checkpoint_dir", "train_model"]
 logger = logging.getLogger(__name__)
 
 Strategy = Literal["mono", "cross", "hybrid"]
+#: settings added after the first trained models, with their defaults (see TrainConfig.to_dict)
+_LATER_SETTINGS: dict[str, Any] = {"mini_batch_size": None, "gather_across_devices": True}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -82,6 +84,11 @@ class TrainConfig:
         bf16: bfloat16 autocast (about 2x faster on CPUs with native bf16).
         scale: Loss scale, 1 / temperature.
         symmetric: Add the passage → query direction to the loss.
+        mini_batch_size: Train with the cached (GradCache) loss, embedding this many texts at a time
+            (:class:`~hybrid_bench.training.cached_loss.CachedHybridInfoNCELoss`): a ``batch_size`` larger than
+            memory, same loss and gradients. ``None``: the plain loss.
+        gather_across_devices: In multi-process training, use every rank's passages as negatives (the global
+            batch; :class:`~hybrid_bench.training.loss.HybridInfoNCELoss`). No effect in one process.
         language_sampling: ``"uniform"`` or ``"proportional"`` draw of languages / language pairs.
         save_steps: Checkpoint every this many steps.
         logging_steps: Log the losses every this many steps.
@@ -104,6 +111,8 @@ class TrainConfig:
     bf16: bool = False
     scale: float = 20.0
     symmetric: bool = False
+    mini_batch_size: int | None = None
+    gather_across_devices: bool = True
     language_sampling: Literal["uniform", "proportional"] = "uniform"
     save_steps: int = 100
     logging_steps: int = 10
@@ -117,6 +126,8 @@ class TrainConfig:
             )
         if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
             raise HybridBenchError(f"alpha must be in [0, 1], got {self.alpha}")
+        if self.mini_batch_size is not None and self.mini_batch_size < 1:
+            raise HybridBenchError(f"mini_batch_size must be at least 1, got {self.mini_batch_size}")
         for name in ("steps", "batch_size", "save_steps", "logging_steps"):
             if getattr(self, name) < 1:
                 raise HybridBenchError(f"{name} must be at least 1, got {getattr(self, name)}")
@@ -138,7 +149,10 @@ class TrainConfig:
         return self.alpha if self.alpha is not None else STRATEGIES[self.strategy]
 
     def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
+        """The settings as JSON; settings added later are left out at their default, so that the records of
+        earlier runs still match (a resumed run and the experiment compare these dicts)."""
+        out = {k: v for k, v in dataclasses.asdict(self).items()
+               if not (k in _LATER_SETTINGS and v == _LATER_SETTINGS[k])}
         out["alpha"] = self.resolved_alpha
         out["languages"] = list(self.languages) if self.languages is not None else None
         return out
@@ -210,6 +224,7 @@ def train_model(
     from sentence_transformers import SentenceTransformerTrainer
     from sentence_transformers import SentenceTransformerTrainingArguments
 
+    from hybrid_bench.training.cached_loss import CachedHybridInfoNCELoss
     from hybrid_bench.training.callbacks import HybridLossCallback, WallClockCallback
     from hybrid_bench.training.loss import HybridInfoNCELoss
     from hybrid_bench.training.sampler import HybridBatchSampler, check_batches
@@ -234,7 +249,12 @@ def train_model(
     frozen = freeze_word_embeddings(model) if config.freeze_embeddings else 0
     prompts = column_prompts(model)
 
-    loss = HybridInfoNCELoss(model, scale=config.scale, symmetric=config.symmetric)
+    loss_options = {"scale": config.scale, "symmetric": config.symmetric,
+                    "gather_across_devices": config.gather_across_devices}
+    if config.mini_batch_size is not None:
+        loss = CachedHybridInfoNCELoss(model, mini_batch_size=config.mini_batch_size, **loss_options)
+    else:
+        loss = HybridInfoNCELoss(model, **loss_options)
     args = SentenceTransformerTrainingArguments(
         output_dir=str(ckpt_dir),
         max_steps=config.steps,
