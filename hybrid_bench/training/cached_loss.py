@@ -52,8 +52,11 @@ class CachedHybridInfoNCELoss(CachedLossMixin, HybridInfoNCELoss):
             model: The SentenceTransformer model.
             mini_batch_size: Texts embedded at once (bounds the activation memory; the batch size itself is the
                 trainer's ``per_device_train_batch_size``). Does not change the loss or its gradients.
-            scale, symmetric, similarity_fct, mask_parallel, gather_across_devices: As in
-                :class:`~hybrid_bench.training.loss.HybridInfoNCELoss`.
+            scale: As in :class:`~hybrid_bench.training.loss.HybridInfoNCELoss`.
+            symmetric: As there.
+            similarity_fct: As there.
+            mask_parallel: As there.
+            gather_across_devices: As there (gathering happens on the whole batch's embeddings, in step 2).
             show_progress_bar: Show a bar over the mini-batches of each step.
 
         References:
