@@ -115,3 +115,24 @@ def test_models_outside_the_table_evaluate_as_the_reference() -> None:
 
     # mteb's own loaders take no backend or dtype: auto is torch float32, nothing is loaded to gate it
     assert resolve_inference("intfloat/multilingual-e5-small") == I.REFERENCE
+
+
+def test_reproduce_resumes_per_inference_setting(tmp_path: Path, tiny_model_dir: Path, shared_data: Path) -> None:
+    """The ledger's resume key holds the revision, so an fp32 evaluation is never taken for an OpenVINO one."""
+    pytest.importorskip("openvino")
+    from hybrid_bench.experiment import Preset
+    from hybrid_bench.experiment.runner import reproduce
+
+    preset = Preset(name="tiny-inf", steps=2, batch_size=4, max_seq_length=16, bf16=False, train_languages=("de", "en"),
+                    languages=("de", "en"), max_queries=6, max_candidates=15, eval_max_seq_length=24, n_resamples=1000,
+                    tasks=("XQuADRHeldOutRetrieval",))
+    run = dict(base=str(tiny_model_dir), leaderboard_out=tmp_path / "board")
+    evaluated = lambda summary: {s["stage"]: s["skipped"] for s in summary.stages if s["stage"].startswith("evaluate")}  # noqa: E731
+    reproduce(preset, tmp_path / "results", **run)
+    choice = I.Inference("openvino", "float32")
+    other = evaluated(reproduce(preset, tmp_path / "results", inference=choice, **run))
+    assert other and not any(other.values())  # nothing reused from the fp32 run
+    again = evaluated(reproduce(preset, tmp_path / "results", inference=choice, **run))
+    assert all(again.values())  # the same setting resumes
+    revisions = {p.parent.name for p in (tmp_path / "results" / "results").rglob("XQuADRHeldOutRetrieval.json")}
+    assert any(r.endswith("+openvino-float32") for r in revisions) and any("+" not in r for r in revisions)
