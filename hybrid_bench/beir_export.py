@@ -138,6 +138,7 @@ def _describe(task: Any, folder: Path, subsets: list[str], split: str) -> None: 
 
 
 def _task_settings(task: Any) -> dict[str, Any]:  # noqa: ANN401
-    """The task options that change what is exported (e.g. LAReQA's candidate context), for the record."""
-    describe = getattr(task, "settings_record", None)
-    return describe() if callable(describe) else {}
+    """The task options that change what is exported, for the record (LAReQA's candidate context: the corpus text
+    is the sentence followed by its paragraph)."""
+    context = getattr(task, "candidate_context", None)
+    return {} if context is None else {"candidate_context": bool(context)}

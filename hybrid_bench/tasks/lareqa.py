@@ -49,7 +49,7 @@ from hybrid_bench.tasks.descriptive_stats import HybridTaskMetadata
 from hybrid_bench.tasks.encoding import embed, similarity_name, texts_dataset
 from hybrid_bench.tasks.predictions import write_per_query
 from hybrid_bench.tasks.scoring import rank_pool
-from hybrid_bench.tasks.settings import ISO3, POOL, LazySettings, iso639_3, lareqa_setting
+from hybrid_bench.tasks.settings import ISO3, POOL, LazySettings, candidate_text, iso639_3, lareqa_setting
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ class _LAReQARetrieval(AbsTaskRetrieval):
     lareqa_name: ClassVar[str]
     #: tasks in one group see identical model inputs for identical texts, so they share cached embeddings
     embedding_group: ClassVar[str] = "lareqa"
+    #: encode each candidate as its sentence followed by its paragraph (LAReQA's response-encoder input) instead
+    #: of the sentence alone; the *Context* task variants set it, so it is part of the task name in every result
+    candidate_context: ClassVar[bool] = False
     _support_cross_encoder = False
     _support_search = False
 
@@ -161,7 +164,7 @@ class _LAReQARetrieval(AbsTaskRetrieval):
         self._data = data.sample(**self._sample) if self._sample else data
         # mteb's retrieval layout, each setting built only when read (mteb's evaluate() looks it up, descriptive
         # statistics and the BEIR export read it); scoring works from self._data
-        self.dataset = LazySettings(self._data, list(self.metadata.eval_langs), SPLIT)
+        self.dataset = LazySettings(self._data, list(self.metadata.eval_langs), SPLIT, context=self.candidate_context)
         self.data_loaded = True
 
     @property
@@ -201,7 +204,8 @@ class _LAReQARetrieval(AbsTaskRetrieval):
             q_emb = embed(model, texts_dataset([q.id for q in questions], [q.text for q in questions]),
                           prompt_type=PromptType.query, **common)
         with timer("Encoding documents", split=hf_split, subset=hf_subset):
-            c_emb = embed(model, texts_dataset([c.id for c in candidates], [c.text for c in candidates]),
+            c_emb = embed(model, texts_dataset([c.id for c in candidates], [candidate_text(c, context=self.candidate_context)
+                                                                    for c in candidates]),
                           prompt_type=PromptType.document, **common)
         with timer("Scoring", split=hf_split, subset=hf_subset):
             ranking = rank_pool(q_emb, c_emb, relevant, similarity=similarity_name(model), chunk_size=self.chunk_size)
@@ -314,4 +318,41 @@ class MLQARRetrieval(_LAReQARetrieval):
     lareqa_name = "mlqa-r"
 
 
-LAREQA_TASKS: tuple[type[_LAReQARetrieval], ...] = (XQuADRRetrieval, XQuADRHeldOutRetrieval, MLQARRetrieval)
+_CONTEXT_NOTE = (
+    " Candidate context variant: each candidate is encoded as its sentence followed by its paragraph, the input of "
+    "LAReQA's response encoder (google-research/xtreme third_party/utils_lareqa.py); questions and relevance are "
+    "unchanged."
+)
+
+
+def _context_metadata(base: type[_LAReQARetrieval], name: str) -> HybridTaskMetadata:
+    return base.metadata.model_copy(update={
+        "name": name, "description": base.metadata.description + _CONTEXT_NOTE, "adapted_from": [base.metadata.name],
+    })
+
+
+class XQuADRContextRetrieval(XQuADRRetrieval):
+    """``XQuADRRetrieval`` with LAReQA's candidate input: sentence + paragraph (see :data:`_CONTEXT_NOTE`)."""
+
+    metadata = _context_metadata(XQuADRRetrieval, "XQuADRContextRetrieval")
+    candidate_context = True
+
+
+class XQuADRHeldOutContextRetrieval(XQuADRHeldOutRetrieval):
+    """``XQuADRHeldOutRetrieval`` with LAReQA's candidate input: sentence + paragraph."""
+
+    metadata = _context_metadata(XQuADRHeldOutRetrieval, "XQuADRHeldOutContextRetrieval")
+    candidate_context = True
+
+
+class MLQARContextRetrieval(MLQARRetrieval):
+    """``MLQARRetrieval`` with LAReQA's candidate input: sentence + paragraph."""
+
+    metadata = _context_metadata(MLQARRetrieval, "MLQARContextRetrieval")
+    candidate_context = True
+
+
+LAREQA_TASKS: tuple[type[_LAReQARetrieval], ...] = (
+    XQuADRRetrieval, XQuADRHeldOutRetrieval, MLQARRetrieval,
+    XQuADRContextRetrieval, XQuADRHeldOutContextRetrieval, MLQARContextRetrieval,
+)
