@@ -80,9 +80,11 @@ class ResultStore(ResultCache):
         super().__init__(directory)
         self.settings = dict(settings or {})
 
-    def stale_reason(self, task: Any, meta: Any) -> str | None:
+    def stale_reason(self, task: Any, meta: Any, *, check_settings: bool = True) -> str | None:
         """Why the existing result of ``task`` for model ``meta`` must not be reused by this run, or ``None`` (no
         result, or one of the same data and settings). A damaged result (truncated JSON) is set aside first.
+        ``check_settings=False`` compares the data only, for callers that track the settings themselves (the
+        experiment's ledger, whose keys hold them, also for results written before settings were recorded).
 
         mteb itself reuses a result that covers every subset without comparing its ``dataset_revision``, so the
         data is compared here too.
@@ -99,7 +101,7 @@ class ResultStore(ResultCache):
             return (f"{path} was computed on data {result.get('dataset_revision')!r}, this run's data is "
                     f"{task.metadata.revision!r}")
         recorded = recorded_settings(result)
-        if recorded != self.settings:
+        if check_settings and recorded != self.settings:
             return (f"{path} was computed with settings {recorded or 'defaults'}, this run asks for "
                     f"{self.settings or 'defaults'}")
         return None

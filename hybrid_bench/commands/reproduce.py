@@ -44,8 +44,8 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
     p.add_argument("--output-folder", type=Path, default=None,
                    help="results root (default: results/reproduce, results/reproduce-quick with --quick)")
     p.add_argument("--leaderboard", type=Path, default=None, metavar="DIR",
-                   help="leaderboard folder (default: OUTPUT_FOLDER/leaderboard; the committed leaderboards/reproduce-* "
-                   "are written only when named here)")
+                   help="leaderboard folder (default: OUTPUT_FOLDER/leaderboard; the committed "
+                   "leaderboards/reproduce-* are written only when named here)")
     p.add_argument("--base", default="me5-small",
                    help="base model: me5-small (default) or a sentence-transformers folder")
     p.add_argument("--steps", type=positive_int, default=None, help="override the preset's training steps")

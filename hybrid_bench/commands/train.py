@@ -57,7 +57,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
     what.add_argument("--data-dir", default=None, help="local LAReQA data folder (else $HYBRID_BENCH_DATA / cache)")
 
     how = parser.add_argument_group("optimisation")
-    how.add_argument("--steps", type=positive_int, default=_DEFAULTS.steps, help="training steps (default: %(default)s)")
+    how.add_argument("--steps", type=positive_int, default=_DEFAULTS.steps,
+                     help="training steps (default: %(default)s)")
     how.add_argument("--batch-size", type=positive_int, default=_DEFAULTS.batch_size, help="default: %(default)s")
     how.add_argument("--lr", type=positive_float, default=_DEFAULTS.learning_rate,
                      help="peak AdamW learning rate (default: %(default)s, as in the paper)")

@@ -60,7 +60,8 @@ def _revision_for(folder: Path, stamp: tuple[tuple[str, int, int], ...]) -> str:
                 raise DataError(f"listed in {_SUMS} but missing from the mirror", file=folder / rel)
             if hashes[rel] != expected:
                 raise DataError(f"sha256 {hashes[rel][:12]}… does not match {expected[:12]}… in {folder / _SUMS}: "
-                                "the file was changed or truncated; restore it or rebuild the mirror", file=folder / rel)
+                                "the file was changed or truncated; restore it or rebuild the mirror",
+                                file=folder / rel)
     else:
         logger.info("local mirror %s has no %s; its label is a hash of its files", folder, _SUMS)
     digest = hashlib.sha256("".join(f"{rel}\t{sha}\n" for rel, sha in sorted(hashes.items())).encode())

@@ -203,7 +203,7 @@ class Evaluator:
         key = stage_key("eval", meta.name, meta.revision, task_name, self.settings_id)
         result_file = Path(self.cache.get_task_result_path(task_name, meta.name, meta.revision))
         # a damaged (truncated) result is set aside; one of other data (e.g. a changed mirror) is recomputed
-        stale = self.cache.stale_reason(self._unloaded(task_name), meta)
+        stale = self.cache.stale_reason(self._unloaded(task_name), meta, check_settings=False)  # key has them
         if self.ledger.done(key) and result_file.is_file() and stale is None:
             return False, self.ledger.info(key).get("wall_s")
         mteb.evaluate(
