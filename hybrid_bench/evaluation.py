@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,26 +32,35 @@ __all__ = ["cap_max_seq_length", "load_model", "load_tasks", "prediction_folder"
 
 
 def load_tasks(names: Sequence[str], languages: Sequence[str] | None, hf_subsets: Sequence[str] | None, *,
-               data_dir: str | os.PathLike[str] | None = None, allow_modified_data: bool = False) -> list[Any]:
+               data_dir: str | os.PathLike[str] | None = None, miracl_source: str | os.PathLike[str] | None = None,
+               allow_modified_data: bool = False) -> list[Any]:
     """mteb tasks by name (ours are registered first), filtered to the requested languages / settings.
 
-    ``data_dir`` and ``allow_modified_data`` go to hybrid-bench's LAReQA tasks (see
-    :class:`hybrid_bench.tasks.lareqa.XQuADRRetrieval`): modified data is accepted only when asked for, and then
-    filed under its own hash.
+    Args:
+        names: mteb task names.
+        languages: ISO 639-3 codes; keeps the subsets that involve any of them.
+        hf_subsets: keep only these subsets.
+        data_dir: the LAReQA tasks' data folder (their ``data_dir``; ``None``: their default).
+        miracl_source: the cross-lingual MIRACL task's folder (its ``source``; ``None``: its default).
+        allow_modified_data: the LAReQA tasks accept data that fails its pinned checksum, filed under its own hash
+            (see :class:`hybrid_bench.tasks.lareqa.XQuADRRetrieval`).
     """
     import mteb
 
     from hybrid_bench.mteb_plugin import register
 
     register()
+    given = {"data_dir": data_dir, "source": miracl_source, "allow_modified_data": allow_modified_data or None}
     tasks = []
     for name in names:
         try:
             task = mteb.get_task(name)
         except (KeyError, ValueError) as err:
             raise HybridBenchError(f"unknown task {name!r}: {err}") from None
-        if hasattr(task, "allow_modified_data") and (data_dir is not None or allow_modified_data):
-            task = type(task)(data_dir=data_dir, allow_modified_data=allow_modified_data)
+        accepted = inspect.signature(type(task)).parameters
+        kwargs = {key: value for key, value in given.items() if value is not None and key in accepted}
+        if kwargs:
+            task = type(task)(**kwargs)  # the same task reading the given data
         if languages or hf_subsets:
             try:
                 task = task.filter_languages(

@@ -247,3 +247,22 @@ def test_trained_model_under_an_unlisted_name_is_registered(home: Path, tiny_mod
     assert meta.adapted_from == "hybrid-bench/me5-small" and meta.revision == local_revision(folder)
     assert meta.is_zero_shot_on(["XQuADRHeldOutRetrieval"]) and not meta.is_zero_shot_on(["XQuADRRetrieval"])
     assert resolve_model("hybrid-me5-small-s1000") == folder
+
+
+def test_fallback_prompts_follow_what_the_trainer_gave_the_model(home: Path, tiny_model_dir: Path):
+    from hybrid_bench.training.base_model import PAPER_PROMPTS
+
+    # XLM-R has no prompts: `hybrid-bench train` gives it the paper's, so a folder without saved prompts gets those
+    assert registry.fallback_prompts(get_entry("hybrid-xlmr")) == PAPER_PROMPTS
+    assert registry.fallback_prompts(get_entry("me5-small")) is None  # an untrained base: only its own
+    # a fine-tune of me5-small keeps the E5 prompts saved in the base's folder (tiny_model_dir saves the same ones)
+    shutil.copytree(tiny_model_dir, home / "models" / "me5-small")
+    assert registry.fallback_prompts(get_entry("mono-me5-small"))["query"] == "query: "
+    _user_table(home, '[models.mine]\nbase = "me5-small"\nstrategy = "mono"\nprompts = { query = "q> ", document = "d> " }\n')
+    assert registry.fallback_prompts(get_entry("mine")) == {"query": "q> ", "document": "d> "}
+
+
+def test_folder_model_meta_names_and_hashes_the_folder(tiny_model_dir: Path):
+    meta = registry.folder_model_meta("st", tiny_model_dir)
+    assert meta.name == "hybrid-bench/st" and meta.revision == local_revision(tiny_model_dir)
+    assert meta.loader is None and meta.adapted_from is None and not meta.training_datasets

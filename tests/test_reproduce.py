@@ -24,11 +24,11 @@ from hybrid_bench.experiment import (
     Preset,
     ensure_trained,
     build_task,
-    mirror_languages,
     model_specs,
     reproduce,
     sample_miracl_mirror,
 )
+from hybrid_bench.data.miracl import available_languages
 from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.leaderboard.submission import check_submission
 
@@ -47,13 +47,17 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path, sha
     with pytest.MonkeyPatch.context() as mp:
         # module-scoped: set the model store here (the autouse per-test home is not active yet)
         mp.setenv("HYBRID_BENCH_HOME", str(home))
+        # the data folder reaches every stage as an argument: nothing may read it from (or write it to) the env
+        mp.delenv("HYBRID_BENCH_DATA", raising=False)
+        mp.delenv("HYBRID_BENCH_MIRRORS", raising=False)
         t0 = time.perf_counter()
         events: list = []
         summary = reproduce(TINY, out / "results", base=str(tiny_model_dir), leaderboard_out=out / "board",
-                            on_event=events.append)
+                            data_dir=str(shared_data), on_event=events.append)
         first = time.perf_counter() - t0
+        env_after = {k: os.environ.get(k) for k in ("HYBRID_BENCH_DATA", "HYBRID_BENCH_MIRRORS")}
     return {"summary": summary, "out": out / "results", "board": out / "board", "home": home, "first_s": first,
-            "base": str(tiny_model_dir), "events": events}
+            "base": str(tiny_model_dir), "events": events, "env_after": env_after}
 
 
 @pytest.fixture
@@ -128,6 +132,10 @@ def test_per_query_files_and_leaderboard_with_cis(tiny_run: dict) -> None:
     exported = pd.read_parquet(next((board / "per_query").rglob("XQuADRHeldOutRetrieval_per_query.parquet")))
     assert exported["cluster"].str.fullmatch(r"en:\d{4}:\d{2}").all()
     assert "preset 'tiny'" in readme and "train mono-st-tiny" in readme and "Submission check" in readme
+
+
+def test_configuration_travels_as_arguments_not_through_the_environment(tiny_run: dict) -> None:
+    assert tiny_run["env_after"] == {"HYBRID_BENCH_DATA": None, "HYBRID_BENCH_MIRRORS": None}
 
 
 def test_progress_is_reported_through_the_callback(tiny_run: dict) -> None:
@@ -246,7 +254,7 @@ def test_fallback_pool_keeps_every_judged_passage_and_states_the_fill(shared_dat
 def test_all_language_preset_evaluates_miracl_on_what_the_mirror_holds(shared_data: Path, tmp_path: Path) -> None:
     # miracl-lite has no Thai; a preset over all languages must not ask the mirror for it (it would stop the run)
     target = sample_miracl_mirror(shared_data / "miracl-lite", tmp_path / "m", queries=1, fill=3, seed=0)
-    held = mirror_languages(target)
+    held = available_languages(target)
     assert "th" not in held and {"sw", "yo", "ar"} <= set(held)
     everything = dataclasses.replace(PRESETS["full"], languages=None)
     mono = build_task("MIRACLRetrieval", everything, target, held)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -65,8 +64,6 @@ def run(args: argparse.Namespace) -> int:
     from hybrid_bench.result_store import ResultStore, result_settings
     from hybrid_bench.tasks.lareqa import _LAReQARetrieval, summarize
 
-    if args.data_dir is not None:
-        os.environ["HYBRID_BENCH_DATA"] = str(args.data_dir)
     tasks = load_tasks(args.tasks, args.languages, args.hf_subsets, data_dir=args.data_dir,
                        allow_modified_data=args.allow_modified_data)
     for task in tasks:  # bad or missing data fails here, before the model loads

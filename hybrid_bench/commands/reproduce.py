@@ -99,6 +99,8 @@ class _Printer:
 
 
 def run(args: argparse.Namespace) -> int:
+    from hybrid_bench.data.miracl import MIRACL_REPO
+    from hybrid_bench.data.mirrors import resolve_mirror
     from hybrid_bench.experiment.runner import reproduce
 
     preset = PRESETS["quick" if args.quick else "full"]
@@ -132,6 +134,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         reproduce(preset, output, base=args.base, alpha_sweep=args.alpha_sweep,
                   leaderboard_out=args.leaderboard, data_dir=args.data_dir, batch_size=args.batch_size,
+                  # the mirrors configuration is read here, once; without one: <data dir>/miracl-lite
+                  miracl_mirror=resolve_mirror(MIRACL_REPO),
                   inference=inference, command=command, on_event=printer)
     finally:
         if printer.bar is not None:

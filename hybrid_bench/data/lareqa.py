@@ -60,6 +60,7 @@ from hybrid_bench.errors import DataError
 
 __all__ = [
     "DATASET_LANGS",
+    "LANGSCRIPTS",
     "MLQA_R_LANGS",
     "XQUAD_R_LANGS",
     "Candidate",
@@ -74,6 +75,11 @@ __all__ = [
 XQUAD_R_LANGS: tuple[str, ...] = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
 MLQA_R_LANGS: tuple[str, ...] = ("ar", "de", "en", "es", "hi", "vi", "zh")
 DATASET_LANGS: dict[str, tuple[str, ...]] = {"xquad-r": XQUAD_R_LANGS, "mlqa-r": MLQA_R_LANGS}
+#: ISO 639-1 code of every LAReQA language (the data's file names) → mteb's ISO 639-3 language-script code
+LANGSCRIPTS: dict[str, str] = {
+    "ar": "ara-Arab", "de": "deu-Latn", "el": "ell-Grek", "en": "eng-Latn", "es": "spa-Latn", "hi": "hin-Deva",
+    "ru": "rus-Cyrl", "th": "tha-Thai", "tr": "tur-Latn", "vi": "vie-Latn", "zh": "zho-Hans",
+}  # fmt: skip
 
 _PIVOT = "en"
 

@@ -71,6 +71,7 @@ __all__ = [
     "mirrored_task_class",
     "required_configs",
     "resolve_mirror",
+    "use_mirror",
 ]
 
 logger = logging.getLogger(__name__)
@@ -285,13 +286,21 @@ def apply_mirrors_to_task(task: AbsTask, *, check_subsets: bool = True) -> bool:
     mirror = _mirror_for_task(task)
     if mirror is None:
         return False
+    use_mirror(task, mirror, check_subsets=check_subsets)
+    return True
+
+
+def use_mirror(task: AbsTask, mirror: Mirror, *, check_subsets: bool = True) -> None:
+    """Point this ``task`` instance at ``mirror`` - configured or not (e.g. a sampled copy passed as an argument).
+
+    What :func:`apply_mirrors_to_task` does once it found the task's configured mirror; see there.
+    """
     if task.metadata.dataset["path"] != str(mirror.folder) or task.metadata.revision != mirror.revision:
         task.metadata = _point_metadata_at(task.metadata, mirror)
     if check_subsets:
         _check_subsets(task, mirror)
         check_parquet_files(mirror.folder, [c for configs in required_configs(task).values() for c in configs])
     _log_use(task, mirror)
-    return True
 
 
 def check_task_mirror(task: AbsTask) -> None:

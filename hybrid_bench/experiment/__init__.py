@@ -30,7 +30,7 @@ from hybrid_bench.experiment.ledger import LEDGER_FILE, Ledger
 from hybrid_bench.experiment.plan import ModelSpec, Stage, base_label, model_specs, plan, train_config
 from hybrid_bench.experiment.presets import (DEFAULT_TASKS, LAREQA_TASKS, MIRACL_FALLBACK, MIRACL_TASKS, PRESETS,
                                              Preset)
-from hybrid_bench.experiment.runner import Event, ReproduceSummary, mirror_languages, reproduce
+from hybrid_bench.experiment.runner import Event, ReproduceSummary, reproduce
 from hybrid_bench.experiment.train_stage import ensure_trained
 
 __all__ = [
@@ -50,7 +50,6 @@ __all__ = [
     "build_task",
     "ensure_trained",
     "load_encoder",
-    "mirror_languages",
     "model_specs",
     "plan",
     "reproduce",

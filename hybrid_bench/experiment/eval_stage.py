@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,109 +18,60 @@ from typing import TYPE_CHECKING, Any
 
 from hybrid_bench.errors import DataError
 from hybrid_bench.experiment.ledger import Ledger, settings_hash, stage_key
-from hybrid_bench.experiment.plan import ModelSpec, base_label
+from hybrid_bench.experiment.plan import ModelSpec
 from hybrid_bench.experiment.presets import LAREQA_TASKS, Preset
 
 if TYPE_CHECKING:
     from hybrid_bench.models.inference import Inference
 
-__all__ = ["ISO3", "LAREQA_LANGS", "Evaluator", "build_task", "load_encoder", "task_qrels"]
-
-#: ISO 639-1 (data and training) → ISO 639-3 (mteb task subsets)
-ISO3: dict[str, str] = {
-    "ar": "ara", "bn": "ben", "de": "deu", "el": "ell", "en": "eng", "es": "spa", "fa": "fas", "fi": "fin",
-    "fr": "fra", "hi": "hin", "id": "ind", "ja": "jpn", "ko": "kor", "ru": "rus", "sw": "swa", "te": "tel",
-    "th": "tha", "tr": "tur", "vi": "vie", "yo": "yor", "zh": "zho",
-}  # fmt: skip
-#: LAReQA languages of each dataset (ISO 639-1), to keep only subsets a dataset has
-LAREQA_LANGS = {
-    "XQuADRHeldOutRetrieval": ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh"),
-    "MLQARRetrieval": ("ar", "de", "en", "es", "hi", "vi", "zh"),
-}
+__all__ = ["Evaluator", "build_task", "load_encoder", "task_qrels"]
 
 
 # ---- models ------------------------------------------------------------------------------------------------------
 
 def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None,
                  inference: Inference | None = None) -> Any:
-    """An mteb encoder for ``spec``: through the model table when it names the model, else the store / base folder.
-
-    A model outside the table (a folder base, or a trained model of a folder base) gets a derived ModelMeta named
-    ``hybrid-bench/<name>`` with the folder's content hash as revision. ``inference`` (backend and dtype) is
-    recorded in the revision (:meth:`hybrid_bench.models.inference.Inference.revision`).
-    """
-    from hybrid_bench import paths
-    from hybrid_bench.errors import ModelNotFoundError
+    """An mteb encoder for ``spec``: a base given as a sentence-transformers folder is loaded from there (its
+    ModelMeta from :func:`~hybrid_bench.models.registry.folder_model_meta`); every other model by name through the
+    model table, which also lists what ``hybrid-bench train`` put in the store. ``inference`` (backend and dtype)
+    is recorded in the revision (:meth:`hybrid_bench.models.inference.Inference.revision`)."""
     from hybrid_bench.evaluation import cap_max_seq_length, load_model
-    from hybrid_bench.models.registry import get_entry, local_revision
 
-    folder = Path(base).expanduser() if spec.is_base else paths.models_dir() / spec.name
-    try:
-        get_entry(spec.name)
-        in_table = not (spec.is_base and folder.is_dir())
-    except ModelNotFoundError:
-        in_table = False
-    if in_table:
-        encoder = load_model(spec.name, inference=inference)
-    else:
+    folder = Path(base).expanduser()
+    if spec.is_base and folder.is_dir():
         from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
 
+        from hybrid_bench.errors import ModelNotFoundError
         from hybrid_bench.models.inference import REFERENCE, load_sentence_transformer
+        from hybrid_bench.models.registry import folder_model_meta
 
         if not (folder / "modules.json").is_file():
             raise ModelNotFoundError(f"{folder} is not a sentence-transformers model folder (no modules.json)")
-        choice, revision = inference or REFERENCE, local_revision(folder)
+        choice, meta = inference or REFERENCE, folder_model_meta(spec.name, folder)
         encoder = SentenceTransformerEncoderWrapper(
-            load_sentence_transformer(folder, choice, cache_key=(_full_name(spec.name), revision)))
-        encoder.mteb_model_meta = _derived_meta(spec, base, folder, choice.revision(revision) or revision)
+            load_sentence_transformer(folder, choice, cache_key=(meta.name, meta.revision)))
+        encoder.mteb_model_meta = meta.model_copy(update={"revision": choice.revision(meta.revision) or meta.revision})
+    else:
+        encoder = load_model(spec.name, inference=inference)
     return cap_max_seq_length(encoder, max_seq_length)
-
-
-def _full_name(name: str) -> str:
-    from hybrid_bench.models.registry import MODEL_ORG
-
-    return f"{MODEL_ORG}/{name}"
-
-
-def _derived_meta(spec: ModelSpec, base: str, folder: Path, revision: str) -> Any:
-    from mteb.models import ModelMeta
-
-    from hybrid_bench.errors import ModelNotFoundError
-    from hybrid_bench.models.registry import model_meta
-
-    template = None
-    for candidate in ([f"{spec.strategy}-{base_label(base)}", base] if not spec.is_base else [base]):
-        try:
-            template = model_meta(candidate)
-            break
-        except (ModelNotFoundError, DataError):
-            continue
-    training = {"XQuADRRetrieval"} if not spec.is_base else set()
-    if template is None:
-        return ModelMeta.create_empty({"name": _full_name(spec.name), "revision": revision,
-                                       "training_datasets": training or None,
-                                       "adapted_from": None if spec.is_base else base})
-    return template.model_copy(update={
-        "name": _full_name(spec.name), "revision": revision, "loader": None,
-        "training_datasets": (set(template.training_datasets or ()) | training) or None,
-    })
 
 
 # ---- tasks -------------------------------------------------------------------------------------------------------
 
-def _lareqa_subsets(task: str, languages: Sequence[str] | None) -> list[str] | None:
-    if languages is None:
-        return None
-    langs = [lang for lang in LAREQA_LANGS[task] if lang in languages]
-    if not langs:
-        raise DataError(f"{task} has none of the languages {list(languages)}; it has {list(LAREQA_LANGS[task])}")
-    codes = [ISO3[lang] for lang in langs]
-    return [f"{q}-{c}" for q in codes for c in codes] + [f"{q}-pool" for q in codes]
+def _miracl_codes(languages: Sequence[str]) -> list[str]:
+    """mteb's ISO 639-3 codes of MIRACL languages given by their MIRACL (ISO 639-1) codes."""
+    from hybrid_bench.data.miracl import MIRACL_LANGSCRIPTS
+
+    unknown = [lang for lang in languages if lang not in MIRACL_LANGSCRIPTS]
+    if unknown:
+        raise DataError(f"MIRACL has no language(s) {unknown}; it has {list(MIRACL_LANGSCRIPTS)}")
+    return [MIRACL_LANGSCRIPTS[lang][0].partition("-")[0] for lang in languages]
 
 
 def build_task(name: str, preset: Preset, miracl_folder: Path | None,
-               miracl_languages: Sequence[str] | None = None) -> Any:
-    """One evaluation task, cut to the preset's languages and samples.
+               miracl_languages: Sequence[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None) -> Any:
+    """One evaluation task, cut to the preset's languages and samples, reading its data from ``data_dir``
+    (LAReQA) or ``miracl_folder`` (MIRACL; ``None``: as the task is configured).
 
     ``miracl_languages``: the MIRACL languages to evaluate when the preset names none (all), e.g. those the mirror
     holds; ``None`` = all of the task's.
@@ -127,29 +79,35 @@ def build_task(name: str, preset: Preset, miracl_folder: Path | None,
     from hybrid_bench.evaluation import load_tasks
 
     if name in LAREQA_TASKS:
-        (task,) = load_tasks([name], None, _lareqa_subsets(name, preset.languages))
+        from hybrid_bench.tasks.lareqa import LAREQA_TASKS as LAREQA_CLASSES
+        from hybrid_bench.tasks.lareqa import lareqa_subsets
+
+        dataset = next(cls.lareqa_name for cls in LAREQA_CLASSES if cls.metadata.name == name)
+        subsets = lareqa_subsets(dataset, preset.languages) if preset.languages else None
+        (task,) = load_tasks([name], None, subsets, data_dir=data_dir)
         if preset.languages or preset.max_queries or preset.max_candidates:
             task.set_sample(languages=preset.languages, max_queries=preset.max_queries,
                             max_candidates=preset.max_candidates, seed=preset.seed)
         return task
     chosen = preset.languages or miracl_languages
-    languages = [ISO3[lang] for lang in chosen] if chosen else None
-    (task,) = load_tasks([name], languages, None)
+    (task,) = load_tasks([name], _miracl_codes(chosen) if chosen else None, None, miracl_source=miracl_folder)
+    if miracl_folder is not None and hasattr(task, "source"):
+        return task  # reads its source folder and records the folder's mirror label itself
     if miracl_folder is not None:
-        from hybrid_bench.data.mirrors import mirror_revision
+        from hybrid_bench.data.miracl import MIRACL_REPO
+        from hybrid_bench.data.mirrors import Mirror, use_mirror
 
         # point this instance at the (sampled) mirror; mteb records the mirror's revision with the results
-        dataset = {**task.metadata.dataset, "path": str(miracl_folder.resolve()),
-                   "revision": mirror_revision(miracl_folder)}
-        task.metadata = task.metadata.model_copy(update={"dataset": dataset})
+        use_mirror(task, Mirror(MIRACL_REPO, miracl_folder.resolve()))
     return task
 
 
 def task_qrels(task: Any) -> dict[str, dict[str, Any]]:
-    """``{subset: {split: qrels}}`` of a loaded-on-demand retrieval task (to score mteb prediction files)."""
+    """``{subset: {split: qrels}}`` of a retrieval task, loaded on demand (to score mteb prediction files)."""
+    from hybrid_bench.leaderboard.per_query import loaded_qrels
+
     task.load_data()
-    return {subset: {split: data["relevant_docs"] for split, data in by_split.items()}
-            for subset, by_split in task.dataset.items()}
+    return loaded_qrels(task)
 
 
 # ---- the stage ---------------------------------------------------------------------------------------------------
@@ -163,11 +121,11 @@ class Evaluator:
     """
 
     def __init__(self, preset: Preset, out: Path, ledger: Ledger, *, batch_size: int, miracl_folder: Path | None,
-                 miracl_languages: Sequence[str] | None) -> None:
+                 miracl_languages: Sequence[str] | None, data_dir: str | os.PathLike[str] | None = None) -> None:
         from hybrid_bench.result_store import ResultStore, result_settings
 
         self.preset, self.out, self.ledger, self.batch_size = preset, out, ledger, batch_size
-        self.miracl_folder, self.miracl_languages = miracl_folder, miracl_languages
+        self.miracl_folder, self.miracl_languages, self.data_dir = miracl_folder, miracl_languages, data_dir
         self.cache = ResultStore(out, settings=result_settings(max_seq_length=preset.eval_max_seq_length))
         self.settings = preset.eval_settings()
         self.settings_id = settings_hash(self.settings)
@@ -177,7 +135,8 @@ class Evaluator:
     def task(self, name: str) -> Any:
         """The task ``name`` as this run evaluates it, loaded once."""
         if name not in self._tasks:
-            self._tasks[name] = build_task(name, self.preset, self.miracl_folder, self.miracl_languages)
+            self._tasks[name] = build_task(name, self.preset, self.miracl_folder, self.miracl_languages,
+                                           data_dir=self.data_dir)
             self._tasks[name].load_data()
         return self._tasks[name]
 
@@ -190,7 +149,8 @@ class Evaluator:
 
     def qrels(self, name: str, _subsets: Any = None) -> dict[str, dict[str, Any]]:
         """Qrels of task ``name`` on this run's data (a fresh instance: scoring must not depend on loaded state)."""
-        return task_qrels(build_task(name, self.preset, self.miracl_folder, self.miracl_languages))
+        return task_qrels(build_task(name, self.preset, self.miracl_folder, self.miracl_languages,
+                                     data_dir=self.data_dir))
 
     def run(self, encoder: Any, task_name: str) -> tuple[bool, float | None]:
         """Evaluate ``encoder`` on ``task_name`` unless done; returns (ran, wall time of the earlier run if not)."""

@@ -15,15 +15,15 @@ Example::
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from hybrid_bench import paths
 from hybrid_bench.errors import DataError, HybridBenchError
 from hybrid_bench.experiment import leaderboard_stage
 from hybrid_bench.experiment.eval_stage import Evaluator, load_encoder
@@ -31,13 +31,12 @@ from hybrid_bench.experiment.ledger import LEDGER_FILE, Ledger
 from hybrid_bench.experiment.plan import Stage, model_specs, plan
 from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_TASKS, Preset
 from hybrid_bench.experiment.train_stage import ensure_trained, export_record, trained_record
+from hybrid_bench.leaderboard.write import summary_text
 
 if TYPE_CHECKING:
     from hybrid_bench.models.inference import Inference
 
 __all__ = ["Event", "ReproduceSummary", "default_leaderboard", "reproduce"]
-
-MIRACL_REPO = "mteb/MIRACLRetrieval"
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,8 @@ def reproduce(
     base: str = "me5-small",
     alpha_sweep: bool = False,
     leaderboard_out: str | os.PathLike[str] | None = None,
-    data_dir: str | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    miracl_mirror: str | os.PathLike[str] | None = None,
     batch_size: int = 32,
     inference: Inference | None = None,
     command: str | None = None,
@@ -105,7 +105,10 @@ def reproduce(
         alpha_sweep: also train hybrid models with α = 0.25 and 0.75 (each with the preset's seeds).
         leaderboard_out: leaderboard folder (default ``<output_folder>/leaderboard``: a run writes only where it
             was asked to, never over the committed ``leaderboards/`` of a checkout).
-        data_dir: local data folder (``lareqa/``, ``miracl-lite/``; else ``$HYBRID_BENCH_DATA`` / the cache).
+        data_dir: local data folder (``lareqa/``, ``miracl-lite/``); ``None``: the default of
+            :func:`hybrid_bench.paths.configured_data_dir` (``$HYBRID_BENCH_DATA``), then the download cache.
+        miracl_mirror: MIRACL folder in the ``mteb/MIRACLRetrieval`` layout (the CLI passes the configured mirror);
+            ``None``: ``<data_dir>/miracl-lite``.
         batch_size: encoding batch size of the evaluations.
         inference: backend and dtype of every evaluation (default torch float32), recorded in each model's
             revision, so the ledger and the results never mix settings.
@@ -119,8 +122,6 @@ def reproduce(
     start = time.perf_counter()
     out = Path(output_folder)
     out.mkdir(parents=True, exist_ok=True)
-    if data_dir is not None:
-        os.environ["HYBRID_BENCH_DATA"] = str(data_dir)
     unknown = sorted(set(preset.tasks) - set(DEFAULT_TASKS))
     if unknown:
         raise HybridBenchError(f"reproduce evaluates {list(DEFAULT_TASKS)}; unknown task(s) {unknown}")
@@ -132,70 +133,69 @@ def reproduce(
     ledger.data["base"] = base
     report(Event("note", preset.describe()))
 
-    miracl_folder, miracl_languages, notes = _miracl_data(preset, out, report)
+    miracl_folder, miracl_languages, notes = _miracl_data(preset, out, report, data_dir, miracl_mirror)
     from hybrid_bench.models.inference import REFERENCE
 
     notes = [*notes, f"evaluation inference: {(inference or REFERENCE).label} (backend-dtype, also the suffix of every "
              "evaluated model's revision unless torch-float32)"]
     evaluator = Evaluator(preset, out, ledger, batch_size=batch_size, miracl_folder=miracl_folder,
-                          miracl_languages=miracl_languages)
+                          miracl_languages=miracl_languages, data_dir=data_dir)
     board = Path(leaderboard_out) if leaderboard_out else default_leaderboard(out)
     done: list[dict[str, Any]] = []
     encoders: dict[str, Any] = {}
 
-    with _miracl_mirror(miracl_folder):
-        for index, stage in enumerate(stages_planned, 1):
-            t0 = time.perf_counter()
-            report(Event("begin", stage=stage, index=index, total=total))
-            earlier: float | None = None
-            if stage.kind == "train":
-                assert stage.model is not None
-                _, ran = ensure_trained(preset, base, stage.model, data_dir=data_dir)
-                export_record(stage.model.name, out)
-                earlier = None if ran else (trained_record(stage.model.name) or {}).get("wall_time_s")
-            elif stage.kind == "evaluate":
-                assert stage.model is not None and stage.task is not None
-                name = stage.model.name
-                if name not in encoders:
-                    encoders.clear()  # one model in memory at a time
-                    encoders[name] = load_encoder(stage.model, base, max_seq_length=preset.eval_max_seq_length,
-                                                  inference=inference)
-                ran, earlier = evaluator.run(encoders[name], stage.task)
-            else:
-                encoders.clear()
-                # inside the mirror context: per-query MIRACL scores need the qrels of the same (sampled) data
-                text = leaderboard_stage.preamble(preset, base, command, [*done, {"stage": stage.label,
-                                                  "wall_s": None}], time.perf_counter() - start, notes)
-                from hybrid_bench.leaderboard.write import summary_text
-
-                written = leaderboard_stage.build(out, board, preset=preset, qrels_loader=evaluator.qrels,
-                                                  preamble_text=text, data_dir=data_dir)
-                report(Event("note", summary_text(written, headline_only=True)))
-                ran = True
-            wall = time.perf_counter() - t0
-            done.append({"stage": stage.label, "wall_s": round(wall, 1), "skipped": not ran,
-                         "earlier_wall_s": earlier})
-            report(Event("end", stage=stage, index=index, total=total, wall_s=wall, skipped=not ran))
+    for index, stage in enumerate(stages_planned, 1):
+        t0 = time.perf_counter()
+        report(Event("begin", stage=stage, index=index, total=total))
+        earlier: float | None = None
+        if stage.kind == "train":
+            assert stage.model is not None
+            _, ran = ensure_trained(preset, base, stage.model, data_dir=data_dir)
+            export_record(stage.model.name, out)
+            earlier = None if ran else (trained_record(stage.model.name) or {}).get("wall_time_s")
+        elif stage.kind == "evaluate":
+            assert stage.model is not None and stage.task is not None
+            name = stage.model.name
+            if name not in encoders:
+                encoders.clear()  # one model in memory at a time
+                encoders[name] = load_encoder(stage.model, base, max_seq_length=preset.eval_max_seq_length,
+                                              inference=inference)
+            ran, earlier = evaluator.run(encoders[name], stage.task)
+        else:
+            encoders.clear()
+            # per-query MIRACL scores need the qrels of the same (sampled) data: the evaluator's tasks
+            text = leaderboard_stage.preamble(preset, base, command, [*done, {"stage": stage.label,
+                                              "wall_s": None}], time.perf_counter() - start, notes)
+            written = leaderboard_stage.build(out, board, preset=preset, qrels_loader=evaluator.qrels,
+                                              preamble_text=text, data_dir=data_dir)
+            report(Event("note", summary_text(written, headline_only=True)))
+            ran = True
+        wall = time.perf_counter() - t0
+        done.append({"stage": stage.label, "wall_s": round(wall, 1), "skipped": not ran,
+                     "earlier_wall_s": earlier})
+        report(Event("end", stage=stage, index=index, total=total, wall_s=wall, skipped=not ran))
     wall = time.perf_counter() - start
     ledger.data.setdefault("runs", []).append({"command": command, "wall_s": round(wall, 1), "stages": done})
     ledger.save()
     report(Event("note", f"reproduce ({preset.name}) finished in {wall:.0f} s; results: {out}; leaderboard: {board}"))
     if miracl_folder is not None:
+        from hybrid_bench.data.miracl import MIRACL_REPO
+
         report(Event("note", "to rebuild the leaderboard with MIRACL intervals, point the mirror at the same data: "
                      f"HYBRID_BENCH_MIRRORS='{MIRACL_REPO}={miracl_folder}' hybrid-bench leaderboard {out} --out DIR"))
     return ReproduceSummary(out, board, [s.name for s in specs], done, round(wall, 1))
 
 
-def _miracl_data(preset: Preset, out: Path, report: Callable[[Event], None]
-                 ) -> tuple[Path | None, tuple[str, ...] | None, list[str]]:
-    """The MIRACL mirror this run evaluates on (sampled per preset), the languages to evaluate when the preset names
-    none (those the mirror holds), and notes for the leaderboard."""
+def _miracl_data(preset: Preset, out: Path, report: Callable[[Event], None], data_dir: str | os.PathLike[str] | None,
+                 mirror: str | os.PathLike[str] | None) -> tuple[Path | None, tuple[str, ...] | None, list[str]]:
+    """The MIRACL folder this run evaluates on (sampled per preset), the languages to evaluate when the preset names
+    none (those the folder holds), and notes for the leaderboard."""
     if not any(t in MIRACL_TASKS for t in preset.tasks):
         return None, None, []
-    from hybrid_bench.data.miracl import MIRACL_LANGS
+    from hybrid_bench.data.miracl import MIRACL_LANGS, MIRACL_REPO, available_languages
     from hybrid_bench.data.miracl_sample import pool_summary, sample_miracl_mirror
 
-    source = _source_miracl_mirror()
+    source = Path(mirror) if mirror is not None else _default_miracl_folder(data_dir, MIRACL_REPO)
     if preset.samples_miracl:
         folder = sample_miracl_mirror(source, out / "data" / f"miracl-{preset.name}", queries=preset.miracl_queries,
                                       fill=preset.miracl_fill, seed=preset.seed,
@@ -207,7 +207,7 @@ def _miracl_data(preset: Preset, out: Path, report: Callable[[Event], None]
     report(Event("note", f"MIRACL data: {folder} (a local mirror: not comparable with official MIRACL numbers)"))
     report(Event("note", pool))
     notes = [pool]
-    held = mirror_languages(folder)
+    held = available_languages(folder)
     absent = [lang for lang in MIRACL_LANGS if lang not in held]
     if absent and not preset.languages:
         # e.g. miracl-lite has no Thai: evaluate what the mirror holds and say so in the leaderboard
@@ -219,46 +219,12 @@ def _miracl_data(preset: Preset, out: Path, report: Callable[[Event], None]
     return folder, None, notes
 
 
-def mirror_languages(folder: Path) -> list[str]:
-    """MIRACL languages (its codes, e.g. ``"th"``) for which the mirror ``folder`` holds corpus, queries and qrels."""
-    from hybrid_bench.data.miracl import MIRACL_LANGS
-
-    return [lang for lang in MIRACL_LANGS
-            if all((folder / f"{lang}-{kind}").is_dir() for kind in ("corpus", "queries", "qrels"))]
-
-
-@contextlib.contextmanager
-def _miracl_mirror(folder: Path | None) -> Iterator[None]:
-    """Make ``folder`` the mirror of ``mteb/MIRACLRetrieval`` for the duration (``None``: leave as configured)."""
-    if folder is None:
-        yield
-        return
-    from hybrid_bench.data.mirrors import MIRRORS_ENV
-
-    old = os.environ.get(MIRRORS_ENV)
-    entries = [e for e in (old or "").replace("\n", ";").split(";") if e.strip() and
-               e.partition("=")[0].strip() != MIRACL_REPO]
-    os.environ[MIRRORS_ENV] = ";".join([*entries, f"{MIRACL_REPO}={folder.resolve()}"])
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(MIRRORS_ENV, None)
-        else:
-            os.environ[MIRRORS_ENV] = old
-
-
-def _source_miracl_mirror() -> Path:
-    """The MIRACL mirror to use: the configured one, else ``$HYBRID_BENCH_DATA/miracl-lite``."""
-    from hybrid_bench.data.mirrors import resolve_mirror
-
-    configured = resolve_mirror(MIRACL_REPO)
-    if configured is not None:
-        return configured
-    data = os.environ.get("HYBRID_BENCH_DATA")
-    if data and (Path(data) / "miracl-lite" / "README.md").is_file():
-        return Path(data) / "miracl-lite"
+def _default_miracl_folder(data_dir: str | os.PathLike[str] | None, repo: str) -> Path:
+    """``<data_dir>/miracl-lite`` (the local data folder's MIRACL mirror), when there is one."""
+    data = paths.configured_data_dir(data_dir)
+    if data is not None and (data / "miracl-lite" / "README.md").is_file():
+        return data / "miracl-lite"
     raise DataError(
-        "no MIRACL data: configure a mirror (HYBRID_BENCH_MIRRORS='mteb/MIRACLRetrieval=/path/to/miracl-lite') or "
-        "set HYBRID_BENCH_DATA to a folder containing miracl-lite/, or leave the MIRACL tasks out with --tasks",
-        item=MIRACL_REPO)
+        f"no MIRACL data: configure a mirror (HYBRID_BENCH_MIRRORS='{repo}=/path/to/miracl-lite'), or give a data "
+        "folder containing miracl-lite/ (--data-dir / HYBRID_BENCH_DATA), or leave the MIRACL tasks out with --tasks",
+        item=repo)

@@ -79,9 +79,12 @@ class Arm:
 
 
 def _role_from_record(record: Mapping[str, object], source: object) -> Role:
+    from hybrid_bench.training.trainer import STRATEGIES
+
     strategy = record.get("strategy")
-    if strategy not in ("mono", "cross", "hybrid"):
-        raise DataError(f"training record has strategy {strategy!r}, expected mono, cross or hybrid", file=source)
+    if strategy not in STRATEGIES:
+        raise DataError(f"training record has strategy {strategy!r}, expected one of {', '.join(STRATEGIES)}",
+                        file=source)
     alpha, seed = record.get("alpha"), record.get("seed")
     return Role(str(strategy), float(alpha) if isinstance(alpha, (int, float)) else None,  # type: ignore[arg-type]
                 int(seed) if isinstance(seed, int) else None, str(record.get("base") or "") or None)

@@ -29,6 +29,7 @@ import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -177,6 +178,11 @@ def load_task_qrels(task_name: str, subsets: Sequence[str] = ()) -> dict[str, di
     if subsets:
         task = task.filter_languages(None, hf_subsets=list(subsets))
     task.load_data()
+    return loaded_qrels(task)
+
+
+def loaded_qrels(task: Any) -> dict[str, dict[str, Qrels]]:  # noqa: ANN401 -- an mteb retrieval task
+    """``{subset: {split: qrels}}`` of a retrieval task whose data is loaded (mteb's ``relevant_docs``)."""
     qrels: dict[str, dict[str, Qrels]] = {}
     for subset, by_split in task.dataset.items():
         for split, split_data in by_split.items():

@@ -19,6 +19,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -179,15 +180,22 @@ def _unique_labels(frame: pd.DataFrame) -> pd.Series:
 
 # ---- subset naming of the hybrid-bench tasks -------------------------------------------------------------------
 
-_PAIR = re.compile(r"^(?P<q>[a-z]{2,3})-(?P<c>[a-z]{2,3}|pool)$")
-# suffixes of MIRACLCrossLingualRetrieval subsets ("sw-all", "sw-train"): candidate pools, not languages
-_POOL_GROUPS = frozenset({"all", "train"})
+@functools.cache
+def _subset_names() -> tuple[re.Pattern[str], str, frozenset[str]]:
+    """The tasks' subset naming: LAReQA's ``{q}-{c}`` / ``{q}-pool`` and the cross-lingual MIRACL pool names
+    (``"sw-all"``, ``"sw-train"``: candidate pools, not languages), imported from the tasks that define them."""
+    from hybrid_bench.tasks.lareqa import POOL
+    from hybrid_bench.tasks.miracl import DEFAULT_LANGUAGE_POOLS
+
+    pair = re.compile(rf"^(?P<q>[a-z]{{2,3}})-(?P<c>[a-z]{{2,3}}|{re.escape(POOL)})$")
+    return pair, POOL, frozenset(DEFAULT_LANGUAGE_POOLS)
 
 
 def parse_pair_subset(subset: str) -> tuple[str, str] | None:
     """``"eng-deu"`` → ``("eng", "deu")``, ``"eng-pool"`` → ``("eng", "pool")``; ``None`` for other subsets."""
-    match = _PAIR.match(subset)
-    if not match or match["c"] in _POOL_GROUPS:
+    pair, _, pool_groups = _subset_names()
+    match = pair.match(subset)
+    if not match or match["c"] in pool_groups:
         return None
     return match["q"], match["c"]
 
@@ -198,4 +206,5 @@ def is_pair_task(subsets: Sequence[str]) -> bool:
     parsed = [parse_pair_subset(s) for s in subsets]
     if not parsed or any(p is None for p in parsed):
         return False
-    return any(c == "pool" or q == c for q, c in parsed)  # type: ignore[misc]
+    pool = _subset_names()[1]
+    return any(c == pool or q == c for q, c in parsed)  # type: ignore[misc]

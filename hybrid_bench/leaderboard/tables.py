@@ -117,6 +117,8 @@ def _common_subsets(task_scores: pd.DataFrame, metric: str) -> list[str]:
 
 def find_cells(results: pd.DataFrame) -> list[Cell]:
     """All cells the tables report, derived from the tasks, subsets and metrics present in ``results``."""
+    from hybrid_bench.tasks.lareqa import setting_of
+
     cells: list[Cell] = []
     for task in sorted(results["task"].unique(), key=task_sort_key):
         task_scores = results[results["task"] == task]
@@ -124,16 +126,11 @@ def find_cells(results: pd.DataFrame) -> list[Cell]:
         task_scores = task_scores[task_scores["split"] == split]
         if is_pair_task(task_scores["subset"].unique().tolist()):
             maps = _common_subsets(task_scores, "map")
-            parsed = {s: parse_pair_subset(s) for s in maps}
-            groups = {
-                "mono": [s for s, (q, c) in parsed.items() if q == c],
-                "cross": [s for s, (q, c) in parsed.items() if c not in ("pool", q)],
-                "multi": [s for s, (q, c) in parsed.items() if c == "pool"],
-            }
-            for name, subsets in groups.items():
+            for name in SETTINGS:
+                subsets = [s for s in maps if setting_of(s) == name]
                 if subsets:
                     cells.append(Cell(task, split, name, "map", tuple(subsets), "setting"))
-            bias = [s for s in _common_subsets(task_scores, "language_bias") if s.endswith("-pool")]
+            bias = [s for s in _common_subsets(task_scores, "language_bias") if setting_of(s) == "multi"]
             if bias:
                 cells.append(Cell(task, split, "bias", "language_bias", tuple(bias), "setting"))
             continue
@@ -426,10 +423,12 @@ def pair_matrix(results: pd.DataFrame, task: str, label: str, metric: str = "map
     """``metric`` of one model as a query-language × candidate-language matrix (pool subsets left out)."""
     rows = results[(results["task"] == task) & (results["label"] == label) & (results["metric"] == metric)]
     split = _main_split(rows["split"].unique().tolist()) if not rows.empty else None
+    from hybrid_bench.tasks.lareqa import setting_of
+
     cells = {}
     for subset, value in rows[rows["split"] == split].groupby("subset")["value"].mean().items():
         parsed = parse_pair_subset(str(subset))
-        if parsed and parsed[1] != "pool":
+        if parsed and setting_of(str(subset)) != "multi":
             cells[parsed] = value
     if not cells:
         return pd.DataFrame()

@@ -46,6 +46,8 @@ from hybrid_bench.errors import DataError, ModelNotFoundError
 from hybrid_bench.io import atomic_write_text
 from hybrid_bench.models.folder_check import check_model_folder
 from hybrid_bench.paths import home_dir, models_dir
+from hybrid_bench.training.base_model import PAPER_PROMPTS
+from hybrid_bench.training.parallel_data import TRAINING_DATA_TASKS, XQUAD_R_TRAIN
 from hybrid_bench.training.records import STRATEGIES, TRAINING_RECORD, read_training_record
 
 if TYPE_CHECKING:
@@ -157,7 +159,9 @@ def _entry_from_table(name: str, raw: Any, source: str) -> ModelEntry:  # noqa: 
     if prompts is not None and not (isinstance(prompts, dict) and all(isinstance(v, str) for v in prompts.values())):
         raise DataError('prompts must be a table of strings, e.g. {query = "query: ", document = "passage: "}',
                         file=source, item=name)
-    datasets = raw.get("training_datasets", [])
+    # a model `hybrid-bench train` makes saw its default data unless the entry says otherwise
+    default = sorted(TRAINING_DATA_TASKS[XQUAD_R_TRAIN]) if strategy is not None else []
+    datasets = raw.get("training_datasets", default)
     if not (isinstance(datasets, list) and all(isinstance(d, str) for d in datasets)):
         raise DataError("training_datasets must be a list of mteb task names", file=source, item=name)
     return ModelEntry(
@@ -212,8 +216,7 @@ def _trained_entries(table: dict[str, ModelEntry]) -> dict[str, ModelEntry]:
             source=str(record_file),
             strategy=strategy,
             alpha=record.get("alpha") if strategy == "hybrid" else None,
-            # the XQuAD-R training articles come from XQuADRRetrieval: not zero-shot there (zero-shot on held-out)
-            training_datasets=frozenset({"XQuADRRetrieval"}) if data == "xquad-r-train" else frozenset(),
+            training_datasets=TRAINING_DATA_TASKS.get(str(data), frozenset()),
             overrides={"description": f"trained by hybrid-bench train ({strategy}, base {base}, data {data})"},
         )
     return found
@@ -392,6 +395,40 @@ def _folder_prompts(folder: Path) -> dict[str, str]:
     return {k: v for k, v in (config.get("prompts") or {}).items() if v}
 
 
+def fallback_prompts(entry: ModelEntry, table: dict[str, ModelEntry] | None = None,
+                     seen: tuple[str, ...] = ()) -> dict[str, str] | None:
+    """The prompts ``entry``'s model gets when its folder or repo saves none of its own.
+
+    One convention, owned where it is applied: the entry's ``prompts``; else those of its base in the table (the
+    base's saved folder - me5-small's E5 ``"query: "`` / ``"passage: "``, :data:`hybrid_bench.models.me5_small.PROMPTS`
+    - or the base entry's own fallback), which ``hybrid-bench train`` kept; else, for a trained model of a base
+    without prompts (XLM-R, LaBSE), the paper's ``"Query: "`` / ``"Passage: "`` that the trainer gave it
+    (:data:`hybrid_bench.training.base_model.PAPER_PROMPTS`); else none.
+    """
+    if entry.prompts:
+        return entry.prompts
+    table = model_table() if table is None else table
+    base = table.get(entry.base)
+    if base is not None and base.name not in seen:
+        saved = _folder_prompts(base.store_path)
+        if {"query", "document"} <= set(saved):
+            return saved
+        inherited = fallback_prompts(base, table, (*seen, entry.name))
+        if inherited:
+            return inherited
+    return dict(PAPER_PROMPTS) if entry.strategy else None
+
+
+def folder_model_meta(name: str, folder: str | os.PathLike[str]) -> ModelMeta:
+    """ModelMeta for a sentence-transformers folder outside the table (e.g. a base model given as a folder):
+    ``hybrid-bench/<name>``, the folder's content hash as revision, nothing inherited, no loader (the caller
+    loads the folder itself)."""
+    folder = Path(folder)
+    entry = ModelEntry(name=name, base=str(folder), source=str(folder), revision=local_revision(folder))
+    meta = _build_meta(entry, model_table())
+    return meta.model_copy(update={"loader": None, "adapted_from": None})
+
+
 def load_model(
     model_name: str, revision: str | None = None, device: str | None = None, **kwargs: Any
 ) -> SentenceTransformerEncoderWrapper:
@@ -418,7 +455,7 @@ def load_model(
         saved = _folder_prompts(location)
         # sentence-transformers saves "passage" as an alias of "document"; mteb does not know that key and warns
         prompts = ({k: v for k, v in saved.items() if k != "passage"} if {"query", "document"} <= set(saved)
-                   else entry.prompts)
+                   else fallback_prompts(entry))
         logger.info("loading %s from %s (%s)", entry.full_name, location, choice.label)
         model = load_sentence_transformer(location, choice, cache_key=key, device=device, **kwargs)
         return SentenceTransformerEncoderWrapper(model, model_prompts=prompts)
@@ -430,4 +467,4 @@ def load_model(
             f"model {entry.name!r}: the configured Hugging Face repo {location} could not be loaded ({err}). "
             f"Check the repo id and your connection, or create the model locally with `{entry.train_command()}`."
         ) from None
-    return SentenceTransformerEncoderWrapper(model, model_prompts=entry.prompts)
+    return SentenceTransformerEncoderWrapper(model, model_prompts=fallback_prompts(entry))

@@ -44,6 +44,7 @@ from mteb.types import PromptType
 
 from hybrid_bench.data.lareqa import DATASET_LANGS, LAReQAData, lareqa_revision, load_lareqa
 from hybrid_bench.data.splits import load_xquad_r_heldout
+from hybrid_bench.errors import DataError
 from hybrid_bench.tasks import metrics
 from hybrid_bench.tasks.descriptive_stats import HybridTaskMetadata
 from hybrid_bench.tasks.encoding import embed, similarity_name, texts_dataset
@@ -65,6 +66,19 @@ def lareqa_eval_langs(langs: Sequence[str]) -> dict[str, list[str]]:
             out[f"{_code(q)}-{_code(c)}"] = [ISO3[q], ISO3[c]] if q != c else [ISO3[q]]
         out[f"{_code(q)}-{POOL}"] = [ISO3[q]]
     return out
+
+
+def lareqa_subsets(dataset: str, languages: Sequence[str]) -> list[str]:
+    """The subsets of LAReQA dataset ``dataset`` (``"xquad-r"`` / ``"mlqa-r"``) among ``languages`` (ISO 639-1):
+    every pair of them and their pools, for ``filter_languages(hf_subsets=...)`` next to :meth:`set_sample`.
+
+    Raises:
+        DataError: the dataset has none of ``languages``.
+    """
+    langs = [lang for lang in DATASET_LANGS[dataset] if lang in languages]
+    if not langs:
+        raise DataError(f"{dataset} has none of the languages {list(languages)}; it has {list(DATASET_LANGS[dataset])}")
+    return list(lareqa_eval_langs(langs))
 
 
 def setting_of(subset: str) -> str:

@@ -19,18 +19,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from hybrid_bench.data.lareqa import Candidate, LAReQAData, Question
+from hybrid_bench.data.lareqa import LANGSCRIPTS, Candidate, LAReQAData, Question
 
 if TYPE_CHECKING:
     from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
 
 __all__ = ["ISO3", "POOL", "iso639_3", "LAReQASetting", "LazySettings", "as_retrieval_split", "candidate_text", "lareqa_setting"]
 
-#: LAReQA language code → mteb language-script code; the subset names use the ISO 639-3 part (``"deu-eng"``)
-ISO3: dict[str, str] = {
-    "ar": "ara-Arab", "de": "deu-Latn", "el": "ell-Grek", "en": "eng-Latn", "es": "spa-Latn", "hi": "hin-Deva",
-    "ru": "rus-Cyrl", "th": "tha-Thai", "tr": "tur-Latn", "vi": "vie-Latn", "zh": "zho-Hans",
-}
+#: LAReQA language code → mteb language-script code (owned by the data: :data:`hybrid_bench.data.lareqa.LANGSCRIPTS`);
+#: the subset names use the ISO 639-3 part (``"deu-eng"``)
+ISO3: dict[str, str] = LANGSCRIPTS
 POOL = "pool"
 #: what separates the sentence from its paragraph when a candidate is encoded with its context
 CONTEXT_SEPARATOR = "\n"

@@ -44,6 +44,7 @@ __all__ = [
     "LABEL_FIELDS",
     "NO_NEGATIVE",
     "REQUIRED_FIELDS",
+    "TRAINING_DATA_TASKS",
     "XQUAD_R_TRAIN",
     "PairLabels",
     "ParallelCorpus",
@@ -55,6 +56,9 @@ __all__ = [
 ]
 
 XQUAD_R_TRAIN = "xquad-r-train"
+#: the mteb tasks whose data each named training set is cut from: a model trained on it is not zero-shot there
+#: (the XQuAD-R training articles are part of ``XQuADRRetrieval``; ``XQuADRHeldOutRetrieval`` holds none of them)
+TRAINING_DATA_TASKS: dict[str, frozenset[str]] = {XQUAD_R_TRAIN: frozenset({"XQuADRRetrieval"})}
 
 
 # -------------------------------------------------------------------- XQuAD-R
