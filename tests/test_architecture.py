@@ -17,14 +17,14 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hybrid_bench"
 
 #: lowest first; a module may import its own layer and the layers below it, never one above
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "io", "paths", "result_store"),  # foundations: errors, atomic writes, where things live
+    ("errors", "io", "paths", "result_store", "display"),  # foundations: errors, atomic writes, paths, output
     ("data",),  # raw files → validated data (LAReQA, MIRACL, mirrors)
     ("tasks",),  # mteb tasks over the data
     ("training",),  # the hybrid-batch trainer
     ("models",),  # model table, me5-small, inference backends
     # the paper's experiment; tables and statistics from results; registering tasks, models and benchmarks with
     # mteb and loading them by name (the benchmarks are the experiment's task list, so they share its layer)
-    ("experiment", "leaderboard", "mteb_plugin", "benchmarks", "evaluation"),
+    ("experiment", "leaderboard", "mteb_plugin", "benchmarks", "evaluation", "beir_export"),
     ("commands", "cli"),  # argument parsing and printing
 )
 _LAYER_OF = {name: rank for rank, names in enumerate(LAYERS) for name in names}
