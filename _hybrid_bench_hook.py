@@ -26,7 +26,9 @@ DISABLE_ENV = "HYBRID_BENCH_NO_MTEB_HOOK"
 WATCHED = ("mteb", "mteb.cli")
 # every module of the task package (which loads its task modules lazily, PEP 562): the tasks register once no
 # module of it is mid-import, since registering imports them
-WATCHED_PREFIX = "hybrid_bench.tasks."
+# (and of the data package the task modules import: `from hybrid_bench.data.miracl import ...` as a program's first
+# import imports mteb mid-way, and the tasks can register only once that module has finished)
+WATCHED_PREFIX = ("hybrid_bench.tasks.", "hybrid_bench.data.")
 
 
 class _RunAfterExec:

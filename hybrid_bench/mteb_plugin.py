@@ -53,6 +53,9 @@ _registering = False
 
 _tasks_registered = False
 _TASK_PACKAGE = "hybrid_bench.tasks"
+#: the task package and the package its modules import: registering the tasks while a module of either is
+#: mid-import would import that module circularly (e.g. `from hybrid_bench.data.miracl import X` imports mteb)
+_DEFERRING = (_TASK_PACKAGE, "hybrid_bench.data")
 
 
 def _tasks_mid_import(finished: str | None = None) -> bool:
@@ -60,7 +63,7 @@ def _tasks_mid_import(finished: str | None = None) -> bool:
     mid-import: registering the tasks now would import it circularly."""
     return any(
         _mid_import(name) for name in list(sys.modules)
-        if (name == _TASK_PACKAGE or name.startswith(f"{_TASK_PACKAGE}.")) and name != finished
+        if any(name == p or name.startswith(f"{p}.") for p in _DEFERRING) and name != finished
     )
 
 
@@ -224,7 +227,7 @@ def on_import(name: str, module: ModuleType) -> None:
             register()
         elif name == "mteb.cli":
             module.main = wrap_cli_main(module.main)  # type: ignore[attr-defined]
-        elif (name.startswith(f"{_TASK_PACKAGE}.") and not _tasks_registered and not _registering
+        elif (name.startswith(tuple(f"{p}." for p in _DEFERRING)) and not _tasks_registered and not _registering
               and "mteb.get_tasks" in sys.modules and not _tasks_mid_import(finished=name)):
             register_tasks()
             register_mirrors()
