@@ -91,14 +91,14 @@ def build_task(name: str, preset: Preset, miracl_folder: Path | None,
         return task
     chosen = preset.languages or miracl_languages
     (task,) = load_tasks([name], _miracl_codes(chosen) if chosen else None, None, miracl_source=miracl_folder)
-    if miracl_folder is not None and hasattr(task, "source"):
-        return task  # reads its source folder and records the folder's mirror label itself
     if miracl_folder is not None:
         from hybrid_bench.data.miracl import MIRACL_REPO
         from hybrid_bench.data.mirrors import Mirror, use_mirror
 
-        # point this instance at the (sampled) mirror; mteb records the mirror's revision with the results
-        use_mirror(task, Mirror(MIRACL_REPO, miracl_folder.resolve()))
+        # point this instance at the (sampled) mirror from the start: mteb records the mirror's revision with the
+        # results, and a rerun compares it before loading anything. The cross-lingual task (it takes the folder as
+        # its `source`) checks its "<lang>-<pool>" subsets against the folder itself.
+        use_mirror(task, Mirror(MIRACL_REPO, miracl_folder.resolve()), check_subsets=not hasattr(task, "source"))
     return task
 
 
@@ -144,7 +144,7 @@ class Evaluator:
         """The task ``name`` as this run builds it, without its data (for its metadata: the dataset revision)."""
         if name not in self._metadata_tasks:
             self._metadata_tasks[name] = self._tasks.get(name) or build_task(
-                name, self.preset, self.miracl_folder, self.miracl_languages)
+                name, self.preset, self.miracl_folder, self.miracl_languages, data_dir=self.data_dir)
         return self._metadata_tasks[name]
 
     def qrels(self, name: str, _subsets: Any = None) -> dict[str, dict[str, Any]]:
