@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.io import atomic_path
 
 __all__ = ["SUB_BATCH", "OpenVINOModel", "convert", "use_openvino"]
@@ -72,11 +73,15 @@ class OpenVINOModel(torch.nn.Module):
         self.config = config
         self.dtype_name = dtype
         core = ov.Core()
-        compiled = core.compile_model(core.read_model(xml), "CPU", {
-            "INFERENCE_PRECISION_HINT": _PRECISION[dtype],
-            "PERFORMANCE_HINT": "THROUGHPUT",
-            "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
-        })
+        try:
+            compiled = core.compile_model(core.read_model(xml), "CPU", {
+                "INFERENCE_PRECISION_HINT": _PRECISION[dtype],
+                "PERFORMANCE_HINT": "THROUGHPUT",
+                "INFERENCE_NUM_THREADS": int(threads or torch.get_num_threads()),
+            })
+        except RuntimeError as err:
+            raise HybridBenchError(f"OpenVINO cannot run {xml} in {dtype} on this CPU ({str(err).splitlines()[0]}); "
+                                   "use --dtype auto or float32") from None
         self.input_names = [i.get_any_name() for i in compiled.inputs]
         self.queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._results: dict[int, np.ndarray] = {}
@@ -103,6 +108,9 @@ class OpenVINOModel(torch.nn.Module):
 def use_openvino(st_model: Any, folder: Path, *, dtype: str) -> Any:  # noqa: ANN401 -- a SentenceTransformer
     """Run ``st_model``'s transformer through OpenVINO at ``dtype`` (converted once into ``folder``); returns it."""
     module = st_model[0]
+    if not isinstance(getattr(module, "model", None), torch.nn.Module) or not hasattr(module.model, "config"):
+        raise HybridBenchError(f"backend openvino converts a transformers encoder; the first module of this model is "
+                               f"{type(module).__name__}. Use --backend torch")
     xml = convert(module.model, folder)
     module.model = OpenVINOModel(xml, module.model.config, dtype=dtype)
     return st_model
