@@ -31,7 +31,8 @@ from hybrid_bench.models.inference import REFERENCE, Inference, candidates, cpu_
 from hybrid_bench.paths import configured_data_dir
 from hybrid_bench.tasks.encoding import encode_dataset, texts_dataset, use_persistent_cache
 
-SETTINGS = (REFERENCE, Inference("torch", "bfloat16"), Inference("openvino", "float32"), Inference("openvino", "bfloat16"))
+SETTINGS = (REFERENCE, Inference("torch", "bfloat16"), Inference("openvino", "float32"),
+            Inference("openvino", "bfloat16"))
 
 
 def miracl_passages(folder: Path, n: int, seed: int = 0) -> list[str]:

@@ -1,9 +1,10 @@
-"""One quiet display for long commands: hybrid-bench's own log lines, warnings and errors; library noise behind -v.
+"""One quiet display for long commands: their own progress bar and lines, warnings and errors; the rest behind -v.
 
 Without ``--verbose`` hybrid-bench and the libraries underneath (mteb, sentence-transformers, transformers, datasets,
-OpenVINO) log warnings and errors only, and the libraries' progress bars (datasets' "Map" / "Flattening the indices", transformers'
-"Loading weights", sentence-transformers' "Batches") are switched off, so a command shows its own single progress
-bar and one short line per stage. With ``--verbose`` everything is shown, hybrid-bench at debug level.
+OpenVINO) log warnings and errors only, and the libraries' progress bars (datasets' "Map" / "Flattening the
+indices", transformers' "Loading weights", sentence-transformers' "Batches") are switched off, so a command shows
+its own single progress bar and one short line per stage. With ``--verbose`` everything is shown, hybrid-bench at
+debug level.
 
 :func:`texts_encoded` counts the texts sent to a model in this process (every encode of
 :mod:`hybrid_bench.tasks.encoding`), for the overall progress bar.

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import mteb
 import numpy as np
@@ -127,7 +128,9 @@ def test_reproduce_resumes_per_inference_setting(tmp_path: Path, tiny_model_dir:
                     languages=("de", "en"), max_queries=6, max_candidates=15, eval_max_seq_length=24, n_resamples=1000,
                     tasks=("XQuADRHeldOutRetrieval",))
     run = dict(base=str(tiny_model_dir), leaderboard_out=tmp_path / "board")
-    evaluated = lambda summary: {s["stage"]: s["skipped"] for s in summary.stages if s["stage"].startswith("evaluate")}  # noqa: E731
+    def evaluated(summary: Any) -> dict[str, bool]:
+        return {s["stage"]: s["skipped"] for s in summary.stages if s["stage"].startswith("evaluate")}
+
     reproduce(preset, tmp_path / "results", **run)
     choice = I.Inference("openvino", "float32")
     other = evaluated(reproduce(preset, tmp_path / "results", inference=choice, **run))

@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         cache=cache,
         prediction_folder=prediction_folder(args.output_folder, model),
         overwrite_strategy="always" if args.overwrite else "only-missing",
-        encode_kwargs={"batch_size": args.batch_size},
+        encode_kwargs={"batch_size": args.batch_size, "show_progress_bar": args.verbose},
     )
     wall = time.perf_counter() - start
     print(f"\n{args.model}: results in {args.output_folder / 'results'} ({wall:.0f} s)")

@@ -170,7 +170,7 @@ class Evaluator:
             encoder, [self.task(task_name)], cache=self.cache, prediction_folder=prediction_folder(self.out, encoder),
             # results of other settings in this folder are replaced, never mixed with these
             overwrite_strategy="always" if result_file.exists() else "only-missing",
-            encode_kwargs={"batch_size": self.batch_size}, show_progress_bar=False,
+            encode_kwargs={"batch_size": self.batch_size, "show_progress_bar": False}, show_progress_bar=False,
         )
         self.ledger.mark(key, model=meta.name, revision=meta.revision, task=task_name, settings=self.settings,
                          wall_s=round(time.perf_counter() - t0, 1))

@@ -247,7 +247,7 @@ def _gate_file() -> Path:
 
 
 def gate_record(name: str, revision: str | None, choice: Inference) -> float | None:
-    """The recorded fidelity (min cosine to torch float32) of ``choice`` on this model, or ``None`` if never measured."""
+    """The recorded fidelity (min cosine to torch float32) of ``choice`` on this model; ``None``: never measured."""
     import json
 
     try:
@@ -258,7 +258,8 @@ def gate_record(name: str, revision: str | None, choice: Inference) -> float | N
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def model_gate(load: Callable[[Inference], Any], *, name: str, revision: str | None) -> Callable[[Inference], bool]:  # noqa: ANN401
+def model_gate(load: Callable[[Inference], Any], *, name: str,  # noqa: ANN401
+               revision: str | None) -> Callable[[Inference], bool]:
     """A gate for :func:`resolve`: ``load(choice)`` gives a SentenceTransformer; fidelity is measured once per model
     revision and choice, and recorded in ``$HYBRID_BENCH_HOME/cache/inference-gate.json``."""
     import json

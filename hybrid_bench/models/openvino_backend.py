@@ -47,7 +47,7 @@ def convert(hf_model: torch.nn.Module, folder: Path) -> Path:
     if xml.is_file() and xml.with_suffix(".bin").is_file():
         return xml
     logger.info("converting %s to OpenVINO (once; cached in %s)", type(hf_model).__name__, folder)
-    example = {"input_ids": torch.ones((2, 8), dtype=torch.long), "attention_mask": torch.ones((2, 8), dtype=torch.long)}
+    example = {name: torch.ones((2, 8), dtype=torch.long) for name in ("input_ids", "attention_mask")}
     with torch.no_grad():
         model = ov.convert_model(hf_model.eval(), example_input=example)
     with atomic_path(folder, overwrite=True) as tmp:
@@ -66,7 +66,8 @@ class OpenVINOModel(torch.nn.Module):
         threads: CPU threads OpenVINO may use (the process's torch thread count by default).
     """
 
-    def __init__(self, xml: Path, config: Any, *, dtype: str = "bfloat16", threads: int | None = None) -> None:  # noqa: ANN401
+    def __init__(self, xml: Path, config: Any, *, dtype: str = "bfloat16",  # noqa: ANN401
+                 threads: int | None = None) -> None:
         super().__init__()
         import openvino as ov
 
@@ -90,7 +91,8 @@ class OpenVINOModel(torch.nn.Module):
     def _collect(self, request: Any, start: int) -> None:  # noqa: ANN401
         self._results[start] = request.get_output_tensor(0).data.copy()
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **kwargs: Any) -> dict[str, torch.Tensor]:  # noqa: ANN401
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                **kwargs: Any) -> dict[str, torch.Tensor]:  # noqa: ANN401
         features = {"input_ids": input_ids, "attention_mask": attention_mask, **kwargs}
         lengths = attention_mask.sum(dim=1)
         self._results = {}

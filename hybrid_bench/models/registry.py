@@ -452,13 +452,13 @@ def load_model(
     location = resolve_model(entry)
     key = (entry.full_name, revision)
     if isinstance(location, Path):
-        saved = _folder_prompts(location)
-        # sentence-transformers saves "passage" as an alias of "document"; mteb does not know that key and warns
-        prompts = ({k: v for k, v in saved.items() if k != "passage"} if {"query", "document"} <= set(saved)
-                   else fallback_prompts(entry))
+        has_prompts = {"query", "document"} <= set(_folder_prompts(location))
         logger.info("loading %s from %s (%s)", entry.full_name, location, choice.label)
         model = load_sentence_transformer(location, choice, cache_key=key, device=device, **kwargs)
-        return SentenceTransformerEncoderWrapper(model, model_prompts=prompts)
+        if has_prompts and model.prompts.get("passage") == model.prompts.get("document"):
+            # the E5 folders save "passage" as an alias of "document"; mteb knows no such prompt key and would warn
+            del model.prompts["passage"]
+        return SentenceTransformerEncoderWrapper(model, model_prompts=None if has_prompts else fallback_prompts(entry))
     logger.info("loading %s from the Hugging Face repo %s (%s)", entry.full_name, location, choice.label)
     try:
         model = load_sentence_transformer(location, choice, cache_key=key, device=device, revision=revision, **kwargs)

@@ -168,8 +168,8 @@ def use_persistent_cache(enabled: bool) -> None:
     _PERSISTENT[0] = enabled
 
 
-def embed(model: Any, dataset: Dataset, *, group: str, prompt_type: PromptType, task_metadata: TaskMetadata,  # noqa: ANN401
-          hf_split: str, hf_subset: str, encode_kwargs: dict[str, Any]) -> npt.NDArray[np.float32]:
+def embed(model: Any, dataset: Dataset, *, group: str, prompt_type: PromptType,  # noqa: ANN401
+          task_metadata: TaskMetadata, hf_split: str, hf_subset: str, encode_kwargs: dict[str, Any]) -> npt.NDArray[np.float32]:
     """Embeddings of every row of ``dataset`` through ``model``'s cache (see :class:`EmbeddingCache`)."""
     return cache_for(model).get_or_encode(
         model, dataset, group=group, prompt_type=prompt_type, task_metadata=task_metadata, hf_split=hf_split,
