@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from hybrid_bench.training.loss import HybridInfoNCELoss
 from hybrid_bench.training.records import write_run_record
 
-__all__ = ["HybridLossCallback", "WallClockCallback"]
+__all__ = ["BatchLogCallback", "HybridLossCallback", "SamplerEpochCallback", "WallClockCallback"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,6 +55,52 @@ class HybridLossCallback(TrainerCallback):
         # the trainer appended a copy of `logs` to the history just before calling the callbacks
         if state.log_history and state.log_history[-1].get("step") == state.global_step:
             state.log_history[-1].update(extra)
+
+
+class BatchLogCallback(TrainerCallback):
+    """Logs, on every rank and at every step, the type of the batch the loss saw and its language if monolingual.
+
+    One INFO line per step and rank, ``step 12 rank 1: mono de`` / ``step 13 rank 1: cross`` (``hybrid-bench -v
+    train``): in a multi-process run all ranks must print the same type and language at each step
+    (:class:`~hybrid_bench.training.sampler.HybridBatchSampler` draws them from the step, not the rank).
+
+    Args:
+        loss: The loss given to the trainer (it remembers its last training batch).
+        language_names: The corpus' languages, indexed like the ``label`` column (``ParallelCorpus.languages``).
+    """
+
+    def __init__(self, loss: HybridInfoNCELoss, language_names: tuple[str, ...]) -> None:
+        self.loss = loss
+        self.language_names = tuple(language_names)
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+        if self.loss.last_batch is None:
+            return
+        kind, language = self.loss.last_batch
+        where = f" {self.language_names[language]}" if language is not None else ""
+        logger.info("step %d rank %d: %s%s", state.global_step, args.process_index, kind, where)
+
+
+class SamplerEpochCallback(TrainerCallback):
+    """Tells the :class:`~hybrid_bench.training.sampler.HybridBatchSampler` the epoch at every epoch start.
+
+    The trainer passes the epoch down the dataloader's chain of batch samplers, but in a multi-process run
+    accelerate wraps the sampler (``BatchSamplerShard``, and ``SkipBatchSampler`` for the partial epoch of a resumed
+    run) in wrappers that do not pass it on; the resumed epoch would then be drawn as epoch 0 and differ from the
+    uninterrupted run. ``floor(state.epoch)`` is the epoch being started (also when resuming mid-epoch).
+    """
+
+    def on_epoch_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
+                       train_dataloader: Any = None, **kwargs: Any) -> None:
+        from hybrid_bench.training.sampler import HybridBatchSampler
+
+        sampler = train_dataloader
+        for _ in range(6):  # DataLoader -> BatchSamplerShard / SkipBatchSampler -> ... -> HybridBatchSampler
+            if sampler is None or isinstance(sampler, HybridBatchSampler):
+                break
+            sampler = getattr(sampler, "batch_sampler", None)
+        if isinstance(sampler, HybridBatchSampler):
+            sampler.set_epoch(math.floor(state.epoch or 0))
 
 
 class WallClockCallback(TrainerCallback):

@@ -125,6 +125,8 @@ class HybridInfoNCELoss(nn.Module):
         self.mask_parallel = bool(mask_parallel)
         self.gather_across_devices = bool(gather_across_devices)
         self._sums: dict[str, Tensor] = {}
+        #: (kind, language index of a monolingual batch) of the last training batch (see BatchLogCallback)
+        self.last_batch: tuple[str, int | None] | None = None
         self._counts: dict[str, int] = {}
 
     def forward(self, sentence_features: Iterable[dict[str, Tensor]], labels: Tensor | None) -> Tensor:
@@ -217,6 +219,8 @@ class HybridInfoNCELoss(nn.Module):
         if not getattr(self.model, "training", False):
             return  # evaluation losses are reported by the trainer itself
         kind = self.batch_kind(labels)
+        mono_language = int(labels[0, _QLANG]) if kind == "mono" and labels is not None else None
+        self.last_batch = (kind, mono_language)
         # a detached tensor: no device synchronisation per step; pop_batch_type_losses reads it once per log
         value = loss.detach().float()
         self._sums[kind] = self._sums[kind] + value if kind in self._sums else value

@@ -217,7 +217,8 @@ def train_model(
     if target.exists() and not overwrite:
         raise HybridBenchError(f"model {out!r} already exists at {target}; pass --overwrite to replace it")
     ckpt_dir = checkpoint_dir(out)
-    resume_from = _prepare_checkpoints(ckpt_dir, config, resume=resume, overwrite=overwrite)
+    main_process = _launch_rank() == 0
+    resume_from = _prepare_checkpoints(ckpt_dir, config, resume=resume, overwrite=overwrite, main_process=main_process)
 
     # heavy imports only once the cheap checks passed
     import torch
@@ -225,7 +226,12 @@ def train_model(
     from sentence_transformers import SentenceTransformerTrainingArguments
 
     from hybrid_bench.training.cached_loss import CachedHybridInfoNCELoss
-    from hybrid_bench.training.callbacks import HybridLossCallback, WallClockCallback
+    from hybrid_bench.training.callbacks import (
+        BatchLogCallback,
+        HybridLossCallback,
+        SamplerEpochCallback,
+        WallClockCallback,
+    )
     from hybrid_bench.training.loss import HybridInfoNCELoss
     from hybrid_bench.training.sampler import HybridBatchSampler, check_batches
 
@@ -282,7 +288,8 @@ def train_model(
     clock = WallClockCallback(previous)
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train_dataset, loss=loss,
-        callbacks=[HybridLossCallback(loss), clock],
+        callbacks=[HybridLossCallback(loss), BatchLogCallback(loss, corpus.languages),
+                   SamplerEpochCallback(), clock],
     )
     if quiet:  # without its progress bar the trainer would print every log dict instead
         from transformers.trainer_callback import PrinterCallback
@@ -290,11 +297,12 @@ def train_model(
         trainer.remove_callback(PrinterCallback)
     if resume_from:
         logger.info("resuming from %s", resume_from)
-    atomic_write_text(ckpt_dir / RUN_CONFIG, json.dumps(config.to_dict(), indent=2) + "\n", overwrite=True)
+    if main_process:
+        atomic_write_text(ckpt_dir / RUN_CONFIG, json.dumps(config.to_dict(), indent=2) + "\n", overwrite=True)
     try:
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except BaseException:
-        if not _complete_checkpoints(ckpt_dir):  # nothing to resume: leave no half-started run behind
+        if main_process and not _complete_checkpoints(ckpt_dir):  # nothing to resume: leave no half-started run
             shutil.rmtree(ckpt_dir, ignore_errors=True)
         raise
     global_step = trainer.state.global_step
@@ -320,6 +328,9 @@ def train_model(
         "config": config.to_dict(),
         "log_history": trainer.state.log_history,
     }
+    result = TrainResult(target, global_step, round(wall, 1), record["resumed_from_step"], record)
+    if not trainer.is_world_process_zero():
+        return result  # one model, saved by rank 0
     model.model_card_data.model_name = f"{out}: {config.base} fine-tuned with {config.strategy} batches"
     model.max_seq_length = base_max_seq_length
     with atomic_path(target, overwrite=overwrite) as tmp:
@@ -328,7 +339,7 @@ def train_model(
         write_training_record(tmp, record)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     logger.info("saved %s (%d steps, %.0f s)", target, global_step, wall)
-    return TrainResult(target, global_step, round(wall, 1), record["resumed_from_step"], record)
+    return result
 
 
 def _step_of(checkpoint: Path) -> int:
@@ -340,8 +351,25 @@ def _complete_checkpoints(ckpt_dir: Path) -> list[Path]:
     return sorted((p for p in found if read_run_record(p) is not None), key=_step_of)
 
 
-def _prepare_checkpoints(ckpt_dir: Path, config: TrainConfig, *, resume: bool, overwrite: bool) -> Path | None:
-    """Check the checkpoint folder against the request; return the checkpoint to resume from, if any."""
+def _launch_rank() -> int:
+    """This process's rank in a ``torchrun`` / ``accelerate launch`` run (their ``RANK`` variable), else 0.
+
+    Read before the trainer sets up ``torch.distributed``, so that only rank 0 touches the checkpoint folder.
+    """
+    return int(os.environ.get("RANK", "0"))
+
+
+def _prepare_checkpoints(
+    ckpt_dir: Path, config: TrainConfig, *, resume: bool, overwrite: bool, main_process: bool = True
+) -> Path | None:
+    """Check the checkpoint folder against the request; return the checkpoint to resume from, if any.
+
+    Only the main process changes the folder; the other ranks of a multi-process run just find the same newest
+    complete checkpoint (the main process removes only incomplete ones).
+    """
+    if not main_process:
+        complete = _complete_checkpoints(ckpt_dir) if resume and ckpt_dir.is_dir() else []
+        return complete[-1] if complete else None
     existing = [p for p in ckpt_dir.glob("checkpoint-*") if p.is_dir()] if ckpt_dir.is_dir() else []
     if not resume:
         if existing and not overwrite:
