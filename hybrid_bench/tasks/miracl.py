@@ -56,7 +56,6 @@ import pandas as pd
 from datasets import Dataset, concatenate_datasets
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
-from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.tasks.retrieval.multilingual.miracl_retrieval import MIRACLRetrieval
 from mteb.timing import TimingStack
 from mteb.types import PromptType
@@ -65,7 +64,6 @@ from hybrid_bench.data.miracl import (
     MIRACL_LANGSCRIPTS,
     MIRACL_LANGS,
     MIRACL_REPO,
-    MIRACL_REVISION,
     MiraclLang,
     available_languages,
     load_miracl,
@@ -75,6 +73,17 @@ from hybrid_bench.errors import DataError
 from hybrid_bench.tasks import metrics
 from hybrid_bench.tasks.descriptive_stats import HybridTaskMetadata
 from hybrid_bench.tasks.encoding import embed, similarity_name
+from hybrid_bench.tasks.miracl_pools import (
+    ALL_AVAILABLE,
+    DEFAULT_LANGUAGE_POOLS,
+    ENCODE_AS,
+    PAPER_TRAINING_LANGUAGES,
+    QUERY_LANGUAGE_ONLY,
+    cross_lingual_eval_langs,
+    cross_lingual_metadata,
+    pool_languages,
+    subset_parts,
+)
 from hybrid_bench.tasks.predictions import write_per_query
 from hybrid_bench.tasks.scoring import Pool, rank_pool
 
@@ -92,123 +101,9 @@ __all__ = [
     "pool_languages",
 ]
 
-#: pool value: every MIRACL language the data source holds
-ALL_AVAILABLE = "all-available"
-#: pool value: the query's own language only (the monolingual control)
-QUERY_LANGUAGE_ONLY = "query-language-only"
-#: the training languages of arXiv 2408.10536 (mMARCO + translated QA sets); tr is not in MIRACL
-PAPER_TRAINING_LANGUAGES: tuple[str, ...] = ("ar", "zh", "en", "de", "es", "hi", "ru", "th", "tr")
-DEFAULT_LANGUAGE_POOLS: Mapping[str, str | tuple[str, ...]] = {
-    "mono": QUERY_LANGUAGE_ONLY,
-    "all": ALL_AVAILABLE,
-    "train": PAPER_TRAINING_LANGUAGES,
-}
-#: cache group of :func:`~hybrid_bench.tasks.encoding.cache_for`: every text here is encoded as MIRACLRetrieval would
+#: cache group of :func:`~hybrid_bench.tasks.encoding.embed`: every text here is encoded as MIRACLRetrieval would
 EMBEDDING_GROUP = "miracl"
-_ENCODE_AS: TaskMetadata = MIRACLRetrieval.metadata
 _NDCG_K, _RECALL_K, _INTRUSION_K = 10, 100, 10
-
-
-def _check_pools(pools: Mapping[str, str | tuple[str, ...]]) -> None:
-    for name, spec in pools.items():
-        if not name or "-" in name:
-            raise ValueError(f"pool name {name!r} must be non-empty and contain no '-' (subsets are '<lang>-<pool>')")
-        if isinstance(spec, str):
-            if spec not in (ALL_AVAILABLE, QUERY_LANGUAGE_ONLY):
-                raise ValueError(
-                    f"pool {name!r}: {spec!r} is neither ALL_AVAILABLE, QUERY_LANGUAGE_ONLY nor a tuple of languages"
-                )
-        elif not any(lang in MIRACL_LANGSCRIPTS for lang in spec):
-            raise ValueError(f"pool {name!r}: none of {list(spec)} is a MIRACL language ({list(MIRACL_LANGS)})")
-
-
-def _query_languages(spec: str | tuple[str, ...]) -> list[str]:
-    if isinstance(spec, str):
-        return list(MIRACL_LANGS)
-    return [lang for lang in MIRACL_LANGS if lang in spec]
-
-
-def pool_languages(spec: str | tuple[str, ...], query_lang: str, available: Sequence[str]) -> list[str]:
-    """The corpus languages pooled for one subset, in MIRACL's language order.
-
-    Example:
-        >>> pool_languages(PAPER_TRAINING_LANGUAGES, "de", ["ar", "de", "sw", "zh"])
-        ['ar', 'de', 'zh']
-    """
-    if spec == QUERY_LANGUAGE_ONLY:
-        return [query_lang]
-    members = set(available) if spec == ALL_AVAILABLE else set(spec) & set(available)
-    return [lang for lang in MIRACL_LANGS if lang in members]
-
-
-def cross_lingual_eval_langs(pools: Mapping[str, str | tuple[str, ...]]) -> dict[str, list[str]]:
-    """mteb ``eval_langs``: ``"<x>-<pool>"`` → the *query* language's code, so ``-l swa`` selects Swahili queries."""
-    _check_pools(pools)
-    return {
-        f"{lang}-{name}": list(MIRACL_LANGSCRIPTS[lang])
-        for lang in MIRACL_LANGS
-        for name, spec in pools.items()
-        if lang in _query_languages(spec)
-    }
-
-
-def cross_lingual_metadata(
-    pools: Mapping[str, str | tuple[str, ...]] = DEFAULT_LANGUAGE_POOLS,
-    *,
-    name: str = "MIRACLCrossLingualRetrieval",
-    description: str | None = None,
-) -> TaskMetadata:
-    """The ``TaskMetadata`` of a cross-lingual MIRACL task with the given pools (for subclasses with other pools).
-
-    Example::
-
-        class MIRACLIndicPoolRetrieval(MIRACLCrossLingualRetrieval):
-            language_pools = {"mono": QUERY_LANGUAGE_ONLY, "indic": ("bn", "hi", "te")}
-            metadata = cross_lingual_metadata(language_pools, name="MIRACLIndicPoolRetrieval")
-    """
-    pool_text = "; ".join(
-        f"'{n}' = " + (
-            "the query's own language" if s == QUERY_LANGUAGE_ONLY
-            else "every language the data source holds" if s == ALL_AVAILABLE
-            else " ".join(s) + " (those the source holds)"
-        )
-        for n, s in pools.items()
-    )
-    return HybridTaskMetadata(
-        name=name,
-        description=description
-        or (
-            "MIRACL dev with a mixed-language corpus: queries in language X retrieve from the passages of several "
-            "MIRACL languages pooled into one index; relevance is MIRACL's own (passages in X only). Subsets "
-            f"'<x>-<pool>' with pools: {pool_text}. Reports nDCG@10, Recall@100 and foreign intrusion@10 (share of "
-            "the top 10 not in X). A hybrid-bench adaptation of MIRACLRetrieval, not an official MIRACL setting; "
-            "a run on a local mirror records the mirror as dataset_revision and is not comparable to official "
-            "MIRACL numbers."
-        ),
-        reference="https://arxiv.org/abs/2408.10536",
-        dataset={"path": MIRACL_REPO, "revision": MIRACL_REVISION},
-        prompt=_ENCODE_AS.prompt,
-        type="Retrieval",
-        category="t2t",
-        modalities=["text"],
-        eval_splits=list(_ENCODE_AS.eval_splits),
-        eval_langs=cross_lingual_eval_langs(pools),
-        main_score="ndcg_at_10",
-        date=_ENCODE_AS.date,
-        domains=["Encyclopaedic", "Written"],
-        task_subtypes=[],
-        license=_ENCODE_AS.license,
-        annotations_creators=_ENCODE_AS.annotations_creators,
-        dialect=[],
-        sample_creation="created",
-        bibtex_citation=_ENCODE_AS.bibtex_citation,
-        adapted_from=["MIRACLRetrieval"],
-    )
-
-
-def _subset_parts(subset: str) -> tuple[str, str]:
-    lang, _, pool = subset.partition("-")
-    return lang, pool
 
 
 class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
@@ -257,7 +152,7 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
         return {
             subset: [f"{lang}-{kind}" for kind in ("corpus", "queries", "qrels")]
             for subset in self.hf_subsets
-            for lang in [_subset_parts(subset)[0]]
+            for lang in [subset_parts(subset)[0]]
         }
 
     def load_data(self, num_proc: int | None = None, *, timer: TimingStack | None = None, **kwargs: Any) -> None:
@@ -276,7 +171,7 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
             source = self.metadata.dataset["path"]
             revision = self.metadata.dataset["revision"]
             self._available = available_languages(source, revision=revision)
-            wanted = [_subset_parts(s)[0] for s in self.hf_subsets]
+            wanted = [subset_parts(s)[0] for s in self.hf_subsets]
             missing = sorted({lang for lang in wanted if lang not in self._available}, key=MIRACL_LANGS.index)
             if missing:
                 flags = " ".join(MIRACL_LANGSCRIPTS[x][0].split("-")[0] for x in self._available)
@@ -289,7 +184,7 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
             needed = {
                 x
                 for subset in self.hf_subsets
-                for x in pool_languages(self.language_pools[_subset_parts(subset)[1]], _subset_parts(subset)[0],
+                for x in pool_languages(self.language_pools[subset_parts(subset)[1]], subset_parts(subset)[0],
                                         self._available)
             }
             langs = [lang for lang in MIRACL_LANGS if lang in needed]
@@ -311,7 +206,7 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
         }
         layout: dict[str, dict[str, RetrievalSplitData]] = {}
         for subset in self.hf_subsets:
-            lang, pool = _subset_parts(subset)
+            lang, pool = subset_parts(subset)
             langs = pool_languages(self.language_pools[pool], lang, self._available)
             data = self._langs[lang]
             layout[subset] = {
@@ -332,7 +227,7 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
     def _embed(self, model: Any, rows: Dataset, prompt_type: PromptType, lang: str, split: str,
                encode_kwargs: dict[str, Any], timer: TimingStack) -> np.ndarray:
         with timer(f"Encoding {prompt_type.value}s", split=split, subset=lang):
-            return embed(model, rows, group=self.embedding_group, prompt_type=prompt_type, task_metadata=_ENCODE_AS,
+            return embed(model, rows, group=self.embedding_group, prompt_type=prompt_type, task_metadata=ENCODE_AS,
                          hf_split=split, hf_subset=lang, encode_kwargs=encode_kwargs)
 
     def _evaluate_subset(
@@ -349,7 +244,7 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
     ) -> dict[str, Any]:
         """Score one ``"<x>-<pool>"`` subset from embeddings encoded once per language (see the module docstring)."""
         timer = timer or TimingStack()
-        lang, pool = _subset_parts(hf_subset)
+        lang, pool = subset_parts(hf_subset)
         if lang not in self._langs or pool not in self.language_pools:
             raise ValueError(f"{self.metadata.name}: unknown or unloaded subset {hf_subset!r}")
         langs = pool_languages(self.language_pools[pool], lang, self._available)
