@@ -25,31 +25,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from hybrid_bench.experiment.presets import Preset
+from hybrid_bench.training.records import StrategyOf
 
 __all__ = ["ModelSpec", "Stage", "base_label", "model_specs", "plan", "train_config", "training_seeds"]
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class ModelSpec(StrategyOf):
     """One model of the experiment: the base (``strategy is None``) or a training run."""
 
     name: str
     strategy: str | None = None
     alpha: float | None = None
     seed: int | None = None
-
-    @property
-    def is_base(self) -> bool:
-        return self.strategy is None
-
-    @property
-    def resolved_alpha(self) -> float | None:
-        """The probability of a monolingual batch (the strategy's default when ``alpha`` is not given)."""
-        if self.strategy is None:
-            return None
-        from hybrid_bench.training.records import STRATEGIES
-
-        return self.alpha if self.alpha is not None else STRATEGIES[self.strategy]
 
 
 @dataclass(frozen=True)

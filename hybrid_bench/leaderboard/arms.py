@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from hybrid_bench.errors import DataError
+from hybrid_bench.training.records import StrategyOf
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ class Role:
 
 
 @dataclass(frozen=True)
-class Arm:
+class Arm(StrategyOf):
     """The models of one (base, strategy, α), one per training seed (``seeds[i]`` trained ``labels[i]``)."""
 
     name: str
@@ -64,22 +65,9 @@ class Arm:
     labels: tuple[str, ...]
     seeds: tuple[int | None, ...]
 
-    @property
-    def is_base(self) -> bool:
-        return self.strategy is None
-
-    @property
-    def resolved_alpha(self) -> float | None:
-        """P(monolingual batch): ``alpha``, else the strategy's (mono 1, cross 0); ``None`` for a base."""
-        if self.strategy is None:
-            return None
-        from hybrid_bench.training.records import STRATEGIES
-
-        return self.alpha if self.alpha is not None else STRATEGIES[self.strategy]
-
 
 def _role_from_record(record: Mapping[str, object], source: object) -> Role:
-    from hybrid_bench.training.trainer import STRATEGIES
+    from hybrid_bench.training.records import STRATEGIES
 
     strategy = record.get("strategy")
     if strategy not in STRATEGIES:

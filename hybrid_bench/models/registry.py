@@ -30,7 +30,6 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.resources
 import json
@@ -43,8 +42,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybrid_bench.errors import DataError, ModelNotFoundError
-from hybrid_bench.io import atomic_write_text
 from hybrid_bench.models.folder_check import check_model_folder
+from hybrid_bench.models.revision import local_revision
 from hybrid_bench.paths import home_dir, models_dir
 from hybrid_bench.training.base_model import PAPER_PROMPTS
 from hybrid_bench.training.parallel_data import TRAINING_DATA_TASKS, XQUAD_R_TRAIN
@@ -77,8 +76,6 @@ _INHERITED = (
 _OVERRIDABLE = ("description", "reference", "license", "release_date", "languages", "embed_dim", "max_tokens",
                 "n_parameters")  # fmt: skip
 _KEYS = {"base", "strategy", "alpha", "builder", "hf_repo", "revision", "training_datasets", "prompts", *_OVERRIDABLE}
-# Files that describe a model rather than make it: a rewritten model card must not change the revision.
-_NOT_HASHED = {"README.md"}
 
 
 def user_table_file() -> Path:
@@ -279,51 +276,6 @@ def resolve_model(name: str | ModelEntry) -> Path | str:
         f"model {entry.name!r} is not in the local model store ({entry.store_path} does not exist) and no Hugging "
         f"Face repo is configured for it: {how}, or set hf_repo under [models.{entry.name}] in {user_table_file()}."
     )
-
-
-def _hashed_files(folder: Path) -> list[Path]:
-    files = []
-    for path in sorted(folder.rglob("*")):
-        rel = path.relative_to(folder)
-        if not path.is_file() or rel.as_posix() in _NOT_HASHED:
-            continue
-        # hidden files (caches, locks) and trainer checkpoints are not part of the saved model
-        if any(part.startswith(".") or part.startswith("checkpoint-") for part in rel.parts):
-            continue
-        files.append(path)
-    return files
-
-
-def local_revision(folder: str | os.PathLike[str]) -> str:
-    """``local-`` + 12 hex digits of the sha256 over a model folder's files (names and contents; README excluded).
-
-    Hashing a model's weights takes about a second per 500 MB, so results are cached in
-    ``$HYBRID_BENCH_HOME/cache/model-revisions.json``, keyed by each file's size and modification time.
-    """
-    folder = Path(folder).resolve()
-    files = _hashed_files(folder)
-    stamp = [[f.relative_to(folder).as_posix(), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
-    cache_file = home_dir() / "cache" / "model-revisions.json"
-    try:
-        cache = json.loads(cache_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        cache = {}
-    cached = cache.get(str(folder))
-    if cached and cached.get("stamp") == stamp:
-        return str(cached["revision"])
-    digest = hashlib.sha256()
-    for file, (rel, _, _) in zip(files, stamp, strict=True):
-        digest.update(rel.encode() + b"\0")
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    revision = f"local-{digest.hexdigest()[:12]}"
-    cache[str(folder)] = {"stamp": stamp, "revision": revision}
-    try:
-        atomic_write_text(cache_file, json.dumps(cache, indent=1), overwrite=True)
-    except OSError as err:  # a read-only home only costs the re-hash next time
-        logger.debug("could not cache the revision of %s: %s", folder, err)
-    return revision
 
 
 def _revision(entry: ModelEntry) -> str | None:

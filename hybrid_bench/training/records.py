@@ -25,7 +25,9 @@ __all__ = [
     "RUN_RECORD",
     "STRATEGIES",
     "TRAINING_RECORD",
+    "StrategyOf",
     "read_run_record",
+    "resolve_alpha",
     "read_training_record",
     "write_run_record",
     "write_training_record",
@@ -36,6 +38,31 @@ STRATEGIES: dict[str, float] = {"mono": 1.0, "cross": 0.0, "hybrid": 0.5}
 TRAINING_RECORD = "hybrid_bench_training.json"
 RUN_RECORD = "hybrid_bench_run.json"
 RUN_CONFIG = "run_config.json"
+
+
+def resolve_alpha(strategy: str | None, alpha: float | None = None) -> float | None:
+    """P(monolingual batch) of a strategy: ``alpha`` when given, else the strategy's own (:data:`STRATEGIES`);
+    ``None`` for no strategy (an untrained base model)."""
+    if strategy is None:
+        return None
+    return alpha if alpha is not None else STRATEGIES[strategy]
+
+
+class StrategyOf:
+    """Mixin for what names a training strategy (a planned model, an arm of the leaderboard): ``strategy`` is
+    ``None`` for an untrained base, ``alpha`` an explicit P(monolingual batch) or ``None`` for the strategy's own."""
+
+    strategy: str | None
+    alpha: float | None
+
+    @property
+    def is_base(self) -> bool:
+        return self.strategy is None
+
+    @property
+    def resolved_alpha(self) -> float | None:
+        """P(monolingual batch): ``alpha``, else the strategy's (mono 1, cross 0); ``None`` for a base."""
+        return resolve_alpha(self.strategy, self.alpha)
 
 
 def read_run_record(checkpoint: str | os.PathLike[str]) -> dict[str, Any] | None:

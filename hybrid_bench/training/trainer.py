@@ -48,6 +48,7 @@ from hybrid_bench.training.records import (
     STRATEGIES,
     TRAINING_RECORD,
     read_run_record,
+    resolve_alpha,
     write_training_record,
 )
 
@@ -145,8 +146,10 @@ class TrainConfig:
 
     @property
     def resolved_alpha(self) -> float:
-        """The probability of a monolingual batch."""
-        return self.alpha if self.alpha is not None else STRATEGIES[self.strategy]
+        """The probability of a monolingual batch (:func:`hybrid_bench.training.records.resolve_alpha`)."""
+        alpha = resolve_alpha(self.strategy, self.alpha)
+        assert alpha is not None  # a TrainConfig always names a strategy
+        return alpha
 
     def to_dict(self) -> dict[str, Any]:
         """The settings as JSON; settings added later are left out at their default, so that the records of
