@@ -307,3 +307,15 @@ def test_seeded_leaderboard_writes_without_replicates(seeded_board, tmp_path: Pa
     header = (out / "comparison.csv").read_text(encoding="utf-8").splitlines()[0]
     assert "replicates" not in header and "seed_sd" in header
     assert (out / "decisions.md").is_file() and "Decisions on the pre-declared endpoints" in (out / "README.md").read_text()
+
+
+def test_row_order_comes_from_the_arms_not_from_label_prefixes() -> None:
+    from hybrid_bench.leaderboard.arms import Role, group_arms
+    from hybrid_bench.leaderboard.tables import ordered_labels
+
+    # names that say nothing about the strategy: the training records do
+    roles = {"zz-base": Role(None, None, None, None), "alpha": Role("hybrid", 0.5, 42, "zz-base"),
+             "beta": Role("mono", None, 42, "zz-base"), "gamma": Role("cross", None, 42, "zz-base")}
+    order = [label for arm in group_arms(roles) for label in arm.labels]
+    results = pd.DataFrame({"label": ["alpha", "beta", "gamma", "zz-base", "other"]})
+    assert ordered_labels(results, order) == ["zz-base", "beta", "gamma", "alpha", "other"]

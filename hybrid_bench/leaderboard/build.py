@@ -271,7 +271,7 @@ def build_leaderboard(
         for note in comparison.loc[comparison["note"].str.contains("≠ results JSON", regex=False), "note"]:
             board.notes.append(note)
     if make_plots:
-        _add_figures(board, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        _add_figures(board, order=_row_order(arm_list), n_resamples=n_resamples, confidence=confidence, seed=seed)
         _add_alpha_sweeps(board, arm_list, n_resamples=n_resamples, confidence=confidence, seed=seed)
     return board
 
@@ -299,10 +299,16 @@ def _add_score_tables(board: Leaderboard, arm_list: Sequence[arms.Arm], per_quer
             board.tables[name], board.tables[f"{name}_seed_sd"] = mean, sd
         board.display[name] = tables.flatten_columns(shown) if flatten else shown
 
-    add("table1_map", tables.table1(results, cells), 3, True)
-    add("table2_language_bias", tables.table2(results, cells), 1, False)
+    order = _row_order(arm_list)
+    add("table1_map", tables.table1(results, cells, order), 3, True)
+    add("table2_language_bias", tables.table2(results, cells, order), 1, False)
     for task in sorted({c.task for c in cells if c.kind in ("subset", "mean")}):
-        add(f"per_language_{task}", tables.subset_table(results, cells, task, per_query), 4, True, level=1)
+        add(f"per_language_{task}", tables.subset_table(results, cells, task, per_query, order), 4, True, level=1)
+
+
+def _row_order(arm_list: Sequence[arms.Arm]) -> list[str]:
+    """Model labels in the paper's row order (bases, mono, cross, hybrid), from the arms' training records."""
+    return [label for arm in arm_list for label in arm.labels]
 
 
 def _add_alpha_sweeps(board: Leaderboard, arm_list: Sequence[arms.Arm], *, n_resamples: int, confidence: float,
@@ -344,9 +350,9 @@ def _add_alpha_sweeps(board: Leaderboard, arm_list: Sequence[arms.Arm], *, n_res
                 ylabel=tables.metric_name(metric), confidence=confidence)
 
 
-def _add_figures(board: Leaderboard, *, n_resamples: int, confidence: float, seed: int) -> None:
+def _add_figures(board: Leaderboard, *, order: Sequence[str], n_resamples: int, confidence: float, seed: int) -> None:
     results, cells = board.results, board.cells
-    labels = sorted(results["label"].unique(), key=tables.role_sort_key)
+    labels = tables.ordered_labels(results, order)
     pair_tasks = sorted({c.task for c in cells if c.kind == "setting"})
     for task in pair_tasks:
         task_rows = results[(results["task"] == task) & (results["metric"] == "map")

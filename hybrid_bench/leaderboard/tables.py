@@ -182,41 +182,39 @@ def cell_score(results: pd.DataFrame, cell: Cell, label: str) -> float:
     return float(rows.groupby("subset")["value"].mean().mean())
 
 
-def _labels(results: pd.DataFrame) -> list[str]:
-    return sorted(results["label"].unique(), key=role_sort_key)
+def ordered_labels(results: pd.DataFrame, order: Sequence[str] | None = None) -> list[str]:
+    """The model labels of ``results`` in ``order`` (the paper's: base, mono, cross, hybrid, as the leaderboard's
+    arms read it from the training records, :func:`hybrid_bench.leaderboard.arms.group_arms`); others after, sorted."""
+    present = set(results["label"].unique())
+    first = [label for label in dict.fromkeys(order or ()) if label in present]
+    return first + sorted(present - set(first))
 
 
-def role_sort_key(label: str) -> tuple[int, str]:
-    # the paper's row order: base model(s) first, then mono, cross, hybrid
-    order = {"mono": 1, "cross": 2, "hybrid": 3}
-    return (order.get(label.split("-", 1)[0], 0), label)
-
-
-def table1(results: pd.DataFrame, cells: Sequence[Cell]) -> pd.DataFrame:
-    """Table 1 of the paper: rows = models, columns = (dataset, mono/cross/multi) mAP."""
+def table1(results: pd.DataFrame, cells: Sequence[Cell], order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Table 1 of the paper: rows = models (in ``order``, see :func:`ordered_labels`), columns = (dataset,
+    mono/cross/multi) mAP."""
     setting_cells = [c for c in cells if c.kind == "setting" and c.name in SETTINGS]
-    data = {
-        (dataset_name(c.task), c.name): {label: cell_score(results, c, label) for label in _labels(results)}
-        for c in setting_cells
-    }
-    frame = pd.DataFrame(data, index=_labels(results))
+    labels = ordered_labels(results, order)
+    data = {(dataset_name(c.task), c.name): {label: cell_score(results, c, label) for label in labels}
+            for c in setting_cells}
+    frame = pd.DataFrame(data, index=ordered_labels(results, order))
     frame.index.name = "model"
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["dataset", "setting"]) if data else frame.columns
     return frame.dropna(how="all")
 
 
-def table2(results: pd.DataFrame, cells: Sequence[Cell]) -> pd.DataFrame:
+def table2(results: pd.DataFrame, cells: Sequence[Cell], order: Sequence[str] | None = None) -> pd.DataFrame:
     """Table 2 of the paper: rows = models, columns = datasets, values = language bias (lower is better)."""
     bias_cells = [c for c in cells if c.kind == "setting" and c.name == "bias"]
-    data = {dataset_name(c.task): {label: cell_score(results, c, label) for label in _labels(results)}
+    data = {dataset_name(c.task): {label: cell_score(results, c, label) for label in ordered_labels(results, order)}
             for c in bias_cells}
-    frame = pd.DataFrame(data, index=_labels(results))
+    frame = pd.DataFrame(data, index=ordered_labels(results, order))
     frame.index.name = "model"
     return frame.dropna(how="all")
 
 
 def subset_table(results: pd.DataFrame, cells: Sequence[Cell], task: str,
-                 per_query: pd.DataFrame | None = None) -> pd.DataFrame:
+                 per_query: pd.DataFrame | None = None, order: Sequence[str] | None = None) -> pd.DataFrame:
     """Per-language table of a task: rows = subsets + mean rows, columns = (metric, model) + ``n_queries``.
 
     ``n_queries`` comes from the results JSON when the task reports it, else from the per-query rows.
@@ -224,7 +222,7 @@ def subset_table(results: pd.DataFrame, cells: Sequence[Cell], task: str,
     task_cells = [c for c in cells if c.task == task and c.kind in ("subset", "mean")]
     if not task_cells:
         raise DataError(f"no per-language scores for task {task!r}", item=task)
-    labels = [lb for lb in _labels(results) if (results[(results["label"] == lb)]["task"] == task).any()]
+    labels = [lb for lb in ordered_labels(results, order) if (results[(results["label"] == lb)]["task"] == task).any()]
     row_names = list(dict.fromkeys(c.name for c in task_cells))
     columns: dict[tuple[str, str], list[float]] = {}
     for metric in dict.fromkeys(c.metric for c in task_cells):
