@@ -324,3 +324,49 @@ def test_base_without_prompts_gets_the_papers_prefixes(corpus_file: Path, tmp_pa
                          **TINY)
     result = train_model(config, "tiny-prefixed")
     assert SentenceTransformer(str(result.path)).prompts == PAPER_PROMPTS
+
+
+def test_plan_for_the_paper_preset_loads_no_model(corpus_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]):
+    """`train --preset paper --plan`: the paper's settings, the data it reads, and no model loaded, no hub access."""
+    import huggingface_hub
+    import sentence_transformers
+
+    from hybrid_bench.cli import main
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("--plan must not load a model or contact the hub")
+
+    monkeypatch.setattr(sentence_transformers.SentenceTransformer, "__init__", forbidden)
+    for name in ("hf_hub_download", "snapshot_download", "model_info"):
+        monkeypatch.setattr(huggingface_hub, name, forbidden)
+    monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "home"))
+    code = main(["train", "--preset", "paper", "--data", str(corpus_file), "--out", "hybrid-xlmr", "--plan",
+                 "--batch-size", "16"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "plan for model 'hybrid-xlmr' (preset paper)" in out
+    assert "base: FacebookAI/xlm-roberta-base (a Hugging Face repo, downloaded when training starts)" in out
+    assert f"data: {corpus_file} -> parallel.jsonl, {N_ITEMS} items, languages de, en, es, ru" in out
+    # the preset's optimiser, the command line's batch size (it wins), all weights trained
+    assert "AdamW lr 3e-05, weight decay 0.01, warm-up 10%, 300 steps of batch 16" in out
+    assert "word embeddings trained" in out
+    assert not (tmp_path / "home" / "models").exists() and not (tmp_path / "home" / "checkpoints").exists()
+    assert main(["train", "--preset", "paper", "--base", "sentence-transformers/LaBSE", "--data", str(corpus_file),
+                 "--out", "hybrid-labse", "--plan"]) == 0
+    assert "batch 100" in capsys.readouterr().out
+
+
+def test_device_auto_and_fp16_needs_a_gpu(base_dir: Path, corpus_file: Path):
+    from hybrid_bench.training.base_model import choose_device
+
+    assert choose_device("cpu") == "cpu"
+    if torch.cuda.is_available():
+        assert choose_device("auto") == "cuda"
+    else:
+        assert choose_device("auto") in ("mps", "cpu")
+        with pytest.raises(HybridBenchError, match="fp16 needs a CUDA GPU"):
+            train_model(TrainConfig(base=str(base_dir), data=str(corpus_file), steps=2, fp16=True, **TINY), "fp16",
+                        device="auto")
+    with pytest.raises(HybridBenchError, match="one of fp16 and bf16"):
+        TrainConfig(fp16=True, bf16=True)

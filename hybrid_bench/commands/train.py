@@ -11,9 +11,12 @@ import argparse
 from hybrid_bench import paths
 from hybrid_bench.commands.validate import check_writable, fraction, positive_float, positive_int
 from hybrid_bench.training.records import STRATEGIES
+from hybrid_bench.training.presets import TRAINING_PRESETS
 from hybrid_bench.training.trainer import TrainConfig
 
 EPILOG = """examples:
+  hybrid-bench train --preset paper --data mmarco_plus_qa.jsonl --out hybrid-xlmr --plan   # show, load nothing
+  hybrid-bench train --preset paper --data mmarco_plus_qa.jsonl --fp16 --out hybrid-xlmr   # the paper's recipe
   hybrid-bench train --base me5-small --strategy hybrid --alpha 0.5 --steps 300 --bf16 --out hybrid-me5-small
   hybrid-bench train --base me5-small --strategy mono --steps 300 --out mono-me5-small
   hybrid-bench train --base me5-small --strategy cross --data my_parallel.jsonl --languages en de ar --out xy
@@ -39,10 +42,14 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     what = parser.add_argument_group("what to train")
-    what.add_argument("--base", default=_DEFAULTS.base,
+    what.add_argument("--preset", choices=sorted(TRAINING_PRESETS), default=None,
+                      help="paper = the paper's recipe: base FacebookAI/xlm-roberta-base (or --base "
+                      "sentence-transformers/LaBSE), AdamW lr 3e-5, weight decay 0.01, batch 100, all weights "
+                      "trained; options given here win")
+    what.add_argument("--base", default=None,
                       help="base model: me5-small, a model-store name, a sentence-transformers folder or a Hugging Face "
                       "repo id such as FacebookAI/xlm-roberta-base (downloaded; prefixes 'Query: ' / 'Passage: ' "
-                      "when the base has no prompts) (default: %(default)s)")
+                      "when the base has no prompts) (default: me5-small, or the preset's)")
     what.add_argument("--strategy", choices=sorted(STRATEGIES), default=_DEFAULTS.strategy,
                       help="batch strategy (default: %(default)s)")
     what.add_argument("--alpha", type=fraction, default=None,
@@ -59,10 +66,11 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
     how = parser.add_argument_group("optimisation")
     how.add_argument("--steps", type=positive_int, default=_DEFAULTS.steps,
                      help="training steps (default: %(default)s)")
-    how.add_argument("--batch-size", type=positive_int, default=_DEFAULTS.batch_size, help="default: %(default)s")
-    how.add_argument("--lr", type=positive_float, default=_DEFAULTS.learning_rate,
-                     help="peak AdamW learning rate (default: %(default)s, as in the paper)")
-    how.add_argument("--weight-decay", type=float, default=_DEFAULTS.weight_decay, help="default: %(default)s")
+    how.add_argument("--batch-size", type=positive_int, default=None,
+                     help=f"examples per batch and process (default: {_DEFAULTS.batch_size})")
+    how.add_argument("--lr", type=positive_float, default=None,
+                     help=f"peak AdamW learning rate (default: {_DEFAULTS.learning_rate}, as in the paper)")
+    how.add_argument("--weight-decay", type=float, default=None, help=f"default: {_DEFAULTS.weight_decay}")
     how.add_argument("--warmup-ratio", type=fraction, default=_DEFAULTS.warmup_ratio, help="default: %(default)s")
     how.add_argument("--seed", type=int, default=_DEFAULTS.seed, help="default: %(default)s")
     how.add_argument("--scale", type=positive_float, default=_DEFAULTS.scale,
@@ -79,10 +87,13 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
                      help="draw languages / language pairs uniformly or by item count (default: %(default)s)")
     how.add_argument("--max-seq-length", type=positive_int, default=_DEFAULTS.max_seq_length,
                      help="token limit of queries and passages (default: %(default)s)")
-    how.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction,
-                     default=_DEFAULTS.freeze_embeddings,
-                     help="keep the word-embedding matrix fixed (default: frozen; faster on CPU)")
+    how.add_argument("--freeze-embeddings", action=argparse.BooleanOptionalAction, default=None,
+                     help="keep the word-embedding matrix fixed (default: frozen, faster on CPU; the paper preset "
+                     "trains it)")
     how.add_argument("--bf16", action="store_true", help="bfloat16 autocast (about 2x faster on CPUs with bf16)")
+    how.add_argument("--fp16", action="store_true", help="float16 autocast with loss scaling (CUDA GPUs)")
+    how.add_argument("--device", default="auto", choices=("auto", "cuda", "mps", "cpu"),
+                     help="auto = cuda, then mps, then cpu (default: %(default)s)")
 
     run = parser.add_argument_group("run control")
     run.add_argument("--save-steps", type=positive_int, default=_DEFAULTS.save_steps,
@@ -93,6 +104,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str, help: str) -> 
                      help="continue the interrupted run of --out from its last complete checkpoint")
     run.add_argument("--overwrite", action="store_true",
                      help="replace an existing model NAME and discard old checkpoints")
+    run.add_argument("--plan", action="store_true",
+                     help="print what would be trained and the data it reads, then stop (loads no model)")
     parser.set_defaults(func=run_command)
 
 
@@ -102,23 +115,54 @@ def run_command(args: argparse.Namespace) -> int:
 
     check_writable(paths.home_dir(), "the model store's home ($HYBRID_BENCH_HOME)")  # before the work
 
+    # an option given on the command line, else the preset's value, else TrainConfig's default
+    preset = dict(TRAINING_PRESETS[args.preset]) if args.preset else {}
+    given = {"base": args.base, "batch_size": args.batch_size, "learning_rate": args.lr,
+             "weight_decay": args.weight_decay, "freeze_embeddings": args.freeze_embeddings}
+    chosen = {key: value if value is not None else preset.get(key, getattr(_DEFAULTS, key))
+              for key, value in given.items()}
     config = TrainConfig(
-        base=args.base, strategy=args.strategy, alpha=args.alpha, data=args.data,
+        **chosen, strategy=args.strategy, alpha=args.alpha, data=args.data,
         languages=tuple(args.languages) if args.languages else None, hard_negatives=args.hard_negatives,
-        steps=args.steps, batch_size=args.batch_size, learning_rate=args.lr, weight_decay=args.weight_decay,
-        warmup_ratio=args.warmup_ratio, seed=args.seed, max_seq_length=args.max_seq_length,
-        freeze_embeddings=args.freeze_embeddings, bf16=args.bf16, scale=args.scale, symmetric=args.symmetric,
+        steps=args.steps, warmup_ratio=args.warmup_ratio, seed=args.seed, max_seq_length=args.max_seq_length,
+        bf16=args.bf16, fp16=args.fp16, scale=args.scale, symmetric=args.symmetric,
         mini_batch_size=args.mini_batch_size, gather_across_devices=args.gather_across_devices,
         language_sampling=args.language_sampling, save_steps=args.save_steps, logging_steps=args.logging_steps,
     )
+    if args.plan:
+        return _print_plan(config, args)
     base_path = resolve_base(config.base)  # cheap: a wrong --base fails before data and model are loaded
     result = train_model(config, args.out, resume=args.resume, overwrite=args.overwrite, base_path=base_path,
-                         data_dir=args.data_dir)
+                         data_dir=args.data_dir, device=args.device)
     print(result.path)
     print(
         f"{result.global_step} steps in {result.wall_time_s:.0f} s"
         + (f" (resumed from step {result.resumed_from_step})" if result.resumed_from_step is not None else "")
     )
+    return 0
+
+
+def _print_plan(config: TrainConfig, args: argparse.Namespace) -> int:
+    """``--plan``: the run's settings, where the base comes from and the data it reads; no model is loaded."""
+    from hybrid_bench.training.base_model import folder_or_hub_id
+    from hybrid_bench.training.parallel_data import load_parallel_data
+
+    where = folder_or_hub_id(config.base)
+    source = ("a Hugging Face repo, downloaded when training starts" if isinstance(where, str)
+              else f"the folder {where}" if where is not None
+              else "a model name, resolved when training starts (hybrid-bench models path NAME)")
+    corpus = load_parallel_data(config.data, languages=config.languages, hard_negatives=config.hard_negatives,
+                                data_dir=args.data_dir, seed=config.seed)
+    print(f"plan for model {args.out!r}" + (f" (preset {args.preset})" if args.preset else ""))
+    print(f"  base: {config.base} ({source})")
+    print(f"  strategy: {config.strategy}, alpha {config.resolved_alpha}")
+    print(f"  data: {config.data} -> {corpus.name}, {len(corpus)} items, languages {', '.join(corpus.languages)}")
+    print(f"  optimiser: AdamW lr {config.learning_rate}, weight decay {config.weight_decay}, warm-up "
+          f"{config.warmup_ratio:.0%}, {config.steps} steps of batch {config.batch_size}"
+          + (f" (mini-batches of {config.mini_batch_size})" if config.mini_batch_size else ""))
+    print(f"  precision: {'bf16' if config.bf16 else 'fp16' if config.fp16 else 'fp32'}, device {args.device}, "
+          f"word embeddings {'frozen' if config.freeze_embeddings else 'trained'}, max {config.max_seq_length} tokens")
+    print(f"  output: {paths.models_dir() / args.out}; checkpoints every {config.save_steps} steps")
     return 0
 
 

@@ -32,6 +32,7 @@ __all__ = [
     "LOADING_KWARGS",
     "PAPER_PROMPTS",
     "column_prompts",
+    "choose_device",
     "folder_or_hub_id",
     "freeze_word_embeddings",
     "load_base_model",
@@ -147,6 +148,19 @@ def load_base_model(where: str | os.PathLike[str], *, device: str | None = None)
             f"{str(err).splitlines()[0] if str(err) else 'no details'}). Without hub access, download it elsewhere "
             f"(`huggingface-cli download {where} --local-dir DIR`), copy DIR here and pass --base DIR"
         ) from err
+
+
+def choose_device(device: str = "auto") -> str:
+    """``"auto"``: ``"cuda"`` if a CUDA GPU is there, else ``"mps"`` (Apple GPU), else ``"cpu"``; others unchanged."""
+    if device != "auto":
+        return device
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return "mps"
+    return "cpu"
 
 
 def freeze_word_embeddings(model: Any) -> int:

@@ -41,7 +41,13 @@ from typing import Any, Literal
 from hybrid_bench import paths
 from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.io import atomic_path, atomic_write_text
-from hybrid_bench.training.base_model import column_prompts, folder_or_hub_id, freeze_word_embeddings, load_base_model
+from hybrid_bench.training.base_model import (
+    choose_device,
+    column_prompts,
+    folder_or_hub_id,
+    freeze_word_embeddings,
+    load_base_model,
+)
 from hybrid_bench.training.parallel_data import XQUAD_R_TRAIN, ParallelCorpus, load_parallel_data
 from hybrid_bench.training.records import (
     RUN_CONFIG,
@@ -58,7 +64,7 @@ logger = logging.getLogger(__name__)
 
 Strategy = Literal["mono", "cross", "hybrid"]
 #: settings added after the first trained models, with their defaults (see TrainConfig.to_dict)
-_LATER_SETTINGS: dict[str, Any] = {"mini_batch_size": None, "gather_across_devices": True}
+_LATER_SETTINGS: dict[str, Any] = {"mini_batch_size": None, "gather_across_devices": True, "fp16": False}
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -82,7 +88,8 @@ class TrainConfig:
         seed: Seed of the batches and of the trainer.
         max_seq_length: Token limit of queries and passages (64 fits XQuAD-R sentences and keeps CPU steps short).
         freeze_embeddings: Do not train the word-embedding matrix (96M of me5-small's 118M parameters).
-        bf16: bfloat16 autocast (about 2x faster on CPUs with native bf16).
+        bf16: bfloat16 autocast (about 2x faster on CPUs with native bf16, and on recent GPUs).
+        fp16: float16 autocast with loss scaling (GPUs only).
         scale: Loss scale, 1 / temperature.
         symmetric: Add the passage → query direction to the loss.
         mini_batch_size: Train with the cached (GradCache) loss, embedding this many texts at a time
@@ -110,6 +117,7 @@ class TrainConfig:
     max_seq_length: int | None = 64
     freeze_embeddings: bool = True
     bf16: bool = False
+    fp16: bool = False
     scale: float = 20.0
     symmetric: bool = False
     mini_batch_size: int | None = None
@@ -127,6 +135,8 @@ class TrainConfig:
             )
         if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
             raise HybridBenchError(f"alpha must be in [0, 1], got {self.alpha}")
+        if self.fp16 and self.bf16:
+            raise HybridBenchError("choose one of fp16 and bf16")
         if self.mini_batch_size is not None and self.mini_batch_size < 1:
             raise HybridBenchError(f"mini_batch_size must be at least 1, got {self.mini_batch_size}")
         for name in ("steps", "batch_size", "save_steps", "logging_steps"):
@@ -187,6 +197,7 @@ def train_model(
     data_dir: str | os.PathLike[str] | None = None,
     corpus: ParallelCorpus | None = None,
     quiet: bool = False,
+    device: str = "auto",
 ) -> TrainResult:
     """Train ``config.base`` with the hybrid sampler and loss and save it as model ``out`` in the model store.
 
@@ -201,6 +212,8 @@ def train_model(
             required); without a checkpoint, start from scratch.
         overwrite: Replace an existing model ``out`` and discard checkpoints of an earlier run.
         data_dir: Local LAReQA data folder for ``"xquad-r-train"``.
+        device: ``"auto"`` (CUDA, then Apple MPS, then CPU), ``"cuda"``, ``"mps"`` or ``"cpu"``; under
+            ``torchrun`` each process uses its own GPU (the trainer places the model).
         corpus: Train on this corpus instead of loading ``config.data`` (its name is recorded as the data).
         quiet: No progress bar and no printed loss lines (a caller such as ``reproduce`` shows its own progress).
 
@@ -224,7 +237,6 @@ def train_model(
     resume_from = _prepare_checkpoints(ckpt_dir, config, resume=resume, overwrite=overwrite, main_process=main_process)
 
     # heavy imports only once the cheap checks passed
-    import torch
     from sentence_transformers import SentenceTransformerTrainer
     from sentence_transformers import SentenceTransformerTrainingArguments
 
@@ -249,7 +261,10 @@ def train_model(
                   language_sampling=config.language_sampling, language_names=corpus.languages, source=corpus.name)
     logger.info("training data: %s, %d rows", corpus, len(train_dataset))
 
-    model = load_base_model(base_where)
+    device = choose_device(device)
+    if config.fp16 and device != "cuda":
+        raise HybridBenchError(f"fp16 needs a CUDA GPU (device is {device}); use bf16 on CPUs that have it")
+    model = load_base_model(base_where, device=device)
 
     # the training limit only shortens CPU steps; the saved model keeps the base's limit for evaluation
     base_max_seq_length = model.max_seq_length
@@ -273,8 +288,9 @@ def train_model(
         warmup_steps=round(config.warmup_ratio * config.steps),
         seed=config.seed,
         bf16=config.bf16,
+        fp16=config.fp16,
         # transformers refuses bf16 without a bf16 GPU unless told to run on the CPU explicitly
-        use_cpu=not torch.cuda.is_available(),
+        use_cpu=device == "cpu",
         batch_sampler=HybridBatchSampler.factory(
             alpha=config.resolved_alpha, language_sampling=config.language_sampling
         ),
@@ -284,7 +300,7 @@ def train_model(
         save_total_limit=2,
         logging_steps=config.logging_steps,
         report_to="none",
-        dataloader_pin_memory=torch.cuda.is_available(),
+        dataloader_pin_memory=device == "cuda",
         disable_tqdm=quiet,
     )
     previous = read_run_record(resume_from)["wall_time_s"] if resume_from else 0.0
