@@ -100,3 +100,19 @@ def test_cli_prints_notes_and_one_line_per_stage(capsys: pytest.CaptureFixture[s
     assert out[1] == f"[1/{len(stages)}] train mono-me5-small-quick (α=1): already done, skipped"
     assert out[-1] == f"[{len(stages)}/{len(stages)}] leaderboard: 2 s"
     assert printer.bar is None  # closed after the last stage
+
+
+def test_a_stale_interrupted_run_is_restarted_only_when_nothing_is_lost(tmp_path: Path) -> None:
+    from hybrid_bench.errors import HybridBenchError
+    from hybrid_bench.training.records import RUN_CONFIG, stale_run, write_run_record
+
+    ckpt = tmp_path / "ckpt"
+    assert stale_run(ckpt, {"steps": 6}) is False  # no earlier run
+    ckpt.mkdir()
+    (ckpt / RUN_CONFIG).write_text(json.dumps({"steps": 6}), encoding="utf-8")
+    assert stale_run(ckpt, {"steps": 6}) is False  # the same settings: resume it
+    (ckpt / "checkpoint-2").mkdir()  # killed while writing its first checkpoint
+    assert stale_run(ckpt, {"steps": 9}) is True  # other settings, nothing complete: start over
+    write_run_record(ckpt / "checkpoint-2", 2, 1.0)
+    with pytest.raises(HybridBenchError, match="other settings"):
+        stale_run(ckpt, {"steps": 9})  # complete checkpoints of other settings are never discarded

@@ -62,6 +62,7 @@ def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str 
     """
     from hybrid_bench import paths
     from hybrid_bench.models.bases import resolve_base
+    from hybrid_bench.training import records, trainer
     from hybrid_bench.training.trainer import train_model
 
     config = train_config(preset, base, spec)
@@ -76,33 +77,11 @@ def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str 
             f"{', '.join(changed)}); remove that folder to retrain it, or run another preset")
     if folder.exists():
         raise HybridBenchError(f"{folder} exists but has no training record; remove it or choose another preset")
-    stale = _stale_checkpoints(spec.name, config)
+    ckpt = trainer.checkpoint_dir(spec.name)
+    stale = records.stale_run(ckpt, config.to_dict())
+    if stale:
+        logger.info("discarding %s: an interrupted run with other settings and no complete checkpoint", ckpt)
     # resume=True continues an interrupted run of these settings (or starts afresh when there is none)
     train_model(config, spec.name, resume=not stale, overwrite=stale, base_path=resolve_base(base), data_dir=data_dir,
                 quiet=True)
     return folder, True
-
-
-def _stale_checkpoints(name: str, config: Any) -> bool:
-    """True when ``name``'s checkpoint folder holds an interrupted run of *other* settings with no complete
-    checkpoint yet (nothing to lose: start over). Complete checkpoints of other settings are never discarded here.
-
-    Raises:
-        HybridBenchError: complete checkpoints of a run with other settings exist.
-    """
-    from hybrid_bench.training import records, trainer
-
-    ckpt = trainer.checkpoint_dir(name)
-    try:
-        saved = json.loads((ckpt / records.RUN_CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if saved == config.to_dict():
-        return False
-    complete = [p for p in ckpt.glob("checkpoint-*") if records.read_run_record(p) is not None]
-    if complete:
-        raise HybridBenchError(
-            f"{ckpt} holds checkpoints of an interrupted training of {name!r} with other settings; remove that "
-            "folder to start this preset's training afresh")
-    logger.info("discarding %s: an interrupted run with other settings and no complete checkpoint", ckpt)
-    return True

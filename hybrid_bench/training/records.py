@@ -18,6 +18,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.io import atomic_write_text
 
 __all__ = [
@@ -26,8 +27,10 @@ __all__ = [
     "STRATEGIES",
     "TRAINING_RECORD",
     "StrategyOf",
+    "complete_checkpoints",
     "read_run_record",
     "resolve_alpha",
+    "stale_run",
     "read_training_record",
     "write_run_record",
     "write_training_record",
@@ -71,6 +74,32 @@ def read_run_record(checkpoint: str | os.PathLike[str]) -> dict[str, Any] | None
         return json.loads((Path(checkpoint) / RUN_RECORD).read_text(encoding="utf-8"))
     except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None
+
+
+def complete_checkpoints(ckpt_dir: str | os.PathLike[str]) -> list[Path]:
+    """The complete checkpoints (those with a :data:`RUN_RECORD`) of a run's checkpoint folder, oldest first."""
+    found = [p for p in Path(ckpt_dir).glob("checkpoint-*") if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit()]
+    return sorted((p for p in found if read_run_record(p) is not None), key=lambda p: int(p.name.rsplit("-", 1)[1]))
+
+
+def stale_run(ckpt_dir: str | os.PathLike[str], config: dict[str, Any]) -> bool:
+    """True when ``ckpt_dir`` holds an interrupted run of settings other than ``config`` (a
+    ``TrainConfig.to_dict()``) with no complete checkpoint yet: nothing to lose, the caller may start over.
+
+    Raises:
+        HybridBenchError: complete checkpoints of a run with other settings exist (never discarded silently).
+    """
+    ckpt = Path(ckpt_dir)
+    try:
+        saved = json.loads((ckpt / RUN_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if saved == config:
+        return False
+    if complete_checkpoints(ckpt):
+        raise HybridBenchError(f"{ckpt} holds checkpoints of an interrupted training with other settings; remove "
+                               "that folder to start this training afresh")
+    return True
 
 
 def write_run_record(checkpoint: str | os.PathLike[str], global_step: int, wall_time_s: float) -> Path:

@@ -53,6 +53,7 @@ from hybrid_bench.training.records import (
     RUN_CONFIG,
     STRATEGIES,
     TRAINING_RECORD,
+    complete_checkpoints,
     read_run_record,
     resolve_alpha,
     write_training_record,
@@ -321,7 +322,7 @@ def train_model(
     try:
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
     except BaseException:
-        if main_process and not _complete_checkpoints(ckpt_dir):  # nothing to resume: leave no half-started run
+        if main_process and not complete_checkpoints(ckpt_dir):  # nothing to resume: leave no half-started run
             shutil.rmtree(ckpt_dir, ignore_errors=True)
         raise
     global_step = trainer.state.global_step
@@ -365,11 +366,6 @@ def _step_of(checkpoint: Path) -> int:
     return int(checkpoint.name.rsplit("-", 1)[1])
 
 
-def _complete_checkpoints(ckpt_dir: Path) -> list[Path]:
-    found = [p for p in ckpt_dir.glob("checkpoint-*") if p.is_dir() and p.name.rsplit("-", 1)[1].isdigit()]
-    return sorted((p for p in found if read_run_record(p) is not None), key=_step_of)
-
-
 def _launch_rank() -> int:
     """This process's rank in a ``torchrun`` / ``accelerate launch`` run (their ``RANK`` variable), else 0.
 
@@ -387,7 +383,7 @@ def _prepare_checkpoints(
     complete checkpoint (the main process removes only incomplete ones).
     """
     if not main_process:
-        complete = _complete_checkpoints(ckpt_dir) if resume and ckpt_dir.is_dir() else []
+        complete = complete_checkpoints(ckpt_dir) if resume and ckpt_dir.is_dir() else []
         return complete[-1] if complete else None
     existing = [p for p in ckpt_dir.glob("checkpoint-*") if p.is_dir()] if ckpt_dir.is_dir() else []
     if not resume:
@@ -410,7 +406,7 @@ def _prepare_checkpoints(
             f"--resume needs the settings of the interrupted run ({details}); repeat its command with --resume, or "
             "start over with --overwrite"
         )
-    complete = _complete_checkpoints(ckpt_dir)
+    complete = complete_checkpoints(ckpt_dir)
     for partial in set(existing) - set(complete):
         # killed while the trainer was writing it: unusable, and it would count against save_total_limit
         logger.warning("removing incomplete checkpoint %s", partial)
