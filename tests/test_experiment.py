@@ -42,14 +42,17 @@ def test_bad_preset_files_get_one_clear_error(tmp_path: Path, body: str, message
     assert str(path) in str(err.value)
 
 
-def test_plan_trains_then_evaluates_every_model_on_every_task_then_builds_the_leaderboard() -> None:
+def test_plan_finishes_each_model_before_the_next_then_builds_the_leaderboard() -> None:
     preset = dataclasses.replace(PRESETS["quick"], tasks=("MLQARRetrieval", "MIRACLRetrieval"))
     stages = plan(preset, "me5-small", alpha_sweep=True)
     kinds = [s.kind for s in stages]
-    assert kinds == ["train"] * 5 + ["evaluate"] * 6 * 2 + ["leaderboard"]
+    # the base's evaluations, then per model: train → its evaluations (a run cut short leaves finished models)
+    assert kinds == ["evaluate"] * 2 + ["train", "evaluate", "evaluate"] * 5 + ["leaderboard"]
     assert [s.model.resolved_alpha for s in stages if s.kind == "train"] == [1.0, 0.0, 0.5, 0.25, 0.75]
-    assert stages[5] == Stage("evaluate", stages[5].model, "MLQARRetrieval") and stages[5].model.is_base
-    assert stages[0].label == "train mono-me5-small-quick (α=1)"
+    assert stages[0] == Stage("evaluate", stages[0].model, "MLQARRetrieval") and stages[0].model.is_base
+    assert stages[2].label == "train mono-me5-small-quick (α=1)"
+    assert [s.label for s in stages[3:5]] == ["evaluate mono-me5-small-quick on MLQARRetrieval",
+                                             "evaluate mono-me5-small-quick on MIRACLRetrieval"]
     assert plan(preset, "me5-small", alpha_sweep=True) == stages  # pure: same inputs, same plan
 
 
@@ -69,6 +72,9 @@ def test_seeds_train_every_strategy_with_the_same_seeds_and_settings() -> None:
     assert all(c == same[0] for c in same)  # same data, steps, batch size, everything else
     stages = plan(dataclasses.replace(full, seeds=2), "me5-small")
     assert [s.model.seed for s in stages if s.kind == "train"] == [42, 42, 42, 43, 43, 43]
+    # seed-major, each model evaluated before the next is trained
+    assert [(s.kind, s.model.name) for s in stages if s.kind != "leaderboard" and not s.model.is_base][:6] == [
+        ("train", "mono-me5-small"), *[("evaluate", "mono-me5-small")] * len(full.tasks), ("train", "cross-me5-small")]
     assert dataclasses.replace(full, seeds=1).describe().count("seed 42") == 1 and "3 training seeds 42–44" in full.describe()
 
 
@@ -97,7 +103,7 @@ def test_cli_prints_notes_and_one_line_per_stage(capsys: pytest.CaptureFixture[s
         printer(Event("end", stage=stage, index=i, total=len(stages), wall_s=2.0, skipped=i == 1))
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "preset text"
-    assert out[1] == f"[1/{len(stages)}] train mono-me5-small-quick (α=1): already done, skipped"
+    assert out[1] == f"[1/{len(stages)}] evaluate me5-small on MLQARRetrieval: already done, skipped"
     assert out[-1] == f"[{len(stages)}/{len(stages)}] leaderboard: 2 s"
     assert printer.bar is None  # closed after the last stage
 

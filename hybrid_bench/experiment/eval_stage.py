@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybrid_bench.errors import DataError
+from hybrid_bench.io import atomic_path
 from hybrid_bench.experiment.ledger import Ledger, settings_hash, stage_key
 from hybrid_bench.experiment.plan import ModelSpec
 from hybrid_bench.experiment.presets import LAREQA_TASKS, Preset
@@ -24,7 +25,11 @@ from hybrid_bench.experiment.presets import LAREQA_TASKS, Preset
 if TYPE_CHECKING:
     from hybrid_bench.models.inference import Inference
 
-__all__ = ["Evaluator", "build_task", "load_encoder", "task_qrels"]
+__all__ = ["RAW_PREDICTIONS_DIR", "Evaluator", "build_task", "load_encoder", "model_identity", "mteb_name",
+           "task_qrels"]
+
+#: where mteb's ranked lists go once scored per query (under the output folder; never committed)
+RAW_PREDICTIONS_DIR = "raw-predictions"
 
 
 # ---- models ------------------------------------------------------------------------------------------------------
@@ -54,6 +59,33 @@ def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None,
     else:
         encoder = load_model(spec.name, inference=inference)
     return cap_max_seq_length(encoder, max_seq_length)
+
+
+def model_identity(spec: ModelSpec, base: str, inference: Inference | None = None) -> tuple[str, str] | None:
+    """(mteb name, revision) that :func:`load_encoder` gives ``spec``, without loading it; ``None`` when the model
+    is not here (a trained model missing from the store). Used to skip finished evaluations without a model load."""
+    from hybrid_bench.errors import ModelNotFoundError
+    from hybrid_bench.models.inference import REFERENCE
+    from hybrid_bench.models.registry import folder_model_meta, model_meta
+
+    folder, choice = Path(base).expanduser(), inference or REFERENCE
+    if spec.is_base and folder.is_dir():
+        if not (folder / "modules.json").is_file():
+            return None
+        meta = folder_model_meta(spec.name, folder)
+    else:
+        try:
+            meta = model_meta(spec.name)
+        except ModelNotFoundError:
+            return None
+    return (meta.name, choice.revision(meta.revision) or meta.revision) if meta.revision else None
+
+
+def mteb_name(name: str) -> str:
+    """The mteb name of a model of the experiment (``hybrid-bench/<name>``), also when it is not here."""
+    from hybrid_bench.models.registry import MODEL_ORG
+
+    return f"{MODEL_ORG}/{name}"
 
 
 # ---- tasks -------------------------------------------------------------------------------------------------------
@@ -131,6 +163,7 @@ class Evaluator:
         self.settings_id = settings_hash(self.settings)
         self._tasks: dict[str, Any] = {}
         self._metadata_tasks: dict[str, Any] = {}
+        self._qrels: dict[str, Any] = {}
 
     def task(self, name: str) -> Any:
         """The task ``name`` as this run evaluates it, loaded once."""
@@ -152,6 +185,18 @@ class Evaluator:
         return task_qrels(build_task(name, self.preset, self.miracl_folder, self.miracl_languages,
                                      data_dir=self.data_dir))
 
+    def recorded(self, name: str, revision: str, task_name: str) -> dict[str, Any] | None:
+        """The ledger's record of model ``name`` at ``revision`` on ``task_name`` when it may be reused: recorded for
+        this run's settings, its result file still there and of this run's data; else ``None``. Needs no model."""
+        from mteb.models import ModelMeta
+
+        key = stage_key("eval", name, revision, task_name, self.settings_id)
+        result_file = Path(self.cache.get_task_result_path(task_name, name, revision))
+        # a damaged (truncated) result is set aside; one of other data (e.g. a changed mirror) is recomputed
+        meta = ModelMeta.create_empty({"name": name, "revision": revision})
+        stale = self.cache.stale_reason(self._unloaded(task_name), meta, check_settings=False)  # key has them
+        return self.ledger.info(key) if self.ledger.done(key) and result_file.is_file() and stale is None else None
+
     def run(self, encoder: Any, task_name: str) -> tuple[bool, float | None]:
         """Evaluate ``encoder`` on ``task_name`` unless done; returns (ran, wall time of the earlier run if not)."""
         import mteb
@@ -160,18 +205,37 @@ class Evaluator:
 
         t0 = time.perf_counter()
         meta = encoder.mteb_model_meta
+        earlier = self.recorded(meta.name, meta.revision, task_name)
+        if earlier is not None:
+            return False, earlier.get("wall_s")
         key = stage_key("eval", meta.name, meta.revision, task_name, self.settings_id)
         result_file = Path(self.cache.get_task_result_path(task_name, meta.name, meta.revision))
-        # a damaged (truncated) result is set aside; one of other data (e.g. a changed mirror) is recomputed
-        stale = self.cache.stale_reason(self._unloaded(task_name), meta, check_settings=False)  # key has them
-        if self.ledger.done(key) and result_file.is_file() and stale is None:
-            return False, self.ledger.info(key).get("wall_s")
         mteb.evaluate(
             encoder, [self.task(task_name)], cache=self.cache, prediction_folder=prediction_folder(self.out, encoder),
             # results of other settings in this folder are replaced, never mixed with these
             overwrite_strategy="always" if result_file.exists() else "only-missing",
             encode_kwargs={"batch_size": self.batch_size, "show_progress_bar": False}, show_progress_bar=False,
         )
+        self._score_predictions(prediction_folder(self.out, encoder), task_name)
         self.ledger.mark(key, model=meta.name, revision=meta.revision, task=task_name, settings=self.settings,
                          wall_s=round(time.perf_counter() - t0, 1))
         return True, None
+
+    def _score_predictions(self, folder: Path, task_name: str) -> None:
+        """Replace mteb's ranked lists ``<Task>_predictions.json`` (megabytes for MIRACL's whole pool) by the
+        per-query scores the leaderboard reads (``<Task>_per_query.parquet``, kilobytes), so that a results folder
+        can be committed between sessions; the ranked lists move to ``<out>/raw-predictions/`` (not committed)."""
+        from hybrid_bench.leaderboard.per_query import PREDICTIONS_SUFFIX, per_query_from_predictions
+        from hybrid_bench.tasks.predictions import PER_QUERY_SUFFIX
+
+        ranked = folder / f"{task_name}{PREDICTIONS_SUFFIX}"
+        if not ranked.is_file():
+            return
+        if task_name not in self._qrels:
+            self._qrels[task_name] = self.qrels(task_name)
+        frame = per_query_from_predictions(ranked, self._qrels[task_name])
+        with atomic_path(folder / f"{task_name}{PER_QUERY_SUFFIX}", overwrite=True) as tmp:
+            frame.to_parquet(tmp, index=False, compression="zstd")
+        raw = self.out / RAW_PREDICTIONS_DIR / folder.name / ranked.name
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(ranked, raw)

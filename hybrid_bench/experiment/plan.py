@@ -6,15 +6,16 @@ retrievers are fine-tuned with identical data, step budget and batch size; only 
 X-X-mono (α = 1), X-Y (α = 0) and hybrid (α = 0.5; ``alpha_sweep`` adds 0.25 and 0.75, so that the sweep covers
 α ∈ {0, 0.25, 0.5, 0.75, 1}). Each of them is trained once per training seed (``preset.seeds`` seeds: the preset's
 seed, then the next integers), the same seeds for every strategy, so that the leaderboard can compare strategies
-seed by seed and show the seed-to-seed spread. Then every model is evaluated on every task of the preset and one
-leaderboard is built.
+seed by seed and show the seed-to-seed spread. Every model is evaluated on every task of the preset right after it
+is trained (the base first, then seed by seed: mono, cross, hybrid), so a run cut short leaves finished models, and
+one leaderboard is built last.
 
 Example::
 
     from hybrid_bench.experiment import PRESETS, plan
 
     for stage in plan(PRESETS["quick"], "me5-small"):
-        print(stage.label)  # "train mono-me5-small-quick (α=1)", ..., "leaderboard"
+        print(stage.label)  # "evaluate me5-small on ...", "train mono-me5-small-quick (α=1)", ..., "leaderboard"
 """
 
 from __future__ import annotations
@@ -89,13 +90,17 @@ def model_specs(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list
 
 
 def plan(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list[Stage]:
-    """Every stage of a run in order: the trainings, each model on each task, the leaderboard."""
-    specs = model_specs(preset, base, alpha_sweep=alpha_sweep)
-    return [
-        *(Stage("train", spec) for spec in specs if not spec.is_base),
-        *(Stage("evaluate", spec, task) for spec in specs for task in preset.tasks),
-        Stage("leaderboard"),
-    ]
+    """Every stage of a run in order: the base's evaluations, then model by model (seed-major, as
+    :func:`model_specs` lists them) its training and its evaluations, the leaderboard last.
+
+    Each model is finished before the next starts, so a run that ends early (a session's time limit) leaves
+    evaluated models whose results can be committed, not a row of trained but unevaluated ones.
+    """
+    stages: list[Stage] = []
+    for spec in model_specs(preset, base, alpha_sweep=alpha_sweep):
+        stages += [*([] if spec.is_base else [Stage("train", spec)]),
+                   *(Stage("evaluate", spec, task) for task in preset.tasks)]
+    return [*stages, Stage("leaderboard")]
 
 
 def train_config(preset: Preset, base: str, spec: ModelSpec) -> Any:

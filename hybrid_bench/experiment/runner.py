@@ -3,7 +3,10 @@ progress through a callback (nothing here prints).
 
 Everything is resumable: a finished training (same settings) or evaluation (same model revision, task and settings)
 is skipped on a rerun; an interrupted training continues from its last checkpoint. Bookkeeping is in
-``<output-folder>/reproduce_state.json`` (:mod:`hybrid_bench.experiment.ledger`).
+``<output-folder>/reproduce_state.json`` (:mod:`hybrid_bench.experiment.ledger`). Across sessions (a fresh model
+store, the output folder committed): a model whose every evaluation is recorded under the revision its exported
+training record names (``<output-folder>/training/<name>.json``) is neither retrained nor loaded; one that is only
+partly evaluated is retrained, and results of an earlier revision are moved to ``<output-folder>/superseded/``.
 
 Example::
 
@@ -26,17 +29,21 @@ from typing import TYPE_CHECKING, Any, Literal
 from hybrid_bench import paths
 from hybrid_bench.errors import DataError, HybridBenchError
 from hybrid_bench.experiment import leaderboard_stage
-from hybrid_bench.experiment.eval_stage import Evaluator, load_encoder
+from hybrid_bench.experiment.eval_stage import Evaluator, load_encoder, model_identity, mteb_name
 from hybrid_bench.experiment.ledger import LEDGER_FILE, Ledger
-from hybrid_bench.experiment.plan import Stage, model_specs, plan
+from hybrid_bench.experiment.plan import ModelSpec, Stage, model_specs, plan
 from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_TASKS, Preset
-from hybrid_bench.experiment.train_stage import ensure_trained, export_record, trained_record
+from hybrid_bench.experiment.train_stage import (MODEL_REVISION, ensure_trained, export_record, exported_record,
+                                                 trained_record)
 from hybrid_bench.leaderboard.write import summary_text
 
 if TYPE_CHECKING:
     from hybrid_bench.models.inference import Inference
 
-__all__ = ["Event", "ReproduceSummary", "default_leaderboard", "reproduce"]
+__all__ = ["SUPERSEDED_DIR", "Event", "ReproduceSummary", "default_leaderboard", "reproduce"]
+
+#: where results of an earlier revision of a retrained model go (under the output folder; never committed)
+SUPERSEDED_DIR = "superseded"
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,9 @@ def reproduce(
     board = Path(leaderboard_out) if leaderboard_out else default_leaderboard(out)
     done: list[dict[str, Any]] = []
     encoders: dict[str, Any] = {}
+    choice = inference or REFERENCE
+    # (mteb name, revision) of each model, to find its finished evaluations without loading it
+    identities: dict[str, tuple[str, str] | None] = {}
 
     for index, stage in enumerate(stages_planned, 1):
         t0 = time.perf_counter()
@@ -150,17 +160,23 @@ def reproduce(
         earlier: float | None = None
         if stage.kind == "train":
             assert stage.model is not None
-            _, ran = ensure_trained(preset, base, stage.model, data_dir=data_dir)
-            export_record(stage.model.name, out)
-            earlier = None if ran else (trained_record(stage.model.name) or {}).get("wall_time_s")
+            ran, earlier, identities[stage.model.name] = _train(preset, base, stage.model, out, evaluator, choice,
+                                                                data_dir, report)
         elif stage.kind == "evaluate":
             assert stage.model is not None and stage.task is not None
             name = stage.model.name
-            if name not in encoders:
-                encoders.clear()  # one model in memory at a time
-                encoders[name] = load_encoder(stage.model, base, max_seq_length=preset.eval_max_seq_length,
-                                              inference=inference)
-            ran, earlier = evaluator.run(encoders[name], stage.task)
+            if name not in identities:
+                identities[name] = model_identity(stage.model, base, choice)
+            identity = identities[name]
+            recorded = evaluator.recorded(*identity, stage.task) if identity is not None else None
+            if recorded is not None:  # finished: no model load
+                ran, earlier = False, recorded.get("wall_s")
+            else:
+                if name not in encoders:
+                    encoders.clear()  # one model in memory at a time
+                    encoders[name] = load_encoder(stage.model, base, max_seq_length=preset.eval_max_seq_length,
+                                                  inference=inference)
+                ran, earlier = evaluator.run(encoders[name], stage.task)
         else:
             encoders.clear()
             # per-query MIRACL scores need the qrels of the same (sampled) data: the evaluator's tasks
@@ -184,6 +200,46 @@ def reproduce(
         report(Event("note", "to rebuild the leaderboard with MIRACL intervals, point the mirror at the same data: "
                      f"HYBRID_BENCH_MIRRORS='{MIRACL_REPO}={miracl_folder}' hybrid-bench leaderboard {out} --out DIR"))
     return ReproduceSummary(out, board, [s.name for s in specs], done, round(wall, 1))
+
+
+def _train(preset: Preset, base: str, spec: ModelSpec, out: Path, evaluator: Evaluator, inference: Inference,
+           data_dir: str | None, report: Callable[[Event], None]) -> tuple[bool, float | None, tuple[str, str] | None]:
+    """The train stage of ``spec``: (trained, earlier wall time, (mteb name, revision) of its evaluations).
+
+    Not trained (nor loaded) when the model store lacks it and its exported training record names a revision under
+    which every evaluation of this run is recorded: a committed results folder continues in a fresh session.
+    """
+    exported = exported_record(preset, base, spec, out)
+    old = (mteb_name(spec.name), inference.revision(exported[MODEL_REVISION]) or "") if exported else None
+    if old is not None and trained_record(spec.name) is None:
+        if all(evaluator.recorded(*old, task) for task in preset.tasks):
+            return False, exported.get("wall_time_s") if exported else None, old
+        report(Event("note", f"{spec.name}: not fully evaluated as revision {old[1]} in an earlier run and not in "
+                     "this model store: training it again with the same settings"))
+    _, ran = ensure_trained(preset, base, spec, data_dir=data_dir)
+    export_record(spec.name, out)
+    identity = model_identity(spec, base, inference)
+    if old is not None and identity is not None and identity[1] != old[1]:
+        moved = _set_aside_revision(out, *old)
+        report(Event("note", f"{spec.name}: this model is revision {identity[1]}, the earlier results are for "
+                     f"revision {old[1]}; never mixed: {len(moved)} folder(s) moved to {out / SUPERSEDED_DIR}"))
+    return ran, None if ran else (trained_record(spec.name) or {}).get("wall_time_s"), identity
+
+
+def _set_aside_revision(out: Path, name: str, revision: str) -> list[Path]:
+    """Move the results and per-query files of model ``name`` at ``revision`` to ``<out>/superseded/`` (the
+    leaderboard then sees only the current revision); returns where they went."""
+    import shutil
+
+    path_name = name.replace("/", "__")
+    moved = []
+    for folder in (out / "results" / path_name / revision, out / "predictions" / f"{path_name}__{revision}"):
+        if folder.is_dir():
+            target = out / SUPERSEDED_DIR / folder.relative_to(out)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(folder), str(target))
+            moved.append(target)
+    return moved
 
 
 def _miracl_data(preset: Preset, out: Path, report: Callable[[Event], None], data_dir: str | os.PathLike[str] | None,

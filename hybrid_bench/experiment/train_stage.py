@@ -17,7 +17,10 @@ from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.experiment.plan import ModelSpec, train_config
 from hybrid_bench.experiment.presets import Preset
 
-__all__ = ["ensure_trained", "export_record", "trained_record"]
+__all__ = ["MODEL_REVISION", "ensure_trained", "export_record", "exported_record", "trained_record"]
+
+#: key of an exported training record naming the content hash of the model its results were computed with
+MODEL_REVISION = "model_revision"
 
 logger = logging.getLogger(__name__)
 
@@ -31,24 +34,43 @@ def trained_record(name: str) -> dict[str, Any] | None:
 
 
 def export_record(name: str, results: Path) -> Path:
-    """Copy the stored model's training record next to the results (``<results>/training/<name>.json``).
+    """Copy the stored model's training record next to the results (``<results>/training/<name>.json``), with the
+    content hash of the stored model (:data:`MODEL_REVISION`, the revision its results are filed under).
 
     The leaderboard reads each model's strategy, α and seed from there (:mod:`hybrid_bench.leaderboard.arms`), so a
-    committed results folder rebuilds its leaderboard without the model store.
+    committed results folder rebuilds its leaderboard without the model store; a later session that lacks the model
+    finds its finished evaluations by that revision (:func:`exported_record`).
 
     Raises:
         HybridBenchError: the model store has no training record for ``name``.
     """
+    from hybrid_bench import paths
     from hybrid_bench.io import atomic_write_text
     from hybrid_bench.leaderboard.arms import TRAINING_RECORDS_DIR
+    from hybrid_bench.models.revision import local_revision
 
     record = trained_record(name)
     if record is None:
         raise HybridBenchError(f"no training record for {name!r} in the model store: train it first")
+    record = {**record, MODEL_REVISION: local_revision(paths.models_dir() / name)}
     target = results / TRAINING_RECORDS_DIR / f"{name}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     # the record of the model these results were computed with; a retrained model replaces it with its results
     return atomic_write_text(target, json.dumps(record, indent=1, ensure_ascii=False) + "\n", overwrite=True)
+
+
+def exported_record(preset: Preset, base: str, spec: ModelSpec, results: Path) -> dict[str, Any] | None:
+    """The training record ``export_record`` left in ``results`` for ``spec`` when it names the model's revision and
+    holds this run's settings (``None`` otherwise: missing, unreadable, older, or of other settings)."""
+    from hybrid_bench.leaderboard.arms import TRAINING_RECORDS_DIR
+
+    try:
+        record = json.loads((results / TRAINING_RECORDS_DIR / f"{spec.name}.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or not record.get(MODEL_REVISION):
+        return None
+    return record if record.get("config") == train_config(preset, base, spec).to_dict() else None
 
 
 def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None) -> tuple[Path, bool]:

@@ -1,0 +1,88 @@
+"""``reproduce`` across sessions: a run cut short leaves finished models in its (committed) output folder, and the
+next session — a fresh checkout, an empty model store — neither retrains nor loads them (tiny base, real data)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+from test_reproduce import TINY
+
+from hybrid_bench.experiment import reproduce
+from hybrid_bench.experiment.eval_stage import RAW_PREDICTIONS_DIR
+from hybrid_bench.experiment.train_stage import MODEL_REVISION
+from hybrid_bench.training import trainer
+
+PRESET = dataclasses.replace(TINY, tasks=("XQuADRHeldOutRetrieval", "MIRACLRetrieval"))
+
+
+class _SessionEnds(Exception):
+    """Stands for the end of a session (its time limit) in the middle of a run."""
+
+
+def _stop_after(label: str, events: list):
+    def on_event(event) -> None:
+        events.append(event)
+        if event.kind == "end" and event.label == label:
+            raise _SessionEnds(label)
+    return on_event
+
+
+def test_next_session_skips_finished_models_without_the_model_store(
+        tmp_path: Path, tiny_model_dir: Path, shared_data: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out, base = tmp_path / "committed-results", str(tiny_model_dir)
+    trained: list[str] = []
+    real_train = trainer.train_model
+
+    def counting_train(config, name, **kwargs):
+        trained.append(name)
+        return real_train(config, name, **kwargs)
+
+    monkeypatch.setattr(trainer, "train_model", counting_train)
+
+    # session 1: the base, then mono trained and evaluated; the session ends before cross is trained
+    monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "home-1"))
+    first: list = []
+    with pytest.raises(_SessionEnds):
+        reproduce(PRESET, out, base=base, on_event=_stop_after("evaluate mono-st-tiny on MIRACLRetrieval", first))
+    assert trained == ["mono-st-tiny"]
+    assert [e.label for e in first if e.kind == "end"] == [
+        "evaluate st on XQuADRHeldOutRetrieval", "evaluate st on MIRACLRetrieval", "train mono-st-tiny (α=1)",
+        "evaluate mono-st-tiny on XQuADRHeldOutRetrieval", "evaluate mono-st-tiny on MIRACLRetrieval"]
+    record_file = out / "training" / "mono-st-tiny.json"
+    record = json.loads(record_file.read_text(encoding="utf-8"))
+    assert record[MODEL_REVISION].startswith("local-")
+    assert (out / "results" / "hybrid-bench__mono-st-tiny" / record[MODEL_REVISION] / "MIRACLRetrieval.json").is_file()
+    # what is committed holds per-query scores, not mteb's ranked lists (megabytes for MIRACL's whole pool)
+    predictions = out / "predictions" / f"hybrid-bench__mono-st-tiny__{record[MODEL_REVISION]}"
+    assert (predictions / "MIRACLRetrieval_per_query.parquet").is_file()
+    assert not list((out / "predictions").rglob("*_predictions.json"))
+    assert (out / RAW_PREDICTIONS_DIR / predictions.name / "MIRACLRetrieval_predictions.json").is_file()
+    stamp = record_file.stat().st_mtime_ns
+
+    # session 2: a fresh model store (the trained model is gone), the same output folder
+    monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "home-2"))
+    trained.clear()
+    loaded: list[str] = []
+    from hybrid_bench.experiment import runner
+
+    real_load = runner.load_encoder
+    monkeypatch.setattr(runner, "load_encoder",
+                        lambda spec, *a, **k: loaded.append(spec.name) or real_load(spec, *a, **k))
+    second: list = []
+    summary = reproduce(PRESET, out, base=base, on_event=second.append)
+    assert trained == ["cross-st-tiny", "hybrid-st-tiny"]  # mono is not trained again
+    assert "mono-st-tiny" not in loaded and "st" not in loaded  # nor are finished models loaded
+    assert not (tmp_path / "home-2" / "models" / "mono-st-tiny").exists()
+    assert record_file.stat().st_mtime_ns == stamp
+    skipped = [e.label for e in second if e.kind == "end" and e.skipped]
+    assert skipped == ["evaluate st on XQuADRHeldOutRetrieval", "evaluate st on MIRACLRetrieval",
+                       "train mono-st-tiny (α=1)", "evaluate mono-st-tiny on XQuADRHeldOutRetrieval",
+                       "evaluate mono-st-tiny on MIRACLRetrieval"]
+    # the leaderboard has every model, mono from the earlier session, with per-query intervals for MIRACL
+    scores = (summary.leaderboard / "scores_long.csv").read_text(encoding="utf-8")
+    assert all(name in scores for name in ("mono-st-tiny", "cross-st-tiny", "hybrid-st-tiny"))
+    exported = {p.parent.name for p in (summary.leaderboard / "per_query").rglob("MIRACLRetrieval_per_query.parquet")}
+    assert {"st", "mono-st-tiny", "cross-st-tiny", "hybrid-st-tiny"} <= exported
