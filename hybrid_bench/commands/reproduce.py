@@ -32,6 +32,9 @@ EPILOG = """examples:
 Rerunning the same command skips finished trainings and evaluations (interrupted trainings resume from their last
 checkpoint). Trained models go to the model store as mono-/cross-/hybrid-me5-small (full preset, first seed; the
 other seeds add -seed43, -seed44) or ...-me5-small-quick (quick preset), so a quick run never replaces a full one.
+Each model is trained and evaluated before the next starts; a committed OUTPUT_FOLDER continues in a fresh clone
+without the trained models (finished models are neither retrained nor loaded; see leaderboards/README.md):
+  bash scripts/main.sh --output-folder leaderboards/reproduce-seeded-results --leaderboard leaderboards/reproduce-seeded
 """
 
 
