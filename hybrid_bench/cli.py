@@ -16,6 +16,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("eval", "eval", "evaluate a model on hybrid-bench tasks through mteb and print the summary table"),
     ("models", "models", "build, list and locate models (me5-small, trained models)"),
     ("train", "train", "fine-tune a retriever with mono / cross / hybrid batches"),
+    ("mine-negatives", "mine_negatives", "add translation-aware hard negatives to parallel training data"),
     ("leaderboard", "leaderboard", "tables, confidence intervals and plots from an MTEB results folder"),
     ("reproduce", "reproduce", "the paper's experiment end to end: train, evaluate, leaderboard"),
     ("export", "export", "write task settings in BEIR's GenericDataLoader layout"),
