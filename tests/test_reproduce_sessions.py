@@ -86,3 +86,26 @@ def test_next_session_skips_finished_models_without_the_model_store(
     assert all(name in scores for name in ("mono-st-tiny", "cross-st-tiny", "hybrid-st-tiny"))
     exported = {p.parent.name for p in (summary.leaderboard / "per_query").rglob("MIRACLRetrieval_per_query.parquet")}
     assert {"st", "mono-st-tiny", "cross-st-tiny", "hybrid-st-tiny"} <= exported
+
+    # session 3: cross's committed results are for a revision the retrained model does not have (simulated: its
+    # record names another hash, whose results folder holds a partial copy): retrained, the old results set aside
+    import shutil
+
+    cross_file = out / "training" / "cross-st-tiny.json"
+    cross = json.loads(cross_file.read_text(encoding="utf-8"))
+    real, fake = cross[MODEL_REVISION], "local-000000000000"
+    cross_file.write_text(json.dumps({**cross, MODEL_REVISION: fake}), encoding="utf-8")
+    results = out / "results" / "hybrid-bench__cross-st-tiny"
+    shutil.copytree(results / real, results / fake)
+    (results / fake / "MIRACLRetrieval.json").unlink()  # partly evaluated
+    monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "home-3"))
+    trained.clear()
+    third: list = []
+    reproduce(PRESET, out, base=base, on_event=third.append)
+    assert trained == ["cross-st-tiny"]  # hybrid, mono: finished in earlier sessions
+    notes = [e.text for e in third if e.kind == "note"]
+    assert any(f"cross-st-tiny: not fully evaluated as revision {fake}" in n for n in notes)
+    assert any(f"the earlier results are for revision {fake}; never mixed" in n for n in notes)
+    assert (out / "superseded" / "results" / "hybrid-bench__cross-st-tiny" / fake).is_dir()
+    now = json.loads(cross_file.read_text(encoding="utf-8"))[MODEL_REVISION]
+    assert now != fake and not (results / fake).exists() and (results / now / "MIRACLRetrieval.json").is_file()
