@@ -23,6 +23,7 @@ from hybrid_bench.io import atomic_write_text
 
 __all__ = [
     "RUN_CONFIG",
+    "append_model_card",
     "RUN_RECORD",
     "STRATEGIES",
     "TRAINING_RECORD",
@@ -122,3 +123,35 @@ def write_training_record(model_folder: str | os.PathLike[str], record: dict[str
     path = Path(model_folder) / TRAINING_RECORD
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
+
+
+def append_model_card(readme: Path, record: dict[str, Any]) -> None:
+    """Append the "hybrid-bench training" section (the record's settings as a table) to a model card."""
+    config = record["config"]
+    lines = [
+        "",
+        "## hybrid-bench training",
+        "",
+        "Trained with `hybrid-bench train` (hybrid batching, Elmahdy et al. 2024, arXiv:2408.10536).",
+        "",
+        "| setting | value |",
+        "|---|---|",
+        f"| base | `{record['base']}` |",
+        f"| strategy | {record['strategy']} |",
+        f"| alpha (P[monolingual batch]) | {record['alpha']} |",
+        f"| data | {record['data']} ({record['items']} items; {', '.join(record['languages'])}) |",
+        f"| steps | {record['steps']} |",
+        f"| batch size | {config['batch_size']} |",
+        f"| learning rate | {config['learning_rate']} |",
+        f"| max sequence length | {config['max_seq_length']} |",
+        f"| word embeddings frozen | {config['freeze_embeddings']} |",
+        f"| bf16 | {config['bf16']} |",
+        f"| seed | {record['seed']} |",
+        f"| wall time | {record['wall_time_s']} s ({record['steps_per_s']} steps/s) |",
+        f"| resumed from step | {record['resumed_from_step']} |",
+        "",
+        f"The full record, with the training log, is in `{TRAINING_RECORD}`.",
+        "",
+    ]
+    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
+    readme.write_text(text.rstrip("\n") + "\n" + "\n".join(lines), encoding="utf-8")

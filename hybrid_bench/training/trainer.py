@@ -52,7 +52,7 @@ from hybrid_bench.training.parallel_data import XQUAD_R_TRAIN, ParallelCorpus, l
 from hybrid_bench.training.records import (
     RUN_CONFIG,
     STRATEGIES,
-    TRAINING_RECORD,
+    append_model_card,
     complete_checkpoints,
     read_run_record,
     resolve_alpha,
@@ -355,7 +355,7 @@ def train_model(
     model.max_seq_length = base_max_seq_length
     with atomic_path(target, overwrite=overwrite) as tmp:
         model.save(str(tmp))
-        _append_model_card(tmp / "README.md", record)
+        append_model_card(tmp / "README.md", record)
         write_training_record(tmp, record)
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     logger.info("saved %s (%d steps, %.0f s)", target, global_step, wall)
@@ -415,34 +415,3 @@ def _prepare_checkpoints(
         logger.warning("--resume: no complete checkpoint in %s yet; starting from scratch", ckpt_dir)
         return None
     return complete[-1]
-
-
-def _append_model_card(readme: Path, record: dict[str, Any]) -> None:
-    config = record["config"]
-    lines = [
-        "",
-        "## hybrid-bench training",
-        "",
-        "Trained with `hybrid-bench train` (hybrid batching, Elmahdy et al. 2024, arXiv:2408.10536).",
-        "",
-        "| setting | value |",
-        "|---|---|",
-        f"| base | `{record['base']}` |",
-        f"| strategy | {record['strategy']} |",
-        f"| alpha (P[monolingual batch]) | {record['alpha']} |",
-        f"| data | {record['data']} ({record['items']} items; {', '.join(record['languages'])}) |",
-        f"| steps | {record['steps']} |",
-        f"| batch size | {config['batch_size']} |",
-        f"| learning rate | {config['learning_rate']} |",
-        f"| max sequence length | {config['max_seq_length']} |",
-        f"| word embeddings frozen | {config['freeze_embeddings']} |",
-        f"| bf16 | {config['bf16']} |",
-        f"| seed | {record['seed']} |",
-        f"| wall time | {record['wall_time_s']} s ({record['steps_per_s']} steps/s) |",
-        f"| resumed from step | {record['resumed_from_step']} |",
-        "",
-        f"The full record, with the training log, is in `{TRAINING_RECORD}`.",
-        "",
-    ]
-    text = readme.read_text(encoding="utf-8") if readme.is_file() else ""
-    readme.write_text(text.rstrip("\n") + "\n" + "\n".join(lines), encoding="utf-8")
