@@ -27,7 +27,7 @@ from matplotlib.figure import Figure
 
 from hybrid_bench.errors import DataError
 from hybrid_bench.io import atomic_path
-from hybrid_bench.leaderboard import arms, clusters, decisions, plots, tables
+from hybrid_bench.leaderboard import arms, clusters, comparisons, decisions, plots, tables
 from hybrid_bench.leaderboard.page import write_index
 from hybrid_bench.leaderboard.per_query import (JSON_TO_PER_QUERY, KEY_COLUMNS, PER_QUERY_DIR, QrelsLoader,
                                                 load_per_query, load_task_qrels, write_per_query)
@@ -218,7 +218,7 @@ def build_leaderboard(
     pred_dir = Path(predictions_dir) if predictions_dir is not None else Path(results_dir) / "predictions"
     problems: list[str] = []
     per_query = load_per_query(pred_dir, qrels_loader=qrels_loader, tasks=set(results["task"]), problems=problems)
-    per_query = clusters.assign_clusters(tables.attach_labels(per_query, results), cluster_loader, problems)
+    per_query = clusters.assign_clusters(comparisons.attach_labels(per_query, results), cluster_loader, problems)
     # one row order whatever the files' layout, so a rebuild from the exported per-query files resamples identically
     per_query = per_query.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
     cells = tables.find_cells(results)
@@ -226,7 +226,7 @@ def build_leaderboard(
     arm_list = arms.group_arms(arms.read_roles(labels, results_dir))
     seed_pairs: dict[tuple[str, str], list[tuple[str, str]]] = {}
     if compare:
-        pairs = tables.parse_pairs(compare, results)
+        pairs = comparisons.parse_pairs(compare, results)
     else:
         arm_pairs = arms.default_arm_pairs(arm_list)
         pairs = [(a.name, b.name) for a, b in arm_pairs]
@@ -254,17 +254,17 @@ def build_leaderboard(
         detail = [c for c in cells if c.kind == "subset"]
         kwargs = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed, "progress": progress,
                   "seed_pairs": seed_pairs}
-        comparison = tables.comparison_table(results, per_query, headline, pairs, **kwargs)
+        comparison = comparisons.comparison_table(results, per_query, headline, pairs, **kwargs)
         board.tables["comparison"] = comparison
-        board.display["comparison"] = tables.format_comparison(comparison, confidence=confidence)
+        board.display["comparison"] = comparisons.format_comparison(comparison, confidence=confidence)
         decided = decisions.decision_table(comparison, arm_list)
         if not decided.empty:
             board.tables["decisions"] = decided
             board.display["decisions"] = decisions.format_decisions(decided)
         if detail:
-            per_language = tables.comparison_table(results, per_query, detail, pairs, **kwargs)
+            per_language = comparisons.comparison_table(results, per_query, detail, pairs, **kwargs)
             board.tables["comparison_per_language"] = per_language
-            board.display["comparison_per_language"] = tables.format_comparison(per_language, confidence=confidence)
+            board.display["comparison_per_language"] = comparisons.format_comparison(per_language, confidence=confidence)
         missing = comparison[comparison["note"] == tables.NO_CI_NOTE]
         for task in sorted(set(missing["task"])):
             board.notes.append(f"{tables.dataset_name(task)}: {tables.NO_CI_NOTE}")
@@ -371,7 +371,7 @@ def _add_figures(board: Leaderboard, *, order: Sequence[str], n_resamples: int, 
             if not ((task_rows["label"] == model).any() and (task_rows["label"] == baseline).any()):
                 continue
             per_group = None
-            paired = tables.paired_rows(board.per_query, everything, model, baseline) if everything else None
+            paired = comparisons.paired_rows(board.per_query, everything, model, baseline) if everything else None
             if paired is not None and len(paired.frame) >= 2:
                 per_group = macro_paired_bootstrap(
                     paired.frame["a"], paired.frame["b"], groups=paired.frame["subset"].tolist(),

@@ -166,7 +166,7 @@ def decision_table(comparison: pd.DataFrame, arms: Sequence[Arm], *, margin: flo
     no multiplicity correction). Rows without bootstrap replicates (no per-query data) are left out.
 
     Args:
-        comparison: the frame of :func:`hybrid_bench.leaderboard.tables.comparison_table` (with ``replicates``).
+        comparison: the frame of :func:`hybrid_bench.leaderboard.comparisons.comparison_table` (with ``replicates``).
         arms: the experiment's arms (to find the hybrid, mono and cross ones).
     """
     names = {a.name: a for a in arms}
