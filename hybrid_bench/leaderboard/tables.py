@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hybrid_bench.errors import DataError
 from hybrid_bench.leaderboard.results import is_pair_task, parse_pair_subset
 
 logger = logging.getLogger(__name__)
