@@ -25,6 +25,7 @@ from hybrid_bench.data.lareqa import (
     lareqa_source,
     load_lareqa,
 )
+from hybrid_bench.data.lareqa_json import read_lareqa_json
 from hybrid_bench.data.sources import RemoteFile, file_sha256
 from hybrid_bench.errors import DataError
 
@@ -193,7 +194,7 @@ def test_bad_names(shared_data: Path) -> None:
 
 def test_parsed_files_are_cached(shared_data: Path) -> None:
     path = lareqa_file("xquad-r", "en", data_dir=shared_data, download=False)
-    assert lareqa._read(path) is lareqa._read(path)
+    assert read_lareqa_json(path) is read_lareqa_json(path)
 
 
 def test_sources_pin_every_shared_file(shared_data: Path) -> None:
