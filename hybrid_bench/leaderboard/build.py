@@ -1,6 +1,8 @@
 """Build a whole leaderboard — tables, paired-bootstrap comparisons, figures — from an MTEB results folder.
 
-This is what ``hybrid-bench leaderboard`` runs and what ``hybrid-bench reproduce`` calls at its end.
+This is what ``hybrid-bench leaderboard`` runs and what ``hybrid-bench reproduce`` calls at its end. The tables are
+:mod:`~hybrid_bench.leaderboard.tables` and :mod:`~hybrid_bench.leaderboard.comparisons`, the figures
+:mod:`~hybrid_bench.leaderboard.figures`.
 
 Example:
     >>> from hybrid_bench.leaderboard.build import build_leaderboard
@@ -15,7 +17,6 @@ import json
 import logging
 import os
 import platform
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -28,11 +29,11 @@ from matplotlib.figure import Figure
 from hybrid_bench.errors import DataError
 from hybrid_bench.io import atomic_path
 from hybrid_bench.leaderboard import arms, clusters, comparisons, decisions, plots, tables
+from hybrid_bench.leaderboard.figures import add_alpha_sweeps, add_figures
 from hybrid_bench.leaderboard.page import write_index
 from hybrid_bench.leaderboard.per_query import (JSON_TO_PER_QUERY, KEY_COLUMNS, PER_QUERY_DIR, QrelsLoader,
                                                 load_per_query, load_task_qrels, write_per_query)
-from hybrid_bench.leaderboard.results import is_pair_task, load_results
-from hybrid_bench.leaderboard.stats import bootstrap_mean_ci, macro_paired_bootstrap
+from hybrid_bench.leaderboard.results import load_results
 from hybrid_bench.leaderboard.tables import Cell
 
 logger = logging.getLogger(__name__)
@@ -55,10 +56,6 @@ differences, `seed SD (n)` their spread over the n seeds, and the interval comes
 draws the seeds and, independently, the questions (see `hybrid_bench/leaderboard/stats.py`); `p` is then the
 two-sided bootstrap p-value of those replicates (a sign flip of queries cannot see the seed-to-seed spread).
 """
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
 def package_versions() -> dict[str, str | None]:
@@ -271,8 +268,8 @@ def build_leaderboard(
         for note in comparison.loc[comparison["note"].str.contains("≠ results JSON", regex=False), "note"]:
             board.notes.append(note)
     if make_plots:
-        _add_figures(board, order=_row_order(arm_list), n_resamples=n_resamples, confidence=confidence, seed=seed)
-        _add_alpha_sweeps(board, arm_list, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        add_figures(board, order=_row_order(arm_list), n_resamples=n_resamples, confidence=confidence, seed=seed)
+        add_alpha_sweeps(board, arm_list, n_resamples=n_resamples, confidence=confidence, seed=seed)
     return board
 
 
@@ -309,107 +306,3 @@ def _add_score_tables(board: Leaderboard, arm_list: Sequence[arms.Arm], per_quer
 def _row_order(arm_list: Sequence[arms.Arm]) -> list[str]:
     """Model labels in the paper's row order (bases, mono, cross, hybrid), from the arms' training records."""
     return [label for arm in arm_list for label in arm.labels]
-
-
-def _add_alpha_sweeps(board: Leaderboard, arm_list: Sequence[arms.Arm], *, n_resamples: int, confidence: float,
-                      seed: int) -> None:
-    """One figure per headline metric (LAReQA mAP mono/cross/multi, MIRACL nDCG@10 mean) against α, where the
-    trained arms of one base span at least three values of α (mono = 1, cross = 0, hybrid = 0.5, sweep arms)."""
-    per_query = board.per_query
-    for base in sorted({str(a.base) for a in arm_list if not a.is_base}):
-        swept = sorted((a for a in arm_list if not a.is_base and str(a.base) == base),
-                       key=lambda a: a.resolved_alpha or 0.0)
-        if len({a.resolved_alpha for a in swept}) < 3:
-            continue
-        cells = [c for c in board.cells if (c.kind == "setting" and c.name in tables.SETTINGS)
-                 or (c.kind == "mean" and c.metric == "ndcg_at_10")]
-        by_metric: dict[tuple[str, str], list[Cell]] = {}
-        for cell in cells:
-            by_metric.setdefault((cell.task, cell.metric), []).append(cell)
-        for (task, metric), group in by_metric.items():
-            rows = []
-            for cell in group:
-                for arm in swept:
-                    scores = [tables.cell_score(board.results, cell, label) for label in arm.labels]
-                    point = {"series": cell.name, "alpha": arm.resolved_alpha, "mean": float(np.mean(scores)),
-                             "ci_low": np.nan, "ci_high": np.nan, "n_seeds": len(arm.labels)}
-                    column = JSON_TO_PER_QUERY.get(metric, metric)
-                    scope = per_query[per_query["label"].isin(arm.labels) & (per_query["task"] == task)
-                                      & per_query["subset"].isin(cell.subsets)] if not per_query.empty else per_query
-                    scope = scope.dropna(subset=[column]) if column in scope.columns else scope.iloc[0:0]
-                    if scope["subset"].nunique() == len(cell.subsets) and len(scope) >= 2:
-                        ci = bootstrap_mean_ci(scope[column], groups=scope["subset"].tolist(),
-                                               units=scope["unit"].tolist(), seeds=scope["label"].tolist(),
-                                               n_resamples=n_resamples, confidence=confidence, seed=seed)
-                        macro = ci.set_index("group").loc["mean"]
-                        point.update(ci_low=float(macro["ci_low"]), ci_high=float(macro["ci_high"]))
-                    rows.append(point)
-            suffix = f"_{_slug(base)}" if len({str(a.base) for a in arm_list if not a.is_base}) > 1 else ""
-            board.figures[f"alpha_sweep_{_slug(task)}_{metric}{suffix}"] = plots.plot_alpha_sweep(
-                pd.DataFrame(rows), title=f"{tables.dataset_name(task)}: {tables.metric_name(metric)} against α",
-                ylabel=tables.metric_name(metric), confidence=confidence)
-
-
-def _add_figures(board: Leaderboard, *, order: Sequence[str], n_resamples: int, confidence: float, seed: int) -> None:
-    results, cells = board.results, board.cells
-    labels = tables.ordered_labels(results, order)
-    pair_tasks = sorted({c.task for c in cells if c.kind == "setting"})
-    for task in pair_tasks:
-        task_rows = results[(results["task"] == task) & (results["metric"] == "map")
-                            & ~results["subset"].str.endswith("-pool")]
-        if task_rows.empty or not is_pair_task(task_rows["subset"].unique().tolist()):
-            continue
-        vmin, vmax = float(task_rows["value"].min()), float(task_rows["value"].max())
-        for label in labels:
-            if (task_rows["label"] == label).any():
-                board.figures[f"heatmap_map_{_slug(task)}_{_slug(label)}"] = plots.plot_pair_heatmap(
-                    results, task, label, vmin=vmin, vmax=vmax)
-        pair_cells = [c for c in cells if c.task == task and c.kind == "setting" and c.name in ("mono", "cross")]
-        subsets = tuple(s for c in pair_cells for s in c.subsets)
-        everything = Cell(task, pair_cells[0].split, "all pairs", "map", subsets, "setting") if pair_cells else None
-        for model, baseline in board.pairs:  # (arms of several seeds have no single model's heatmap)
-            if not ((task_rows["label"] == model).any() and (task_rows["label"] == baseline).any()):
-                continue
-            per_group = None
-            paired = comparisons.paired_rows(board.per_query, everything, model, baseline) if everything else None
-            if paired is not None and len(paired.frame) >= 2:
-                per_group = macro_paired_bootstrap(
-                    paired.frame["a"], paired.frame["b"], groups=paired.frame["subset"].tolist(),
-                    units=paired.frame["unit"].tolist(), n_resamples=n_resamples, confidence=confidence, seed=seed,
-                ).per_group
-            board.figures[f"diff_map_{_slug(task)}_{_slug(model)}_minus_{_slug(baseline)}"] = plots.plot_diff_heatmap(
-                results, task, model, baseline, per_group=per_group, confidence=confidence)
-        if any(c.task == task and c.name == "bias" for c in cells):
-            pq = board.per_query
-            cis = {}
-            for label in labels:
-                rows = pq[(pq["label"] == label) & (pq["task"] == task) & pq["subset"].str.endswith("-pool")] \
-                    if not pq.empty and "language_bias" in pq.columns else pq.iloc[0:0]
-                rows = rows.dropna(subset=["language_bias"]) if len(rows) else rows
-                if len(rows) >= 2:
-                    cis[label] = bootstrap_mean_ci(rows["language_bias"], groups=rows["subset"].str.removesuffix(
-                        "-pool").tolist(), units=rows["unit"].tolist(), n_resamples=n_resamples,
-                        confidence=confidence, seed=seed)
-            board.figures[f"language_bias_{_slug(task)}"] = plots.plot_language_bias(
-                results, task, labels, cis=cis, confidence=confidence)
-
-    for task in sorted({c.task for c in cells if c.kind == "subset"}):
-        metric = "ndcg_at_10" if any(c.task == task and c.metric == "ndcg_at_10" for c in cells) else None
-        if metric is None:
-            continue
-        subsets = [c.subsets[0] for c in cells if c.task == task and c.kind == "subset" and c.metric == metric]
-        for suffix, members in tables.suffix_groups(subsets).items():
-            scope = results[(results["task"] == task) & results["subset"].isin(members)]
-            cis = {}
-            pq = board.per_query
-            for label in labels:
-                rows = pq[(pq["label"] == label) & (pq["task"] == task) & pq["subset"].isin(members)] \
-                    if not pq.empty else pq
-                rows = rows.dropna(subset=[metric]) if metric in rows.columns else rows.iloc[0:0]
-                if rows["subset"].nunique() == len(members) and len(rows) >= 2:
-                    cis[label] = bootstrap_mean_ci(rows[metric], groups=rows["subset"].tolist(),
-                                                   units=rows["unit"].tolist(), n_resamples=n_resamples,
-                                                   confidence=confidence, seed=seed)
-            stem = f"{_slug(task)}_{metric}" + (f"_{_slug(suffix)}" if suffix else "")
-            board.figures[stem] = plots.plot_subset_bars(scope, task, labels, metric=metric, cis=cis,
-                                                         confidence=confidence)
