@@ -40,8 +40,11 @@ def test_auto_never_picks_a_choice_that_failed_the_gate() -> None:
         asked.append(choice.label)
         return choice.label != "openvino-bfloat16"
 
-    assert I.resolve(gate=gate, facts=BF16_CPU) == I.Inference("torch", "bfloat16")
-    assert asked == ["openvino-bfloat16", "torch-bfloat16"]
+    assert I.resolve(gate=gate, facts=BF16_CPU) == I.REFERENCE
+    assert asked == ["openvino-bfloat16"]
+    gpu = I.CpuFacts(flags=frozenset(), torch_capability="AVX2", openvino=False, openvino_bf16=False, cuda=True,
+                     cuda_bf16=True)
+    assert I.resolve(gate=lambda c: c.dtype != "bfloat16", facts=gpu) == I.Inference("torch", "float16")
     assert I.resolve(gate=lambda c: False, facts=BF16_CPU) == I.REFERENCE  # fp32 needs no gate
     assert I.resolve(backend="openvino", gate=lambda c: False, facts=BF16_CPU) == I.Inference("openvino", "float32")
     # without bf16 hardware nothing but the reference is a candidate: facts decide, not guesses
