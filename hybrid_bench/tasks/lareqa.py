@@ -265,6 +265,16 @@ _XQUAD_R_DATASET = {
     "path": "google-research-datasets/lareqa",
     "revision": "9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c",
 }
+#: metadata shared by XQuADRRetrieval and its held-out variant (same data, same settings, a smaller pool)
+_XQUAD_R_COMMON: dict[str, Any] = dict(
+    reference="https://github.com/google-research-datasets/lareqa",
+    dataset=_XQUAD_R_DATASET,
+    eval_langs=lareqa_eval_langs(DATASET_LANGS["xquad-r"]),
+    date=("2019-10-01", "2020-04-30"),
+    license="cc-by-sa-4.0",
+    sample_creation="human-translated",
+    **_COMMON,
+)
 
 
 class XQuADRRetrieval(_LAReQARetrieval):
@@ -276,13 +286,7 @@ class XQuADRRetrieval(_LAReQARetrieval):
             "multilingual pool per query language; main score is mAP over the full ranking; pool settings also "
             "report language bias (rank distance)."
         ),
-        reference="https://github.com/google-research-datasets/lareqa",
-        dataset=_XQUAD_R_DATASET,
-        eval_langs=lareqa_eval_langs(DATASET_LANGS["xquad-r"]),
-        date=("2019-10-01", "2020-04-30"),
-        license="cc-by-sa-4.0",
-        sample_creation="human-translated",
-        **_COMMON,
+        **_XQUAD_R_COMMON,
     )
     lareqa_name = "xquad-r"
 
@@ -294,13 +298,7 @@ class XQuADRHeldOutRetrieval(_LAReQARetrieval):
             "XQuAD-R restricted to the held-out half of its articles (hybrid_bench.data.splits), i.e. the articles "
             "hybrid-bench's trainer never sees; same settings and metrics as XQuADRRetrieval over a smaller pool."
         ),
-        reference="https://github.com/google-research-datasets/lareqa",
-        dataset=_XQUAD_R_DATASET,
-        eval_langs=lareqa_eval_langs(DATASET_LANGS["xquad-r"]),
-        date=("2019-10-01", "2020-04-30"),
-        license="cc-by-sa-4.0",
-        sample_creation="human-translated",
-        **_COMMON,
+        **_XQUAD_R_COMMON,
     )
     lareqa_name = "xquad-r"
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybrid_bench.errors import DataError
+from hybrid_bench.training import corpus
 from hybrid_bench.training.corpus import (
     FIELDS,
     LABEL_FIELDS,
@@ -39,21 +40,8 @@ if TYPE_CHECKING:
 
     from hybrid_bench.data.lareqa import LAReQAData
 
-__all__ = [
-    "FIELDS",
-    "LABEL_FIELDS",
-    "NO_NEGATIVE",
-    "REQUIRED_FIELDS",
-    "TRAINING_DATA_TASKS",
-    "XQUAD_R_TRAIN",
-    "PairLabels",
-    "ParallelCorpus",
-    "ParallelItem",
-    "ParallelText",
-    "load_parallel_data",
-    "passage_key",
-    "xquad_r_parallel_corpus",
-]
+# the format's names (FIELDS, ParallelCorpus, ...) are re-exported from their owner, training.corpus
+__all__ = [*corpus.__all__, "TRAINING_DATA_TASKS", "XQUAD_R_TRAIN", "load_parallel_data", "xquad_r_parallel_corpus"]
 
 XQUAD_R_TRAIN = "xquad-r-train"
 #: the mteb tasks whose data each named training set is cut from: a model trained on it is not zero-shot there
