@@ -336,6 +336,38 @@ def test_stock_task_through_mirror_matches_mono_subsets(
     assert sw["ndcg_at_10"].mean() == pytest.approx(stock_scores["sw"]["ndcg_at_10"], abs=1e-5)
 
 
+def test_stock_task_shares_document_embeddings_with_the_cross_lingual_task(
+    mirrored: Path, tiny_model_dir: Path
+) -> None:
+    from hybrid_bench.tasks.shared_embeddings import SharedDocumentEncoder, share_embeddings
+
+    def stock() -> AbsTaskRetrieval:
+        task = mteb.get_task("MIRACLRetrieval", languages=["swa", "yor", "deu"])
+        assert apply_mirrors_to_task(task)
+        return task
+
+    def scores(result: Any) -> dict[str, dict[str, float]]:
+        return {s["hf_subset"]: s for s in result.task_results[0].scores["dev"]}
+
+    plain = scores(mteb.evaluate(SpyEncoder(tiny_model_dir), stock(), cache=None, encode_kwargs=ENCODE,
+                                 show_progress_bar=False))
+    model = SpyEncoder(tiny_model_dir)
+    assert share_embeddings(model, "XQuADRRetrieval") is model  # tasks that share nothing: the model itself
+    shared = share_embeddings(model, "MIRACLRetrieval")
+    assert isinstance(shared, SharedDocumentEncoder)
+    through_cache = scores(mteb.evaluate(shared, stock(), cache=None, encode_kwargs=ENCODE, show_progress_bar=False))
+    for lang in SLICE_LANGS:  # mteb's own scoring of the same model's embeddings
+        for metric in ("ndcg_at_10", "recall_at_100", "map_at_10"):
+            assert through_cache[lang][metric] == pytest.approx(plain[lang][metric], abs=1e-5)
+    # the stock task's documents went through the cache: the cross-lingual task encodes no passage again
+    documents = [c for c in model.calls if c[0] == "document"]
+    assert sorted(c[1] for c in documents) == sorted(SLICE_LANGS)
+    before = len(model.calls)
+    _cross_task(["swa", "yor", "deu"]).evaluate(model, "dev", encode_kwargs=ENCODE)
+    assert [c for c in model.calls[before:] if c[0] == "document"] == []
+    assert {c[0] for c in model.calls[before:]} <= {"query"}
+
+
 def test_unavailable_query_language_is_a_clear_error(mirrored: Path, tiny_model_dir: Path) -> None:
     task = _cross_task(["swa", "tha"])
     with pytest.raises(DataError, match=r"no MIRACL data for query language\(s\) \['th'\].*`-l deu swa yor`"):

@@ -7,6 +7,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from test_reproduce import TINY
 
@@ -109,3 +110,24 @@ def test_next_session_skips_finished_models_without_the_model_store(
     assert (out / "superseded" / "results" / "hybrid-bench__cross-st-tiny" / fake).is_dir()
     now = json.loads(cross_file.read_text(encoding="utf-8"))[MODEL_REVISION]
     assert now != fake and not (results / fake).exists() and (results / now / "MIRACLRetrieval.json").is_file()
+
+
+def test_a_stage_killed_mid_way_is_recomputed_from_scratch(tmp_path: Path, tiny_model_dir: Path,
+                                                          shared_data: Path) -> None:
+    """mteb rewrites ``<Task>_predictions.json`` in place after every subset: a session that ends inside the MIRACL
+    stage leaves a partial, possibly truncated, file there, which the next session must not read or merge."""
+    out, base = tmp_path / "committed-results", str(tiny_model_dir)
+    with pytest.raises(_SessionEnds):
+        reproduce(PRESET, out, base=base, on_event=_stop_after("evaluate st on XQuADRHeldOutRetrieval", []))
+    (folder,) = (out / "predictions").iterdir()
+    (folder / "MIRACLRetrieval_predictions.json").write_text('{"mteb_model_meta": {"model_name": "hy', "utf-8")
+    with pytest.raises(_SessionEnds):
+        reproduce(PRESET, out, base=base, on_event=_stop_after("evaluate st on MIRACLRetrieval", []))
+    assert not list((out / "predictions").rglob("*_predictions.json"))
+    per_query = pd.read_parquet(folder / "MIRACLRetrieval_per_query.parquet")
+    result = json.loads(next((out / "results").rglob("MIRACLRetrieval.json")).read_text(encoding="utf-8"))
+    subsets = {s["hf_subset"]: s for s in result["scores"]["dev"]}
+    assert set(per_query.subset) == set(subsets)
+    for subset, scores in subsets.items():
+        assert per_query[per_query.subset == subset]["ndcg_at_10"].mean() == pytest.approx(scores["ndcg_at_10"],
+                                                                                          abs=1e-5)

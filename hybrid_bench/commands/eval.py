@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     from hybrid_bench.evaluation import load_model, load_tasks, prediction_folder, resolve_inference
     from hybrid_bench.result_store import ResultStore, result_settings
     from hybrid_bench.tasks.lareqa import _LAReQARetrieval, summarize
+    from hybrid_bench.tasks.shared_embeddings import share_embeddings
 
     tasks = load_tasks(args.tasks, args.languages, args.hf_subsets, data_dir=args.data_dir,
                        allow_modified_data=args.allow_modified_data)
@@ -78,20 +79,25 @@ def run(args: argparse.Namespace) -> int:
     cache = ResultStore(args.output_folder, settings=result_settings(max_seq_length=args.max_seq_length))
     cache.check_reuse(tasks, model.mteb_model_meta, overwrite=args.overwrite)
     start = time.perf_counter()
-    result = mteb.evaluate(
-        model,
-        tasks,
-        cache=cache,
-        prediction_folder=prediction_folder(args.output_folder, model),
-        overwrite_strategy="always" if args.overwrite else "only-missing",
-        encode_kwargs={"batch_size": args.batch_size, "show_progress_bar": args.verbose},
-    )
+    # one task at a time: a stock task that encodes a hybrid-bench task's documents shares their embeddings
+    task_results = [
+        task_result
+        for task in tasks
+        for task_result in mteb.evaluate(
+            share_embeddings(model, task.metadata.name),
+            [task],
+            cache=cache,
+            prediction_folder=prediction_folder(args.output_folder, model),
+            overwrite_strategy="always" if args.overwrite else "only-missing",
+            encode_kwargs={"batch_size": args.batch_size, "show_progress_bar": args.verbose},
+        ).task_results
+    ]
     wall = time.perf_counter() - start
     print(f"\n{args.model}: results in {args.output_folder / 'results'} ({wall:.0f} s)")
     lareqa = {t.metadata.name for t in tasks if isinstance(t, _LAReQARetrieval)}
     header = f"{'task':<24} {'mono mAP':>9} {'cross mAP':>9} {'multi mAP':>9} {'bias':>8}"
     rows = []
-    for task_result in result.task_results:
+    for task_result in task_results:
         if task_result.task_name not in lareqa:
             rows.append(f"{task_result.task_name:<24} main score {task_result.get_score():.4f}")
             continue

@@ -10,6 +10,7 @@ Example::
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
@@ -30,6 +31,8 @@ __all__ = ["RAW_PREDICTIONS_DIR", "Evaluator", "build_task", "load_encoder", "mo
 
 #: where mteb's ranked lists go once scored per query (under the output folder; never committed)
 RAW_PREDICTIONS_DIR = "raw-predictions"
+
+logger = logging.getLogger(__name__)
 
 
 # ---- models ------------------------------------------------------------------------------------------------------
@@ -202,6 +205,7 @@ class Evaluator:
         import mteb
 
         from hybrid_bench.evaluation import prediction_folder
+        from hybrid_bench.tasks.shared_embeddings import share_embeddings
 
         t0 = time.perf_counter()
         meta = encoder.mteb_model_meta
@@ -210,16 +214,35 @@ class Evaluator:
             return False, earlier.get("wall_s")
         key = stage_key("eval", meta.name, meta.revision, task_name, self.settings_id)
         result_file = Path(self.cache.get_task_result_path(task_name, meta.name, meta.revision))
+        predictions = prediction_folder(self.out, encoder)
+        self._drop_unfinished(predictions, task_name)
+        # stock MIRACLRetrieval's passages are those of the cross-lingual variant: encoded once for both
         mteb.evaluate(
-            encoder, [self.task(task_name)], cache=self.cache, prediction_folder=prediction_folder(self.out, encoder),
+            share_embeddings(encoder, task_name), [self.task(task_name)], cache=self.cache,
+            prediction_folder=predictions,
             # results of other settings in this folder are replaced, never mixed with these
             overwrite_strategy="always" if result_file.exists() else "only-missing",
             encode_kwargs={"batch_size": self.batch_size, "show_progress_bar": False}, show_progress_bar=False,
         )
-        self._score_predictions(prediction_folder(self.out, encoder), task_name)
+        self._score_predictions(predictions, task_name)
         self.ledger.mark(key, model=meta.name, revision=meta.revision, task=task_name, settings=self.settings,
                          wall_s=round(time.perf_counter() - t0, 1))
         return True, None
+
+    @staticmethod
+    def _drop_unfinished(folder: Path, task_name: str) -> None:
+        """Remove mteb's ranked lists left by an interrupted run of this stage (the stage recomputes every subset).
+
+        mteb rewrites ``<Task>_predictions.json`` in place after each subset (``AbsTask._save_task_predictions``),
+        so a run killed mid-stage leaves a partial - possibly truncated - file that mteb would read back and fail
+        on, or merge into the new run. A finished stage never leaves one (:meth:`_score_predictions` moves it)."""
+        from hybrid_bench.leaderboard.per_query import PREDICTIONS_SUFFIX
+
+        leftover = folder / f"{task_name}{PREDICTIONS_SUFFIX}"
+        if leftover.is_file():
+            logger.warning("%s: ranked lists of an interrupted run; removing them and recomputing %s",
+                           leftover, task_name)
+            leftover.unlink()
 
     def _score_predictions(self, folder: Path, task_name: str) -> None:
         """Replace mteb's ranked lists ``<Task>_predictions.json`` (megabytes for MIRACL's whole pool) by the
