@@ -12,7 +12,7 @@ from hybrid_bench import paths
 from hybrid_bench.commands.validate import check_writable, fraction, positive_float, positive_int
 from hybrid_bench.training.records import STRATEGIES
 from hybrid_bench.training.presets import TRAINING_PRESETS
-from hybrid_bench.training.trainer import TrainConfig
+from hybrid_bench.training.config import TrainConfig
 
 EPILOG = """examples:
   hybrid-bench train --preset paper --data mmarco_plus_qa.jsonl --out hybrid-xlmr --plan   # show, load nothing

@@ -104,8 +104,8 @@ def plan(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list[Stage]
 
 
 def train_config(preset: Preset, base: str, spec: ModelSpec) -> Any:
-    """The :class:`~hybrid_bench.training.trainer.TrainConfig` of one trained model (identical but for α and seed)."""
-    from hybrid_bench.training.trainer import TrainConfig
+    """The :class:`~hybrid_bench.training.config.TrainConfig` of one trained model (identical but for α and seed)."""
+    from hybrid_bench.training.config import TrainConfig
 
     return TrainConfig(
         base=base, strategy=spec.strategy, alpha=spec.alpha if spec.strategy == "hybrid" else None,  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 
 The model store's training record (``hybrid_bench_training.json``, written by
 :func:`~hybrid_bench.training.trainer.train_model`) is this stage's resume ledger: a model whose record holds the
-same :class:`~hybrid_bench.training.trainer.TrainConfig` is done; one with other settings is never replaced
+same :class:`~hybrid_bench.training.config.TrainConfig` is done; one with other settings is never replaced
 silently; an interrupted training continues from its newest complete checkpoint.
 """
 

@@ -7,7 +7,8 @@ model registry, by the caller, which passes the answer down as ``train_model(...
 Example::
 
     from hybrid_bench.models.bases import resolve_base
-    from hybrid_bench.training.trainer import TrainConfig, train_model
+    from hybrid_bench.training.config import TrainConfig
+    from hybrid_bench.training.trainer import train_model
 
     config = TrainConfig(base="me5-small", strategy="hybrid", steps=300)
     train_model(config, "hybrid-me5-small", base_path=resolve_base(config.base))
