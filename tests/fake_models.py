@@ -21,6 +21,7 @@ class CountingEncoder:
     def __init__(self, revision: str = "r1") -> None:
         self.mteb_model_meta = fake_meta("test/counting", embed_dim=8, revision=revision)
         self.texts_encoded = 0
+        self.largest_call = 0  # the most texts sent in one encode call
 
     def encode(self, inputs, **kwargs):  # noqa: ANN001, ANN003, ANN201 -- mteb's encode protocol
         import hashlib
@@ -33,6 +34,7 @@ class CountingEncoder:
                 self.texts_encoded += 1
                 seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
                 out.append(np.random.default_rng(seed).normal(size=8))
+        self.largest_call = max(self.largest_call, len(out))
         return np.asarray(out, dtype=np.float32)
 
     def similarity(self, a, b):  # noqa: ANN001, ANN201

@@ -76,16 +76,60 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class _KeyIndex:
+    """Stored text keys → packed location (``shard number << 32 | row``), as sorted numpy runs: 40 bytes per text.
+
+    Runs merge like a binary counter (a new run is merged with the previous one while that is not more than twice
+    its size), so adding ``n`` keys costs ``O(n log² n)`` overall and a lookup searches ``O(log n)`` runs. Keys are
+    the raw 32-byte sha256 digests (numpy ``S32``: fixed width, so two digests compare equal only if every byte does).
+    """
+
+    def __init__(self) -> None:
+        self._runs: list[tuple[npt.NDArray[np.bytes_], npt.NDArray[np.int64]]] = []
+
+    def add(self, digests: npt.NDArray[np.bytes_], locations: npt.NDArray[np.int64]) -> None:
+        order = np.argsort(digests, kind="stable")
+        self._runs.append((digests[order], locations[order]))
+        while len(self._runs) > 1 and len(self._runs[-2][0]) <= 2 * len(self._runs[-1][0]):
+            (k2, v2), (k1, v1) = self._runs.pop(), self._runs.pop()
+            keys, values = np.concatenate([k1, k2]), np.concatenate([v1, v2])
+            order = np.argsort(keys, kind="stable")
+            self._runs.append((keys[order], values[order]))
+
+    def find(self, digests: npt.NDArray[np.bytes_]) -> npt.NDArray[np.int64]:
+        """The packed location of each digest, ``-1`` where it is not stored."""
+        out = np.full(len(digests), -1, dtype=np.int64)
+        for keys, values in self._runs:
+            pos = np.searchsorted(keys, digests).clip(max=len(keys) - 1)
+            hit = (keys[pos] == digests) & (out < 0)
+            out[hit] = values[pos[hit]]
+        return out
+
+    def drop(self, shard: int) -> None:
+        self._runs = [(k[keep], v[keep]) for k, v in self._runs for keep in [(v >> 32) != shard]]
+
+
+def digests(keys: Sequence[str]) -> npt.NDArray[np.bytes_]:
+    """The raw sha256 digests of hex keys (:func:`text_key`), as a numpy ``S32`` array."""
+    return np.frombuffer(bytes.fromhex("".join(keys)), dtype="S32") if len(keys) else np.zeros(0, dtype="S32")
+
+
 class EmbeddingStore:
-    """The persistent embeddings of one model (see the module docstring)."""
+    """The persistent embeddings of one model (see the module docstring).
+
+    In memory it holds only *where* each stored text is (:class:`_KeyIndex`, 40 bytes per text) and the shards
+    opened so far as memory maps; embeddings are read from the shards when a caller indexes :meth:`array`.
+    """
 
     def __init__(self, key: dict[str, Any], root: Path | None = None) -> None:
         self.key = key
         digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]
         safe = key["model"].replace("/", "__")
         self.folder = (root or cache_root()) / f"{safe}-{digest}"
-        self._where: dict[str, tuple[str, int]] | None = None
-        self._arrays: dict[str, npt.NDArray[np.float32]] = {}
+        self._index: _KeyIndex | None = None
+        self._names: list[str] = []  # shard number → shard id (file stem)
+        self._arrays: dict[int, npt.NDArray[np.float32]] = {}  # opened (checked) shards
+        self._bad: set[int] = set()
 
     @classmethod
     def for_model(cls, model: Any) -> EmbeddingStore | None:  # noqa: ANN401
@@ -93,24 +137,34 @@ class EmbeddingStore:
         return cls(key) if key is not None else None
 
     # -- reading --------------------------------------------------------------------------------------------------
-    def _index(self) -> dict[str, tuple[str, int]]:
-        if self._where is None:
-            self._where = {}
+    def _keys(self) -> _KeyIndex:
+        if self._index is None:
+            self._index = _KeyIndex()
             for index_file in sorted(self.folder.glob("*.json")):
                 if index_file.name == MODEL_FILE:
                     continue
                 try:
                     keys = json.loads(index_file.read_text(encoding="utf-8"))["keys"]
+                    found = digests([str(k) for k in keys])
                 except (OSError, ValueError, KeyError, TypeError) as err:
                     self._discard(index_file.stem, f"unreadable index ({err})")
                     continue
-                for row, key in enumerate(keys):
-                    self._where[str(key)] = (index_file.stem, row)
-        return self._where
+                self._add(index_file.stem, found)
+        return self._index
 
-    def _shard(self, shard: str) -> npt.NDArray[np.float32] | None:
-        if shard in self._arrays:
-            return self._arrays[shard]
+    def _add(self, shard: str, found: npt.NDArray[np.bytes_]) -> int:
+        number = len(self._names)
+        self._names.append(shard)
+        assert self._index is not None
+        self._index.add(found, (number << 32) + np.arange(len(found), dtype=np.int64))
+        return number
+
+    def array(self, number: int) -> npt.NDArray[np.float32] | None:
+        """Shard ``number`` memory-mapped, after checking it once per process (``None``: it was corrupt, and is
+        now set aside and dropped from the index)."""
+        if number in self._arrays or number in self._bad:
+            return self._arrays.get(number)
+        shard = self._names[number]
         npy, index_file = self.folder / f"{shard}.npy", self.folder / f"{shard}.json"
         try:
             index = json.loads(index_file.read_text(encoding="utf-8"))
@@ -121,8 +175,11 @@ class EmbeddingStore:
                 raise ValueError(f"shape {array.shape} / dtype {array.dtype}, expected {index['rows']} float32 rows")
         except (OSError, ValueError, KeyError, TypeError) as err:
             self._discard(shard, str(err))
+            self._bad.add(number)
+            assert self._index is not None
+            self._index.drop(number)
             return None
-        self._arrays[shard] = array
+        self._arrays[number] = array
         return array
 
     def _discard(self, shard: str, why: str) -> None:
@@ -132,33 +189,29 @@ class EmbeddingStore:
             path = self.folder / f"{shard}{suffix}"
             if path.exists():
                 shutil.move(str(path), str(path.with_suffix(path.suffix + ".corrupt")))
-        if self._where is not None:
-            self._where = {k: v for k, v in self._where.items() if v[0] != shard}
 
-    def get(self, keys: Sequence[str]) -> dict[str, npt.NDArray[np.float32]]:
-        """The stored embeddings of those ``keys`` that are stored and intact."""
-        index = self._index()
-        found: dict[str, npt.NDArray[np.float32]] = {}
-        by_shard: dict[str, list[tuple[str, int]]] = {}
-        for key in keys:
-            if key in index:
-                shard, row = index[key]
-                by_shard.setdefault(shard, []).append((key, row))
-        for shard, rows in by_shard.items():
-            array = self._shard(shard)
-            if array is None:
-                continue
-            values = np.asarray(array[[row for _, row in rows]], dtype=np.float32)
-            found.update({key: values[i] for i, (key, _) in enumerate(rows)})
-        return found
+    def locate(self, keys: Sequence[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """``(shard number, row)`` of each key, both ``-1`` where it is not stored or its shard proved corrupt.
+
+        Every shard a key is found in is checked (once per process) before it is reported.
+        """
+        index = self._keys()
+        found = index.find(digests(keys))
+        for number in np.unique(found[found >= 0] >> 32).tolist():
+            if self.array(number) is None:
+                found = index.find(digests(keys))  # the damaged shard's keys are gone (or found in another shard)
+        shard = np.where(found >= 0, found >> 32, -1)
+        return shard, np.where(found >= 0, found & 0xFFFFFFFF, -1)
 
     # -- writing --------------------------------------------------------------------------------------------------
-    def put(self, keys: Sequence[str], embeddings: npt.NDArray[np.float32]) -> None:
-        """Store one shard (``keys[i]`` → ``embeddings[i]``); a failure to write only costs re-encoding later."""
+    def put(self, keys: Sequence[str], embeddings: npt.NDArray[np.float32]) -> int | None:
+        """Store one shard (``keys[i]`` → ``embeddings[i]``) and return its number for :meth:`array`; ``None`` when
+        it could not be written (a failure to write only costs re-encoding later)."""
         if not len(keys):
-            return
+            return None
         array = np.ascontiguousarray(embeddings, dtype=np.float32)
         shard = hashlib.sha256("\n".join(keys).encode()).hexdigest()[:20]
+        self._keys()  # read the folder's index before this shard joins it
         try:
             if not (self.folder / MODEL_FILE).is_file():
                 atomic_write_text(self.folder / MODEL_FILE, json.dumps(self.key, indent=1, default=str), overwrite=True)
@@ -168,11 +221,13 @@ class EmbeddingStore:
                     np.save(handle, array, allow_pickle=False)
             index = {"keys": list(keys), "rows": int(array.shape[0]), "sha256": _sha256(npy)}
             atomic_write_text(self.folder / f"{shard}.json", json.dumps(index), overwrite=True)
+            stored = np.load(npy, mmap_mode="r", allow_pickle=False)
         except OSError as err:
             logger.warning("embedding cache: could not write %s (%s); continuing without it", self.folder, err)
-            return
-        if self._where is not None:
-            self._where.update({key: (shard, row) for row, key in enumerate(keys)})
+            return None
+        number = self._add(shard, digests(keys))
+        self._arrays[number] = stored
+        return number
 
 
 def folders(root: Path | None = None) -> Iterable[tuple[Path, dict[str, Any], int, int]]:

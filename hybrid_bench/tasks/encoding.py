@@ -23,6 +23,7 @@ from mteb.types import PromptType
 
 from hybrid_bench.display import count_encoded
 from hybrid_bench.tasks.embedding_store import EmbeddingStore, text_key
+from hybrid_bench.tasks.scoring import LazyRows
 
 logger = logging.getLogger(__name__)
 
@@ -90,19 +91,35 @@ def texts_dataset(ids: Sequence[str], texts: Sequence[str], titles: Sequence[str
     return Dataset.from_dict(data)
 
 
+#: texts sent to the model per call, and rows per stored shard, when the persistent cache is on (``encode_chunk``)
+ENCODE_CHUNK = 1 << 14
+
+Embeddings = npt.NDArray[np.float32] | LazyRows
+
+
 class EmbeddingCache:
     """Embeddings of one model, keyed by (cache group, prompt type, title, text).
 
     mteb calls ``task.evaluate`` once per subset, so encode-once has to outlive a single call: the cache lives as
     long as the model object (see :func:`cache_for`). The *cache group* is the task's declared embedding context —
     tasks that feed the model identical inputs (XQuAD-R and its held-out variant) share one group, so their common
-    texts are encoded once per run too. With a ``store`` (an
-    :class:`~hybrid_bench.tasks.embedding_store.EmbeddingStore`) texts are also looked up in, and written to, the
-    persistent cache, across processes.
+    texts are encoded once per run too.
+
+    With a ``store`` (an :class:`~hybrid_bench.tasks.embedding_store.EmbeddingStore`, the default) embeddings stay
+    on disk: texts are looked up in the persistent cache, the missing ones are encoded ``encode_chunk`` at a time,
+    each slice is written as one shard and dropped from memory, and :meth:`get_or_encode` returns a
+    :class:`~hybrid_bench.tasks.scoring.LazyRows` over the memory-mapped shards. Memory then holds the store's key
+    index (40 bytes per stored text), one slice of texts and embeddings while encoding, and nothing per row of the
+    result but runs of consecutive shard rows. Only if a shard cannot be written are that slice's vectors kept
+    in memory (``_memory``), so that they are still encoded once.
+
+    Without a store (:func:`use_persistent_cache` ``(False)``, or a model without a name and revision) every
+    embedding is kept in memory and :meth:`get_or_encode` returns a plain array of the whole dataset.
     """
 
     def __init__(self, store: EmbeddingStore | None = None) -> None:
         self._memory: dict[str, npt.NDArray[np.float32]] = {}
+        self._views: weakref.WeakKeyDictionary[Dataset, dict[tuple[str, str], LazyRows]] = weakref.WeakKeyDictionary()
         self.store = store
         self.encoded_texts = 0  # how many texts were actually sent to the model (for tests and benchmarks)
 
@@ -117,27 +134,75 @@ class EmbeddingCache:
         hf_split: str,
         hf_subset: str,
         encode_kwargs: dict[str, Any],
-    ) -> npt.NDArray[np.float32]:
-        """Embeddings for every row of ``dataset``, encoding only rows not cached yet."""
-        titles = dataset["title"] if "title" in dataset.column_names else [""] * len(dataset)
-        keys = [text_key(group, prompt_type.value, t or "", x) for t, x in zip(titles, dataset["text"])]
-        wanted = [k for k in dict.fromkeys(keys) if k not in self._memory]
-        if wanted and self.store is not None:
-            self._memory.update(self.store.get(wanted))
-        missing = sorted({i for i, k in enumerate(keys) if k not in self._memory})
-        if missing:
-            first = list({keys[i]: i for i in reversed(missing)}.values())  # one row per distinct text
-            emb = encode_dataset(
-                model, dataset.select(sorted(first)), prompt_type=prompt_type, task_metadata=task_metadata,
-                hf_split=hf_split, hf_subset=hf_subset, encode_kwargs=encode_kwargs,
-            )
-            new = [keys[i] for i in sorted(first)]
+        encode_chunk: int | None = None,
+    ) -> Embeddings:
+        """Embeddings for every row of ``dataset``, encoding only rows not cached yet (see the class docstring)."""
+        encode = dict(prompt_type=prompt_type, task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset,
+                      encode_kwargs=encode_kwargs)
+        if self.store is None:
+            keys = _keys(dataset, group, prompt_type)
+            self._encode_missing(model, dataset, keys, range(len(keys)), encode)
+            return np.stack([self._memory[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+        views = self._views.setdefault(dataset, {})
+        if (group, prompt_type.value) in views:  # the same dataset object again (a MIRACL corpus in every pool)
+            return views[(group, prompt_type.value)]
+        store, step = self.store, encode_chunk or ENCODE_CHUNK
+        shards: list[npt.NDArray[np.int64]] = []
+        rows: list[npt.NDArray[np.int64]] = []
+        spill: list[npt.NDArray[np.float32]] = []  # slices whose shard could not be written
+        for start in range(0, len(dataset), step):
+            piece = dataset.select(range(start, min(start + step, len(dataset))))
+            keys = _keys(piece, group, prompt_type)
+            shard, row = store.locate(keys)
+            absent = [i for i in np.flatnonzero(shard < 0).tolist() if keys[i] not in self._memory]
+            new = self._encode_missing(model, piece, keys, absent, encode)
+            if new is not None:
+                number, distinct = new
+                if number is not None:
+                    where = {key: (number, r) for r, key in enumerate(distinct)}
+                    for i in absent:
+                        shard[i], row[i] = where[keys[i]]
+            if (shard < 0).any():  # held in memory: put them in a source of their own
+                held = np.flatnonzero(shard < 0)
+                spill.append(np.stack([self._memory[keys[i]] for i in held.tolist()]))
+                shard[held], row[held] = -len(spill), np.arange(len(held))
+            shards.append(shard)
+            rows.append(row)
+        view = _view(store, shards, rows, spill)
+        views[(group, prompt_type.value)] = view
+        return view
+
+    def _encode_missing(self, model: Any, dataset: Dataset, keys: list[str], wanted: Sequence[int],  # noqa: ANN401
+                        encode: dict[str, Any]) -> tuple[int | None, list[str]] | None:
+        """Encode the distinct texts of rows ``wanted`` not in memory; store them as one shard (its number and
+        keys are returned) or, without a store or when the shard cannot be written, keep them in memory."""
+        first = sorted({keys[i]: i for i in reversed(wanted) if keys[i] not in self._memory}.values())
+        if not first:
+            return None
+        emb = encode_dataset(model, dataset.select(first), **encode)
+        new = [keys[i] for i in first]
+        self.encoded_texts += len(new)
+        count_encoded(len(new))
+        number = self.store.put(new, emb) if self.store is not None else None
+        if number is None:
             self._memory.update(zip(new, emb))
-            self.encoded_texts += len(new)
-            count_encoded(len(new))
-            if self.store is not None:
-                self.store.put(new, emb)
-        return np.stack([self._memory[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
+        return number, new
+
+
+def _keys(dataset: Dataset, group: str, prompt_type: PromptType) -> list[str]:
+    titles = dataset["title"] if "title" in dataset.column_names else [""] * len(dataset)
+    return [text_key(group, prompt_type.value, t or "", x) for t, x in zip(titles, dataset["text"])]
+
+
+def _view(store: EmbeddingStore, shards: list[npt.NDArray[np.int64]], rows: list[npt.NDArray[np.int64]],
+          spill: list[npt.NDArray[np.float32]]) -> LazyRows:
+    """The :class:`LazyRows` of per-slice ``(shard number, row)`` locations (negative shard ``-j``: ``spill[j-1]``)."""
+    shard = np.concatenate(shards) if shards else np.zeros(0, dtype=np.int64)
+    row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    numbers = np.unique(shard)
+    sources = [spill[-n - 1] if n < 0 else store.array(int(n)) for n in numbers.tolist()]
+    dims = {a.shape[1] for a in sources if a is not None and a.shape[0]}
+    return LazyRows.from_locations(sources, np.searchsorted(numbers, shard), row, dims.pop() if dims else 0)
 
 
 _CACHES: "weakref.WeakKeyDictionary[Any, EmbeddingCache]" = weakref.WeakKeyDictionary()
@@ -169,9 +234,11 @@ def use_persistent_cache(enabled: bool) -> None:
 
 
 def embed(model: Any, dataset: Dataset, *, group: str, prompt_type: PromptType,  # noqa: ANN401
-          task_metadata: TaskMetadata, hf_split: str, hf_subset: str, encode_kwargs: dict[str, Any]) -> npt.NDArray[np.float32]:
-    """Embeddings of every row of ``dataset`` through ``model``'s cache (see :class:`EmbeddingCache`)."""
+          task_metadata: TaskMetadata, hf_split: str, hf_subset: str, encode_kwargs: dict[str, Any],
+          encode_chunk: int | None = None) -> Embeddings:
+    """Embeddings of every row of ``dataset`` through ``model``'s cache (see :class:`EmbeddingCache`): a
+    :class:`~hybrid_bench.tasks.scoring.LazyRows` over the persistent cache, or an in-memory array without it."""
     return cache_for(model).get_or_encode(
         model, dataset, group=group, prompt_type=prompt_type, task_metadata=task_metadata, hf_split=hf_split,
-        hf_subset=hf_subset, encode_kwargs=encode_kwargs,
+        hf_subset=hf_subset, encode_kwargs=encode_kwargs, encode_chunk=encode_chunk,
     )

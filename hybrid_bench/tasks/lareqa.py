@@ -115,6 +115,8 @@ class _LAReQARetrieval(AbsTaskRetrieval):
             then the user cache (see :func:`hybrid_bench.data.lareqa.load_lareqa`).
         chunk_size: candidates scored at once (``None``: bounded by
             :data:`hybrid_bench.tasks.scoring.BLOCK_CELLS`); any value gives the same scores.
+        encode_chunk: texts sent to the model per call and stored per cache shard (``None``:
+            :data:`hybrid_bench.tasks.encoding.ENCODE_CHUNK`).
         allow_modified_data: accept local files that fail their pinned sha256 (``--allow-modified-data``); the
             task's dataset revision then becomes ``modified:<hash>`` (:func:`~hybrid_bench.data.lareqa.lareqa_revision`),
             so such results are never filed or reused as the benchmark's.
@@ -130,10 +132,11 @@ class _LAReQARetrieval(AbsTaskRetrieval):
     _support_search = False
 
     def __init__(self, *args: Any, data_dir: str | os.PathLike[str] | None = None, chunk_size: int | None = None,
-                 allow_modified_data: bool = False, **kwargs: Any) -> None:
+                 encode_chunk: int | None = None, allow_modified_data: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.data_dir = data_dir
         self.chunk_size = chunk_size
+        self.encode_chunk = encode_chunk
         self._data: LAReQAData | None = None
         self._sample: dict[str, Any] | None = None
         #: accept local files that fail their pinned sha256; results are then filed under the data's own hash
@@ -213,7 +216,7 @@ class _LAReQARetrieval(AbsTaskRetrieval):
         c_code = hf_subset.partition("-")[2]
 
         common = dict(group=self.embedding_group, task_metadata=self.metadata, hf_split=hf_split,
-                      hf_subset=hf_subset, encode_kwargs=encode_kwargs)
+                      hf_subset=hf_subset, encode_kwargs=encode_kwargs, encode_chunk=self.encode_chunk)
         with timer("Encoding queries", split=hf_split, subset=hf_subset):
             q_emb = embed(model, texts_dataset([q.id for q in questions], [q.text for q in questions]),
                           prompt_type=PromptType.query, **common)

@@ -72,7 +72,7 @@ from hybrid_bench.data.mirrors import Mirror, apply_mirrors_to_task
 from hybrid_bench.errors import DataError
 from hybrid_bench.tasks import metrics
 from hybrid_bench.tasks.descriptive_stats import HybridTaskMetadata
-from hybrid_bench.tasks.encoding import embed, similarity_name
+from hybrid_bench.tasks.encoding import Embeddings, embed, similarity_name
 from hybrid_bench.tasks.miracl_pools import (
     ALL_AVAILABLE,
     DEFAULT_LANGUAGE_POOLS,
@@ -114,6 +114,8 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
             the hub).
         chunk_size: pool passages scored at once (``None``: bounded by
             :data:`hybrid_bench.tasks.scoring.BLOCK_CELLS`); any value gives the same scores.
+        encode_chunk: passages sent to the model per call and stored per cache shard (``None``:
+            :data:`hybrid_bench.tasks.encoding.ENCODE_CHUNK`); bounds the embeddings held while encoding.
 
     Class attributes:
         language_pools: ``{pool name: ALL_AVAILABLE | QUERY_LANGUAGE_ONLY | tuple of MIRACL languages}``. A
@@ -130,10 +132,11 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
     _support_search = False
 
     def __init__(self, *args: Any, source: str | Path | None = None, chunk_size: int | None = None,
-                 **kwargs: Any) -> None:
+                 encode_chunk: int | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.source = source
         self.chunk_size = chunk_size
+        self.encode_chunk = encode_chunk
         expected = set(cross_lingual_eval_langs(self.language_pools))
         if set(self.metadata.eval_langs) != expected:
             raise TypeError(
@@ -225,10 +228,10 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
 
     # -- evaluation: mteb's AbsTask.evaluate calls _evaluate_subset once per subset -----------------------------
     def _embed(self, model: Any, rows: Dataset, prompt_type: PromptType, lang: str, split: str,
-               encode_kwargs: dict[str, Any], timer: TimingStack) -> np.ndarray:
+               encode_kwargs: dict[str, Any], timer: TimingStack) -> Embeddings:
         with timer(f"Encoding {prompt_type.value}s", split=split, subset=lang):
             return embed(model, rows, group=self.embedding_group, prompt_type=prompt_type, task_metadata=ENCODE_AS,
-                         hf_split=split, hf_subset=lang, encode_kwargs=encode_kwargs)
+                         hf_split=split, hf_subset=lang, encode_kwargs=encode_kwargs, encode_chunk=self.encode_chunk)
 
     def _evaluate_subset(
         self,
@@ -253,14 +256,11 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
                      for x in langs])
         q_emb = self._embed(model, data.queries, PromptType.query, lang, hf_split, encode_kwargs, timer)
         own = langs.index(lang)
-        column = {doc_id: int(docs.offsets[own]) + i for i, doc_id in enumerate(data.corpus["id"])}
         query_ids = list(data.queries["id"])
-        in_pool: list[list[int]] = []
-        n_absent = np.zeros(len(query_ids), dtype=np.int64)
-        for i, qid in enumerate(query_ids):
-            positives = [d for d, s in data.qrels[qid].items() if s > 0]
-            in_pool.append(sorted(column[d] for d in positives if d in column))
-            n_absent[i] = len(positives) - len(in_pool[-1])
+        positives = [[d for d, s in data.qrels[qid].items() if s > 0] for qid in query_ids]
+        column = _positions(data.corpus, {d for p in positives for d in p}, int(docs.offsets[own]))
+        in_pool = [sorted(column[d] for d in p if d in column) for p in positives]
+        n_absent = np.array([len(p) - len(c) for p, c in zip(positives, in_pool)], dtype=np.int64)
         with timer("Scoring", split=hf_split, subset=hf_subset):
             ranking = rank_pool(q_emb, docs, in_pool, top_k=_INTRUSION_K, similarity=similarity_name(model),
                                 chunk_size=self.chunk_size)
@@ -293,6 +293,15 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
                             values=pd.DataFrame({"query_id": query_ids, **per_query}),
                             extra={"dataset_revision": self.metadata.revision})
         return values
+
+
+def _positions(corpus: Dataset, ids: set[str], offset: int, batch: int = 1 << 16) -> dict[str, int]:
+    """Pool position (``offset`` + row) of each of ``ids`` in ``corpus``, reading its ids a batch at a time (the
+    hub's corpora have millions of passages: no id → row table of the whole corpus is built)."""
+    found: dict[str, int] = {}
+    for start, rows in zip(range(0, len(corpus), batch), corpus.select_columns(["id"]).iter(batch_size=batch)):
+        found.update((doc_id, offset + start + i) for i, doc_id in enumerate(rows["id"]) if doc_id in ids)
+    return found
 
 
 class MIRACLMonolingualRetrieval(MIRACLRetrieval):

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -29,7 +30,7 @@ from hybrid_bench.tasks import metrics
 FloatArray = npt.NDArray[np.float32]
 IntArray = npt.NDArray[np.int64]
 
-__all__ = ["SIMILARITIES", "Pool", "Ranking", "rank_pool", "score_block"]
+__all__ = ["SIMILARITIES", "LazyRows", "Pool", "Ranking", "Rows", "rank_pool", "score_block"]
 
 #: mteb ``similarity_fn_name`` values scored here
 SIMILARITIES = ("cosine", "dot")
@@ -37,11 +38,81 @@ SIMILARITIES = ("cosine", "dot")
 BLOCK_CELLS = 1 << 24
 
 
-class Pool:
-    """Rows of several embedding arrays (in-memory or memory-mapped) seen as one pool, without copying them."""
+@runtime_checkable
+class Rows(Protocol):
+    """What a :class:`Pool` part must offer: ``shape`` ``(n, dim)`` and float32 rows for a slice or an index array.
 
-    def __init__(self, parts: Sequence[npt.ArrayLike]) -> None:
-        self.parts = [p if isinstance(p, np.ndarray) else np.asarray(p, dtype=np.float32) for p in parts]
+    A numpy array (in memory or memory-mapped) and a :class:`LazyRows` are both.
+    """
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    def __getitem__(self, index: slice | IntArray) -> FloatArray: ...
+
+
+class LazyRows:
+    """Rows picked from several arrays (e.g. memory-mapped cache shards), read only when asked for.
+
+    Row ``i`` of the view is row ``starts[s] + i - offsets[s]`` of ``sources[source_of[s]]``, where ``s`` is the run
+    holding ``i``: the view stores *runs* of consecutive source rows, so a corpus encoded in order costs a few
+    integers per shard, not per row. Reading a slice or an index array copies just those rows; ``np.asarray(view)``
+    reads all of them (used for queries, which are small).
+    """
+
+    def __init__(self, sources: Sequence[npt.NDArray[np.float32]], source_of: IntArray, starts: IntArray,
+                 offsets: IntArray, dim: int) -> None:
+        self.sources = list(sources)
+        self.source_of, self.starts, self.offsets = source_of, starts, offsets
+        self.shape = (int(offsets[-1]), dim)
+        self.dtype = np.dtype(np.float32)
+
+    @classmethod
+    def from_locations(cls, sources: Sequence[npt.NDArray[np.float32]], source: IntArray, row: IntArray,
+                       dim: int) -> LazyRows:
+        """The view whose row ``i`` is ``sources[source[i]][row[i]]``, stored as runs of consecutive rows."""
+        new_run = np.ones(len(row), dtype=bool)
+        new_run[1:] = (source[1:] != source[:-1]) | (row[1:] != row[:-1] + 1)
+        first = np.flatnonzero(new_run)
+        offsets = np.append(first, len(row)).astype(np.int64)
+        return cls(sources, source[first].astype(np.int64), row[first].astype(np.int64), offsets, dim)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype: npt.DTypeLike = None, copy: bool | None = None) -> FloatArray:
+        return self[0 : len(self)].astype(dtype or np.float32, copy=False)
+
+    def __getitem__(self, index: slice | IntArray) -> FloatArray:
+        if isinstance(index, slice):
+            lo, hi, step = index.indices(len(self))
+            if step != 1:
+                return self[np.arange(lo, hi, step)]
+            first, last = (np.searchsorted(self.offsets, [lo, max(lo, hi - 1)], side="right") - 1).tolist()
+            pieces = []
+            for s in range(first, last + 1 if hi > lo else first):
+                a, b = max(lo, self.offsets[s]), min(hi, self.offsets[s + 1])
+                begin = self.starts[s] + a - self.offsets[s]
+                pieces.append(self.sources[self.source_of[s]][begin : begin + b - a])
+            if not pieces:
+                return np.zeros((0, self.shape[1]), dtype=np.float32)
+            return np.asarray(pieces[0] if len(pieces) == 1 else np.concatenate(pieces), dtype=np.float32)
+        index = np.asarray(index, dtype=np.int64)
+        run = np.searchsorted(self.offsets, index, side="right") - 1
+        source, row = self.source_of[run], self.starts[run] + index - self.offsets[run]
+        out = np.empty((len(index), self.shape[1]), dtype=np.float32)
+        for s in np.unique(source):
+            sel = source == s
+            out[sel] = self.sources[s][row[sel]]
+        return out
+
+
+class Pool:
+    """Rows of several :class:`Rows` parts (arrays, memory-mapped arrays, :class:`LazyRows`) seen as one pool,
+    without copying them."""
+
+    def __init__(self, parts: Sequence[Rows | npt.ArrayLike]) -> None:
+        self.parts: list[Rows] = [p if isinstance(p, Rows) else np.asarray(p, dtype=np.float32) for p in parts]
         dims = {p.shape[1] for p in self.parts if p.shape[0]}
         if len(dims) > 1:
             raise ValueError(f"pool parts have different embedding sizes {sorted(dims)}")
