@@ -6,7 +6,8 @@ Keys: the model (name, revision - which carries the inference backend and dtype,
 keyed by the sha256 of (embedding group, prompt type, title, text), the same key as the in-memory cache
 (:class:`hybrid_bench.tasks.encoding.EmbeddingCache`), whose task prompts are identical within a group.
 
-Layout of a model folder: ``model.json`` (what the folder's key was made of), and one *shard* per encode call:
+Layout of a model folder: ``model.json`` (what the folder's key was made of), and one *shard* per encoded slice (at
+most ``encode_chunk`` texts, :data:`hybrid_bench.tasks.encoding.ENCODE_CHUNK` by default):
 ``<id>.npy`` (float32 rows, read with ``allow_pickle=False`` and memory-mapped) written first, then ``<id>.json``
 (the row keys, row count and the sha256 of the ``.npy`` file), each atomically: a shard exists once its index does.
 A shard whose file is missing, truncated or altered (row count or checksum differ) is reported, moved aside
@@ -17,6 +18,11 @@ held-out variant (different task names, identical inputs) would encode their com
 backend updates a memory-mapped file and ``index.json`` in place, with no checksum, so an interrupted write or a
 damaged file would be read back as embeddings. Here encode-once is keyed by the declared embedding group, every
 write is atomic and every read is checked.
+
+In memory an :class:`EmbeddingStore` holds where each stored text lives (:class:`_KeyIndex`: its 32-byte digest and
+shard row, 40 bytes per text, read from the shards' JSON indexes on first use) and the shards opened so far as
+read-only memory maps (each checked once per process, when first read); embedding rows are read from the maps
+only when a caller indexes them, so the page cache, not the process, holds the corpus.
 """
 
 from __future__ import annotations

@@ -5,6 +5,15 @@ texts (XQuAD-R: 132 settings over 11 languages' questions and candidates), so th
 once through mteb's own encode path (same dataloader, prompts and model wrappers as a stock task, so a model's
 ``query`` / ``document`` prompt handling is exactly what mteb would do) and score every subset from the cached
 embeddings.
+
+Memory (see :class:`EmbeddingCache`): with the persistent cache on (the default), documents and queries are
+encoded at most ``encode_chunk`` (:data:`ENCODE_CHUNK`) texts per model call, each slice is written to the store as
+one shard and dropped, and a task gets a :class:`~hybrid_bench.tasks.scoring.LazyRows` over the memory-mapped
+shards, so encoding holds one slice and scoring one chunk (:mod:`hybrid_bench.tasks.scoring`) — never the corpus's
+embeddings. What does grow with the corpus: the store's key index (40 bytes per stored text), the runs of shard rows
+of each task's view (a few integers per slice when the corpus is encoded in order), and whatever the data layer
+holds. Queries are small and read into memory whole for scoring. With the cache off (:func:`use_persistent_cache`,
+used by benchmarks that time encoding) every embedding is held in memory, as one array per dataset.
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ questions of (rank of the lowest-ranked relevant candidate − rank of the highe
 Evaluation follows mteb's own flow (``AbsTask.evaluate``: protocol checks, timer, one ``_evaluate_subset`` call per
 setting). Encode once: every question and candidate text goes through the model once per model and task family
 (:mod:`hybrid_bench.tasks.encoding`, in memory and in the persistent embedding cache), and each setting is ranked
-from those embeddings by :func:`hybrid_bench.tasks.scoring.rank_pool`, chunk by chunk (``chunk_size``) so memory
-does not grow with the pool. With a ``prediction_folder``, per-query values are written to
+from those embeddings by :func:`hybrid_bench.tasks.scoring.rank_pool`, chunk by chunk (``chunk_size``); with the
+persistent cache on, candidates are encoded ``encode_chunk`` at a time and scored from its memory-mapped shards, so
+the embeddings held do not grow with the pool (see :mod:`hybrid_bench.tasks.encoding`). With a ``prediction_folder``, per-query values are written to
 ``<prediction_folder>/<TaskName>_per_query.parquet`` (:mod:`hybrid_bench.tasks.predictions`) for paired
 significance tests in the leaderboard.
 

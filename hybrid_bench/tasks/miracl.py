@@ -24,9 +24,16 @@ scores 0, and a relevant passage missing from the corpus counts as not retrieved
 Evaluation follows mteb's flow (``AbsTask.evaluate`` calls :meth:`~MIRACLCrossLingualRetrieval._evaluate_subset`
 once per subset). Encode once: each language's passages and queries are encoded once per model (through
 :func:`hybrid_bench.tasks.encoding.embed`, shared by every subset) and every pool is a
-:class:`~hybrid_bench.tasks.scoring.Pool` of those per-language embeddings, ranked chunk by chunk (``chunk_size``):
-memory is bounded by the chunk, not by the pool, so the hub's full corpora (millions of passages per language) can
-be scored too. Texts are encoded with mteb's ``MIRACLRetrieval`` metadata, so a model with task-specific prompts
+:class:`~hybrid_bench.tasks.scoring.Pool` of those per-language embeddings, ranked chunk by chunk (``chunk_size``).
+With the persistent embedding cache on (the default) passages are encoded ``encode_chunk`` at a time into cache
+shards and scored from the memory-mapped shards, so the embeddings held in memory are bounded by
+``encode_chunk`` while encoding and by ``chunk_size`` while scoring, not by the pool: the hub's full corpora
+(millions of passages per language) can be scored. Still growing with the corpus: the cache's key index (40 bytes
+per passage) and the data layer's loading (``datasets`` memory-maps the corpus, but
+:mod:`hybrid_bench.data.miracl` checks id uniqueness in memory); judged passages are found by scanning the ids
+batch by batch, with no id table of the corpus. Queries and judgments are held in memory. With the cache off every embedding is in memory
+(:func:`~hybrid_bench.tasks.encoding.use_persistent_cache`). ``benchmarks/corpus_memory.py`` measures it. Texts
+are encoded with mteb's ``MIRACLRetrieval`` metadata, so a model with task-specific prompts
 sees exactly the inputs of the stock task. With a ``prediction_folder`` per-query values go to
 ``<prediction_folder>/MIRACLCrossLingualRetrieval_per_query.parquet`` for the leaderboard's paired bootstrap.
 

@@ -8,10 +8,14 @@ bias) and, for foreign intrusion@10, the ``k`` best documents. Both can be compu
   a count that adds up over chunks (:func:`~hybrid_bench.tasks.metrics.count_better`);
 * the top ``k`` is a running merge of each chunk's best (:func:`~hybrid_bench.tasks.metrics.merge_top_k`).
 
-So :func:`rank_pool` holds one ``(query block × chunk)`` score block at a time, and the pool itself may be a
-:class:`Pool` of memory-mapped ``.npy`` files (the persistent embedding cache): a corpus of tens of millions of
-passages is scored in constant memory. With ``chunk_size=None`` the whole pool is one chunk (the in-memory path);
-any chunk size gives exactly the same ranks (``tests/test_scoring.py``). Ties are broken by pool position.
+So :func:`rank_pool` holds one ``(query block × chunk)`` score block at a time, and the pool may be a :class:`Pool`
+of :class:`Rows`: in-memory arrays, memory-mapped ``.npy`` files, or :class:`LazyRows` — rows picked from the
+persistent embedding cache's memory-mapped shards, which is what the tasks get when the cache is on
+(:mod:`hybrid_bench.tasks.encoding`). Scoring then holds, besides the queries (in memory: ``n_queries × dim``),
+one chunk of document rows (float32 and float64 copies), one ``query_block × chunk`` score block, the relevant
+documents' rows of one query block, and per query the ranks and the running top ``k``: nothing that grows with the
+pool. With ``chunk_size=None`` the chunk is sized to :data:`BLOCK_CELLS` scores; any chunk size gives exactly the
+same ranks (``tests/test_scoring.py``). Ties are broken by pool position.
 
 Imports numpy only.
 """

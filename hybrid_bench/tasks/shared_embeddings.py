@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from datasets import Dataset
 from mteb.types import PromptType
 
@@ -61,8 +62,10 @@ class SharedDocumentEncoder:
         # mteb's prepared corpus rows keep the original text as "body" and the title (when there is one) as "title"
         titles = [t or "" for t in rows["title"]] if "title" in rows.column_names else None
         raw = texts_dataset(rows["id"], rows["body"], titles)
-        return embed(self.encoder, raw, group=self.group, prompt_type=PromptType.document,
-                     task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset, encode_kwargs=kwargs)
+        # mteb holds the rows of its corpus chunk in memory anyway: read them out of the (possibly stored) cache
+        return np.asarray(embed(self.encoder, raw, group=self.group, prompt_type=PromptType.document,
+                                task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset,
+                                encode_kwargs=kwargs))
 
     def similarity(self, embeddings1: Any, embeddings2: Any) -> Any:  # noqa: ANN401
         return self.encoder.similarity(embeddings1, embeddings2)
