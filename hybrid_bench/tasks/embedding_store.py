@@ -106,13 +106,15 @@ class _KeyIndex:
         """The packed location of each digest, ``-1`` where it is not stored."""
         out = np.full(len(digests), -1, dtype=np.int64)
         for keys, values in self._runs:
+            if not len(keys):
+                continue
             pos = np.searchsorted(keys, digests).clip(max=len(keys) - 1)
             hit = (keys[pos] == digests) & (out < 0)
             out[hit] = values[pos[hit]]
         return out
 
     def drop(self, shard: int) -> None:
-        self._runs = [(k[keep], v[keep]) for k, v in self._runs for keep in [(v >> 32) != shard]]
+        self._runs = [(k[keep], v[keep]) for k, v in self._runs for keep in [(v >> 32) != shard] if keep.any()]
 
 
 def digests(keys: Sequence[str]) -> npt.NDArray[np.bytes_]:

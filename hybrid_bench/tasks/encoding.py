@@ -32,7 +32,7 @@ from mteb.types import PromptType
 
 from hybrid_bench.display import count_encoded
 from hybrid_bench.tasks.embedding_store import EmbeddingStore, text_key
-from hybrid_bench.tasks.scoring import LazyRows
+from hybrid_bench.tasks.scoring import LazyRows, Rows
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +103,6 @@ def texts_dataset(ids: Sequence[str], texts: Sequence[str], titles: Sequence[str
 #: texts sent to the model per call, and rows per stored shard, when the persistent cache is on (``encode_chunk``)
 ENCODE_CHUNK = 1 << 14
 
-Embeddings = npt.NDArray[np.float32] | LazyRows
-
 
 class EmbeddingCache:
     """Embeddings of one model, keyed by (cache group, prompt type, title, text).
@@ -144,7 +142,7 @@ class EmbeddingCache:
         hf_subset: str,
         encode_kwargs: dict[str, Any],
         encode_chunk: int | None = None,
-    ) -> Embeddings:
+    ) -> Rows:
         """Embeddings for every row of ``dataset``, encoding only rows not cached yet (see the class docstring)."""
         encode = dict(prompt_type=prompt_type, task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset,
                       encode_kwargs=encode_kwargs)
@@ -244,7 +242,7 @@ def use_persistent_cache(enabled: bool) -> None:
 
 def embed(model: Any, dataset: Dataset, *, group: str, prompt_type: PromptType,  # noqa: ANN401
           task_metadata: TaskMetadata, hf_split: str, hf_subset: str, encode_kwargs: dict[str, Any],
-          encode_chunk: int | None = None) -> Embeddings:
+          encode_chunk: int | None = None) -> Rows:
     """Embeddings of every row of ``dataset`` through ``model``'s cache (see :class:`EmbeddingCache`): a
     :class:`~hybrid_bench.tasks.scoring.LazyRows` over the persistent cache, or an in-memory array without it."""
     return cache_for(model).get_or_encode(

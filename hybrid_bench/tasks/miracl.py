@@ -79,7 +79,7 @@ from hybrid_bench.data.mirrors import Mirror, apply_mirrors_to_task
 from hybrid_bench.errors import DataError
 from hybrid_bench.tasks import metrics
 from hybrid_bench.tasks.descriptive_stats import HybridTaskMetadata
-from hybrid_bench.tasks.encoding import Embeddings, embed, similarity_name
+from hybrid_bench.tasks.encoding import embed, similarity_name
 from hybrid_bench.tasks.miracl_pools import (
     ALL_AVAILABLE,
     DEFAULT_LANGUAGE_POOLS,
@@ -92,7 +92,7 @@ from hybrid_bench.tasks.miracl_pools import (
     subset_parts,
 )
 from hybrid_bench.tasks.predictions import write_per_query
-from hybrid_bench.tasks.scoring import Pool, rank_pool
+from hybrid_bench.tasks.scoring import Pool, Rows, rank_pool
 
 logger = logging.getLogger(__name__)
 
@@ -235,7 +235,7 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
 
     # -- evaluation: mteb's AbsTask.evaluate calls _evaluate_subset once per subset -----------------------------
     def _embed(self, model: Any, rows: Dataset, prompt_type: PromptType, lang: str, split: str,
-               encode_kwargs: dict[str, Any], timer: TimingStack) -> Embeddings:
+               encode_kwargs: dict[str, Any], timer: TimingStack) -> Rows:
         with timer(f"Encoding {prompt_type.value}s", split=split, subset=lang):
             return embed(model, rows, group=self.embedding_group, prompt_type=prompt_type, task_metadata=ENCODE_AS,
                          hf_split=split, hf_subset=lang, encode_kwargs=encode_kwargs, encode_chunk=self.encode_chunk)

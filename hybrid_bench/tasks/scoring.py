@@ -9,7 +9,7 @@ bias) and, for foreign intrusion@10, the ``k`` best documents. Both can be compu
 * the top ``k`` is a running merge of each chunk's best (:func:`~hybrid_bench.tasks.metrics.merge_top_k`).
 
 So :func:`rank_pool` holds one ``(query block × chunk)`` score block at a time, and the pool may be a :class:`Pool`
-of :class:`Rows`: in-memory arrays, memory-mapped ``.npy`` files, or :class:`LazyRows` — rows picked from the
+of :data:`Rows`: in-memory arrays, memory-mapped ``.npy`` files, or :class:`LazyRows` — rows picked from the
 persistent embedding cache's memory-mapped shards, which is what the tasks get when the cache is on
 (:mod:`hybrid_bench.tasks.encoding`). Scoring then holds, besides the queries (in memory: ``n_queries × dim``),
 one chunk of document rows (float32 and float64 copies), one ``query_block × chunk`` score block, the relevant
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -40,19 +39,6 @@ __all__ = ["SIMILARITIES", "LazyRows", "Pool", "Ranking", "Rows", "rank_pool", "
 SIMILARITIES = ("cosine", "dot")
 #: default bound on one score block, in float32 cells (64 MB)
 BLOCK_CELLS = 1 << 24
-
-
-@runtime_checkable
-class Rows(Protocol):
-    """What a :class:`Pool` part must offer: ``shape`` ``(n, dim)`` and float32 rows for a slice or an index array.
-
-    A numpy array (in memory or memory-mapped) and a :class:`LazyRows` are both.
-    """
-
-    @property
-    def shape(self) -> tuple[int, ...]: ...
-
-    def __getitem__(self, index: slice | IntArray) -> FloatArray: ...
 
 
 class LazyRows:
@@ -111,12 +97,17 @@ class LazyRows:
         return out
 
 
+#: what a :class:`Pool` part may be: an array (in memory or memory-mapped) or a :class:`LazyRows`
+Rows = npt.NDArray[np.float32] | LazyRows
+
+
 class Pool:
-    """Rows of several :class:`Rows` parts (arrays, memory-mapped arrays, :class:`LazyRows`) seen as one pool,
-    without copying them."""
+    """Rows of several parts (arrays, memory-mapped arrays, :class:`LazyRows`) seen as one pool, without copying
+    them; anything else is converted to an array."""
 
     def __init__(self, parts: Sequence[Rows | npt.ArrayLike]) -> None:
-        self.parts: list[Rows] = [p if isinstance(p, Rows) else np.asarray(p, dtype=np.float32) for p in parts]
+        self.parts: list[Rows] = [p if isinstance(p, np.ndarray | LazyRows) else np.asarray(p, dtype=np.float32)
+                                  for p in parts]
         dims = {p.shape[1] for p in self.parts if p.shape[0]}
         if len(dims) > 1:
             raise ValueError(f"pool parts have different embedding sizes {sorted(dims)}")
