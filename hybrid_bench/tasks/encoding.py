@@ -154,8 +154,7 @@ class EmbeddingCache:
         if (group, prompt_type.value) in views:  # the same dataset object again (a MIRACL corpus in every pool)
             return views[(group, prompt_type.value)]
         store, step = self.store, encode_chunk or ENCODE_CHUNK
-        shards: list[npt.NDArray[np.int64]] = []
-        rows: list[npt.NDArray[np.int64]] = []
+        runs: list[tuple[npt.NDArray[np.int64], ...]] = []  # per slice: runs of consecutive rows of one shard
         spill: list[npt.NDArray[np.float32]] = []  # slices whose shard could not be written
         for start in range(0, len(dataset), step):
             piece = dataset.select(range(start, min(start + step, len(dataset))))
@@ -173,9 +172,8 @@ class EmbeddingCache:
                 held = np.flatnonzero(shard < 0)
                 spill.append(np.stack([self._memory[keys[i]] for i in held.tolist()]))
                 shard[held], row[held] = -len(spill), np.arange(len(held))
-            shards.append(shard)
-            rows.append(row)
-        view = _view(store, shards, rows, spill)
+            runs.append(LazyRows.runs(shard, row))
+        view = _view(store, runs, spill)
         views[(group, prompt_type.value)] = view
         return view
 
@@ -201,15 +199,15 @@ def _keys(dataset: Dataset, group: str, prompt_type: PromptType) -> list[str]:
     return [text_key(group, prompt_type.value, t or "", x) for t, x in zip(titles, dataset["text"])]
 
 
-def _view(store: EmbeddingStore, shards: list[npt.NDArray[np.int64]], rows: list[npt.NDArray[np.int64]],
+def _view(store: EmbeddingStore, runs: list[tuple[npt.NDArray[np.int64], ...]],
           spill: list[npt.NDArray[np.float32]]) -> LazyRows:
-    """The :class:`LazyRows` of per-slice ``(shard number, row)`` locations (negative shard ``-j``: ``spill[j-1]``)."""
-    shard = np.concatenate(shards) if shards else np.zeros(0, dtype=np.int64)
-    row = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
+    """The :class:`LazyRows` of per-slice runs ``(shard number, first row, length)`` (shard ``-j``: ``spill[j-1]``)."""
+    empty = np.zeros(0, dtype=np.int64)
+    shard, start, length = (np.concatenate(column) for column in zip(*runs)) if runs else (empty, empty, empty)
     numbers = np.unique(shard)
     sources = [spill[-n - 1] if n < 0 else store.array(int(n)) for n in numbers.tolist()]
     dims = {a.shape[1] for a in sources if a is not None and a.shape[0]}
-    return LazyRows.from_locations(sources, np.searchsorted(numbers, shard), row, dims.pop() if dims else 0)
+    return LazyRows.from_runs(sources, np.searchsorted(numbers, shard), start, length, dims.pop() if dims else 0)
 
 
 _CACHES: "weakref.WeakKeyDictionary[Any, EmbeddingCache]" = weakref.WeakKeyDictionary()

@@ -57,15 +57,26 @@ class LazyRows:
         self.shape = (int(offsets[-1]), dim)
         self.dtype = np.dtype(np.float32)
 
+    @staticmethod
+    def runs(source: IntArray, row: IntArray) -> tuple[IntArray, IntArray, IntArray]:
+        """``(source, first row, length)`` of each run of consecutive rows of one source in ``(source[i], row[i])``."""
+        new_run = np.ones(len(row), dtype=bool)
+        new_run[1:] = (source[1:] != source[:-1]) | (row[1:] != row[:-1] + 1)
+        first = np.flatnonzero(new_run)
+        return source[first].astype(np.int64), row[first].astype(np.int64), np.diff(np.append(first, len(row)))
+
+    @classmethod
+    def from_runs(cls, sources: Sequence[npt.NDArray[np.float32]], source_of: IntArray, starts: IntArray,
+                  lengths: IntArray, dim: int) -> LazyRows:
+        """The view of run ``s`` = rows ``starts[s]`` … ``starts[s] + lengths[s] - 1`` of ``sources[source_of[s]]``,
+        runs one after the other."""
+        return cls(sources, source_of, starts, np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64), dim)
+
     @classmethod
     def from_locations(cls, sources: Sequence[npt.NDArray[np.float32]], source: IntArray, row: IntArray,
                        dim: int) -> LazyRows:
         """The view whose row ``i`` is ``sources[source[i]][row[i]]``, stored as runs of consecutive rows."""
-        new_run = np.ones(len(row), dtype=bool)
-        new_run[1:] = (source[1:] != source[:-1]) | (row[1:] != row[:-1] + 1)
-        first = np.flatnonzero(new_run)
-        offsets = np.append(first, len(row)).astype(np.int64)
-        return cls(sources, source[first].astype(np.int64), row[first].astype(np.int64), offsets, dim)
+        return cls.from_runs(sources, *cls.runs(source, row), dim)
 
     def __len__(self) -> int:
         return self.shape[0]
