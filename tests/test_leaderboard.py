@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from PIL import Image
 from leaderboard_synthetic import (LANGS, MIRACL_LANGS, MODELS, N_MIRACL_QUERIES, N_QUESTIONS, PARAGRAPH_SIZE,
                                    build_seeded_results, build_synthetic_results, synthetic_clusters)
 from matplotlib import image
@@ -170,6 +171,8 @@ def test_write_tables_and_plots(board, tmp_path: Path) -> None:  # noqa: ANN001
         pixels = image.imread(png)
         assert pixels.shape[0] > 200 and pixels.shape[1] > 200
         assert pixels[..., :3].std() > 0.05  # not a blank canvas
+        with Image.open(png) as stored:  # a palette image: the page embeds every figure, the folder is committed
+            assert stored.mode == "P"
     readme = (out / "README.md").read_text(encoding="utf-8")
     assert "Table 1" in readme and "plots/language_bias_XQuADRRetrieval.png" in readme
     meta = json.loads((out / "meta.json").read_text(encoding="utf-8"))

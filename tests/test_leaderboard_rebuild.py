@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "leaderboards" / "reproduce-full-results"
 COMMITTED = ROOT / "leaderboards" / "reproduce-full"
 IDENTICAL = ("table1_map.csv", "table2_language_bias.csv", "per_language_MIRACLCrossLingualRetrieval.csv",
-             "scores_long.csv")
+             "scores_long.csv.gz")
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import os
@@ -40,6 +41,17 @@ logger = logging.getLogger(__name__)
 
 _VERSIONED = ("hybrid-bench", "mteb", "sentence-transformers", "torch", "numpy", "scipy", "pandas", "pytrec-eval-terrier",
               "matplotlib")
+
+#: every score of every result, one row per (model, task, subset, metric): gzip-compressed (10 models' rows are
+#: megabytes of CSV; the folder is committed), written reproducibly (no timestamp or name in the gzip header)
+SCORES_LONG = "scores_long.csv.gz"
+
+
+def write_gzip_text(path: Path, text: str) -> None:
+    """``text`` as UTF-8, gzip-compressed, with the same bytes for the same text (``pd.read_csv`` reads it)."""
+    with path.open("wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as packed:
+        packed.write(text.encode("utf-8"))
+
 
 METHOD_TEXT = """\
 **How to read the comparisons.** Each row is a difference `model − baseline` of one cell of the tables above,
@@ -141,7 +153,7 @@ class Leaderboard:
                 (tmp / f"{name}.md").write_text(self.markdown(name) + "\n", encoding="utf-8")
                 html = frame.to_html(na_rep="–", border=0, index=not isinstance(frame.index, pd.RangeIndex))
                 (tmp / f"{name}.html").write_text(html, encoding="utf-8")
-            self.results.to_csv(tmp / "scores_long.csv", index=False)
+            write_gzip_text(tmp / SCORES_LONG, self.results.to_csv(index=False))
             if not self.per_query.empty:
                 used = [JSON_TO_PER_QUERY.get(c.metric, c.metric) for c in self.cells]
                 write_per_query(self.per_query, tmp / PER_QUERY_DIR, metrics=used)
