@@ -27,6 +27,11 @@ _ITEM, _QLANG, _PLANG, _POS, _NEG = range(len(LABEL_FIELDS))
 BATCH_KINDS = ("mono", "cross", "mixed")
 
 
+def _distributed() -> bool:
+    """Whether a process group is up: one process has nothing to gather (and sentence-transformers warns if asked)."""
+    return torch.distributed.is_available() and torch.distributed.is_initialized()
+
+
 class HybridInfoNCELoss(nn.Module):
     def __init__(
         self,
@@ -142,7 +147,7 @@ class HybridInfoNCELoss(nn.Module):
         labels = self._check_labels(labels, batch_size, len(docs))
         masked = labels is not None and self.mask_parallel
         all_queries, all_docs, all_labels, offset = queries, docs, labels, 0
-        if self.gather_across_devices:
+        if self.gather_across_devices and _distributed():
             # this rank's queries against every rank's passages; gradients flow back to the owning rank
             all_queries = all_gather_with_grad(queries)
             all_docs = [all_gather_with_grad(doc) for doc in docs]
