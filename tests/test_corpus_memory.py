@@ -4,11 +4,13 @@ and still gives exactly the in-memory scores."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import platformdirs
 import pytest
 
 from fake_models import CountingEncoder
@@ -19,6 +21,9 @@ from hybrid_bench.tasks.lareqa import XQuADRHeldOutRetrieval, XQuADRRetrieval
 from hybrid_bench.tasks.miracl import MIRACLCrossLingualRetrieval
 from hybrid_bench.tasks.miracl_pools import QUERY_LANGUAGE_ONLY, cross_lingual_metadata
 from hybrid_bench.tasks.scoring import LazyRows, Pool
+
+
+_USER_MODELS = Path(os.environ.get("HYBRID_BENCH_HOME") or platformdirs.user_cache_dir("hybrid_bench")) / "models"
 
 
 class _SwYoPool(MIRACLCrossLingualRetrieval):
@@ -105,6 +110,30 @@ def test_lareqa_group_is_encoded_once_in_slices_and_scores_as_in_memory(shared_d
     # the held-out variant shares the embedding group: its texts (a subset of the full pool's) are all stored
     held_out = _evaluate(task(XQuADRHeldOutRetrieval, chunk_size=5, encode_chunk=64), model, "test")
     assert held_out == reference[XQuADRHeldOutRetrieval] and model.texts_encoded == first
+
+
+def test_me5_small_scores_the_same_encoded_in_slices_into_the_store(shared_data: Path, in_memory: None) -> None:
+    """The base model, built as me5-small is: its texts encoded 7 per call into the store give the scores of one
+    call per dataset held in memory (batches differ; fp32 embeddings of a text do not depend on its batch here)."""
+    from hybrid_bench.evaluation import load_model
+    from hybrid_bench.models.me5_small import me5_small_path
+
+    home = Path(os.environ["HYBRID_BENCH_HOME"])
+    if (_USER_MODELS / "me5-small").is_dir():  # the built base model, read-only (else built on first use)
+        (home / "models").mkdir(parents=True, exist_ok=True)
+        (home / "models" / "me5-small").symlink_to(_USER_MODELS / "me5-small")
+    path = str(me5_small_path())
+
+    def task(**kwargs: Any) -> Any:  # noqa: ANN401
+        out = XQuADRRetrieval(data_dir=shared_data, **kwargs).filter_languages(None, hf_subsets=["deu-pool"])
+        out.set_sample(languages=["de", "en"], max_queries=20, max_candidates=60)
+        return out
+
+    reference = _evaluate(task(), load_model(path), "test")
+    encoding.use_persistent_cache(True)
+    model = load_model(path)
+    assert _evaluate(task(chunk_size=5, encode_chunk=7), model, "test") == reference
+    assert encoding.cache_for(model)._memory == {} and encoding.cache_for(model).encoded_texts > 7
 
 
 def test_lazy_rows_gather_exactly_the_rows_they_point_at() -> None:
