@@ -26,7 +26,8 @@ def test_never_a_translation_or_same_item_passage(tiny_model_dir: Path, mode: st
             assert text.negative.startswith(f"{lang} ")  # a passage of the record's language
 
 
-def test_cli_writes_training_data(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_cli_writes_training_data(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  capfd: pytest.CaptureFixture[str]):
     from hybrid_bench.cli import main
 
     source = tmp_path / "train.jsonl"
@@ -34,6 +35,9 @@ def test_cli_writes_training_data(tiny_model_dir: Path, tmp_path: Path, monkeypa
     out = tmp_path / "train.neg.jsonl"
     assert main(["mine-negatives", "--data", str(source), "--model", str(tiny_model_dir), "--mode", "cross",
                  "--output", str(out)]) == 0
+    shown = capfd.readouterr()
+    # one bar over the languages; sentence-transformers' per-encode "Batches" bars stay quiet unless -v
+    assert "mining negatives" in shown.err and "Batches" not in shown.err + shown.out
     corpus = load_parallel_data(str(out))
     assert corpus.has_negatives and len(corpus) == 12
     assert "negative" in corpus.to_dataset().column_names

@@ -50,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
         raise HybridBenchError(f"{args.output} already exists; pass --overwrite to replace it")
     corpus = load_parallel_data(args.data, languages=args.languages, data_dir=args.data_dir)
     model = load_base_model(resolve_base(args.model))
-    mined = mine_negatives(corpus, model, mode=args.mode, candidates=args.candidates, seed=args.seed)
+    mined = mine_negatives(corpus, model, mode=args.mode, candidates=args.candidates, seed=args.seed,
+                           show_progress_bar=args.verbose, progress=True)
     print(mined.save(args.output, overwrite=args.overwrite))
     return 0

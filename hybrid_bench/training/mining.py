@@ -33,6 +33,25 @@ def _other_language(item_id: str, lang: str, langs: list[str], seed: int) -> str
     return others[int.from_bytes(digest[:8], "little") % len(others)]
 
 
+class _QuietEncoding:
+    """``model`` with its ``encode_query`` / ``encode_document`` bars off (``mine_hard_negatives`` passes
+    ``show_progress_bar=True`` to them whatever the caller wants); every other attribute is the model's."""
+
+    def __init__(self, model: Any) -> None:  # noqa: ANN401 -- a SentenceTransformer
+        self._model = model
+
+    def encode_query(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        return self._model.encode_query(*args, **{**kwargs, "show_progress_bar": False})
+
+    def encode_document(self, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401
+        return self._model.encode_document(*args, **{**kwargs, "show_progress_bar": False})
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+        if name == "_model":
+            raise AttributeError(name)
+        return getattr(self._model, name)
+
+
 def mine_negatives(
     corpus: ParallelCorpus,
     model: Any,
@@ -41,6 +60,8 @@ def mine_negatives(
     candidates: int = 10,
     seed: int = 0,
     batch_size: int = 32,
+    show_progress_bar: bool = False,
+    progress: bool = False,
 ) -> ParallelCorpus:
     """A copy of ``corpus`` whose every record has a mined hard ``negative`` (replacing any it had).
 
@@ -53,19 +74,23 @@ def mine_negatives(
             one is taken.
         seed: Chooses the query language of ``"cross"``.
         batch_size: Encoding batch size.
+        show_progress_bar: Show the encoding bars (``mine_hard_negatives`` always asks the model for them; here they
+            are off unless asked, as every library bar under a hybrid-bench command).
+        progress: One bar over the languages (what ``hybrid-bench mine-negatives`` shows).
 
     Raises:
         DataError: A record has no allowed passage among its ``candidates`` best (raise ``candidates``).
     """
     from datasets import Dataset
     from sentence_transformers.util import mine_hard_negatives
+    from tqdm.auto import tqdm
 
     prompts = getattr(model, "prompts", None) or {}
     records = [dict(r) for r in corpus.to_records()]
     by_item: dict[str, dict[str, dict[str, str]]] = {}
     for record in records:
         by_item.setdefault(record["id"], {})[record["lang"]] = record
-    for lang in corpus.languages:
+    for lang in tqdm(corpus.languages, desc="mining negatives", unit="language", disable=not progress):
         rows = [r for r in records if r["lang"] == lang]
         passages = sorted({r["positive"] for r in rows})
         queries = []
@@ -75,7 +100,7 @@ def mine_negatives(
             queries.append(by_item[r["id"]][use]["query"])
         mined = mine_hard_negatives(
             Dataset.from_dict({"query": queries, "positive": [r["positive"] for r in rows]}),
-            model, corpus=passages, num_negatives=min(candidates, max(1, len(passages) - 1)),
+            model if show_progress_bar else _QuietEncoding(model), corpus=passages, num_negatives=min(candidates, max(1, len(passages) - 1)),
             output_format="labeled-list", query_prompt=prompts.get("query"),
             corpus_prompt=prompts.get("document") or prompts.get("passage"), batch_size=batch_size, verbose=False,
         )
