@@ -246,6 +246,23 @@ def test_mono_and_cross_strategies_train_only_their_batch_type(base_dir: Path, c
         assert result.record["alpha"] == {"mono": 1.0, "cross": 0.0}[strategy]
 
 
+def test_quiet_training_draws_no_bar_and_warns_of_nothing(base_dir: Path, corpus_file: Path,
+                                                          capfd: pytest.CaptureFixture[str],
+                                                          caplog: pytest.LogCaptureFixture):
+    """What ``reproduce`` calls: its own bar is the only one, and "resume when you can" finding nothing is no news."""
+    config = TrainConfig(base=str(base_dir), data=str(corpus_file), steps=3, logging_steps=1, save_steps=100, **TINY)
+    with caplog.at_level(logging.INFO, logger="hybrid_bench"):
+        result = train_model(config, "tiny-quiet", resume=True, quiet=True)
+    shown = capfd.readouterr()
+    assert result.global_step == 3 and shown.out == ""
+    # no bar of the trainer's (steps) or of its model-card callback; model loading / saving bars are the
+    # libraries' own, switched off by the CLI for the whole process (hybrid_bench.display.configure)
+    assert "/3 [" not in shown.err and "Computing widget examples" not in shown.err, shown.err
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.records
+    assert any("no earlier run" in r.getMessage() for r in caplog.records)  # said, as detail
+    assert json.loads((result.path / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+
+
 def test_bf16_trains_on_cpu(base_dir: Path, corpus_file: Path):
     # transformers refuses bf16=True on a machine without a bf16 GPU unless use_cpu is set
     config = TrainConfig(base=str(base_dir), data=str(corpus_file), steps=3, bf16=True, logging_steps=1,

@@ -29,14 +29,17 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
 import re
 import shutil
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 from hybrid_bench import paths
 from hybrid_bench.errors import HybridBenchError
@@ -128,7 +131,8 @@ def train_model(
         raise HybridBenchError(f"model {out!r} already exists at {target}; pass --overwrite to replace it")
     ckpt_dir = checkpoint_dir(out)
     main_process = _launch_rank() == 0
-    resume_from = _prepare_checkpoints(ckpt_dir, config, resume=resume, overwrite=overwrite, main_process=main_process)
+    resume_from = _prepare_checkpoints(ckpt_dir, config, resume=resume, overwrite=overwrite, main_process=main_process,
+                                      quiet=quiet)
 
     # heavy imports only once the cheap checks passed
     from sentence_transformers import SentenceTransformerTrainer
@@ -199,6 +203,8 @@ def train_model(
     )
     previous = read_run_record(resume_from)["wall_time_s"] if resume_from else 0.0
     clock = WallClockCallback(previous)
+    if quiet:  # the trainer's model-card callback would draw a bar of its own for the card's widget examples
+        _widget_examples_without_a_bar(model, train_dataset)
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train_dataset, loss=loss,
         callbacks=[HybridLossCallback(loss), BatchLogCallback(loss, corpus.languages),
@@ -267,8 +273,19 @@ def _launch_rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
+def _widget_examples_without_a_bar(model: Any, dataset: Any) -> None:  # noqa: ANN401
+    """Fill the model card's widget examples as sentence-transformers' trainer would, but without its tqdm bar
+    (``set_widget_examples`` draws one unconditionally; with examples set, the trainer's callback skips it)."""
+    from sentence_transformers.base import model_card
+
+    bar = getattr(model_card, "tqdm", None)
+    with mock.patch.object(model_card, "tqdm", functools.partial(bar, disable=True)) if bar else nullcontext():
+        model.model_card_data.set_widget_examples(dataset)
+
+
 def _prepare_checkpoints(
-    ckpt_dir: Path, config: TrainConfig, *, resume: bool, overwrite: bool, main_process: bool = True
+    ckpt_dir: Path, config: TrainConfig, *, resume: bool, overwrite: bool, main_process: bool = True,
+    quiet: bool = False,
 ) -> Path | None:
     """Check the checkpoint folder against the request; return the checkpoint to resume from, if any.
 
@@ -290,7 +307,9 @@ def _prepare_checkpoints(
         return None
     config_file = ckpt_dir / RUN_CONFIG
     if not config_file.is_file():
-        logger.warning("--resume: no earlier run in %s; starting from scratch", ckpt_dir)
+        # a warning for a user who asked to resume; a caller that always resumes when it can (reproduce) is quiet
+        logger.log(logging.INFO if quiet else logging.WARNING, "--resume: no earlier run in %s; starting from scratch",
+                   ckpt_dir)
         return _prepare_checkpoints(ckpt_dir, config, resume=False, overwrite=True)
     saved = json.loads(config_file.read_text(encoding="utf-8"))
     if diff := {k: (saved.get(k), v) for k, v in config.to_dict().items() if saved.get(k) != v}:
