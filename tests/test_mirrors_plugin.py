@@ -62,3 +62,19 @@ def test_pool_task_checks_its_own_configs(monkeypatch: pytest.MonkeyPatch):
     task = cls().filter_languages(["swa"])
     assert mirrors.required_configs(task) == {s: ["sw-corpus", "sw-queries", "sw-qrels"] for s in ("sw-mono", "sw-all")}
     assert mirrors.apply_mirrors_to_task(task) is True  # would raise "no data for ... sw-all" if configs were guessed
+
+
+def test_mirror_use_is_announced_once_per_task_and_data(monkeypatch: pytest.MonkeyPatch,
+                                                        caplog: pytest.LogCaptureFixture):
+    """reproduce builds each MIRACL task once per model: the warning is said once, and again for other data."""
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(mirrors, "_WARNED", set())
+    task = SimpleNamespace(metadata=SimpleNamespace(name="MIRACLRetrieval"))
+    mirror = SimpleNamespace(folder=Path("m"), repo_id="mteb/MIRACLRetrieval", revision="mirror:m@000000000000")
+    with caplog.at_level("WARNING", logger=mirrors.__name__):
+        for _ in range(3):
+            mirrors._log_use(task, mirror)
+        mirrors._log_use(task, SimpleNamespace(**{**vars(mirror), "revision": "mirror:m@111111111111"}))
+    said = [r.getMessage() for r in caplog.records if "using local mirror" in r.getMessage()]
+    assert len(said) == 2 and "not comparable to official runs" in said[0] and "111111111111" in said[1]

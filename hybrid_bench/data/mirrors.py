@@ -78,6 +78,7 @@ logger = logging.getLogger(__name__)
 
 MIRRORS_ENV = "HYBRID_BENCH_MIRRORS"
 _NOT_COMPARABLE = "results are not comparable to official runs"
+_WARNED: set[tuple[str, str]] = set()  # (task, mirror revision) already announced by this process
 
 
 def mirror_file() -> Path:
@@ -236,6 +237,12 @@ def _check_subsets(task: AbsTask, mirror: Mirror) -> None:
 
 
 def _log_use(task: AbsTask, mirror: Mirror) -> None:
+    """Warn that ``task`` runs on ``mirror``: once per process and (task, mirror revision); a run that builds the task
+    for many models (``reproduce``) says it once, and again only if the data changes."""
+    key = (task.metadata.name, mirror.revision)
+    if key in _WARNED:
+        return
+    _WARNED.add(key)
     logger.warning(
         "%s: using local mirror %s for %s (dataset revision %s) - %s",
         task.metadata.name,
