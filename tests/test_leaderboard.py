@@ -239,6 +239,22 @@ def test_default_pairs_come_from_roles_not_names() -> None:
         arms.group_arms({**roles, "m-1b": arms.Role("mono", 1.0, 1, "me5-small")})
 
 
+def test_models_trained_on_other_data_are_arms_of_their_own(tmp_path: Path) -> None:
+    """hybrid with mined hard negatives vs hybrid without: same strategy, α and seed, another recipe."""
+    records = tmp_path / arms.TRAINING_RECORDS_DIR
+    records.mkdir()
+    config = {"strategy": "hybrid", "alpha": 0.5, "seed": 42, "data": "xquad-r-train", "steps": 300, "save_steps": 100}
+    for label, changes in (("hybrid", {}), ("hybrid-mined", {"data": "mined.jsonl"}),
+                           ("hybrid-seed43", {"seed": 43, "save_steps": 50})):
+        record = {"strategy": "hybrid", "alpha": 0.5, "seed": changes.get("seed", 42), "base": "me5-small",
+                  "config": {**config, **changes}}
+        (records / f"{label}.json").write_text(json.dumps(record), encoding="utf-8")
+    roles = arms.read_roles(["hybrid", "hybrid-mined", "hybrid-seed43"], tmp_path)
+    found = {a.name: a.labels for a in arms.group_arms(roles)}
+    # another seed (and another checkpoint interval) is the same arm; other data is not
+    assert found == {"hybrid": ("hybrid", "hybrid-seed43"), "hybrid-mined": ("hybrid-mined",)}
+
+
 @pytest.mark.parametrize("stem", ["language_bias_XQuADRRetrieval", "MIRACLRetrieval_ndcg_at_10"])
 def test_bar_plots_carry_bootstrap_error_bars(board, stem: str) -> None:  # noqa: ANN001
     ax = board.figures[stem].axes[0]

@@ -2,7 +2,7 @@
 
 A training *seed* is a level of the experiment (issue: "one seed" is not a result): ``reproduce --seeds 3`` trains
 mono, cross and hybrid three times each, with identical data, steps and batch size. The leaderboard groups those
-models into **arms** — (base, strategy, α) — and reports each arm's mean over seeds with the seed-to-seed spread,
+models into **arms** — (base, strategy, α, the other training settings) — and reports each arm's mean over seeds with the seed-to-seed spread,
 and compares arms seed by seed (the hierarchical bootstrap of :mod:`hybrid_bench.leaderboard.stats`).
 
 Who a model is (strategy, α, seed, base) is read from its **training record** (``hybrid_bench_training.json``,
@@ -52,6 +52,20 @@ class Role:
     alpha: float | None
     seed: int | None
     base: str | None
+    #: the rest of the training settings (data, steps, batch size, ... - all but the seed and run control), as
+    #: canonical JSON; models that differ here are different arms even at one strategy, α and seed
+    recipe: str | None = None
+
+
+#: training settings that do not make another arm: the seed is the arm's level, the rest only control the run
+_NOT_RECIPE = frozenset({"seed", "save_steps", "logging_steps"})
+
+
+def _recipe(record: Mapping[str, object]) -> str | None:
+    config = record.get("config")
+    if not isinstance(config, Mapping):
+        return None
+    return json.dumps({k: v for k, v in config.items() if k not in _NOT_RECIPE}, sort_keys=True, default=str)
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,7 @@ def _role_from_record(record: Mapping[str, object], source: object) -> Role:
                         file=source)
     alpha, seed = record.get("alpha"), record.get("seed")
     return Role(str(strategy), float(alpha) if isinstance(alpha, (int, float)) else None,  # type: ignore[arg-type]
-                int(seed) if isinstance(seed, int) else None, str(record.get("base") or "") or None)
+                int(seed) if isinstance(seed, int) else None, str(record.get("base") or "") or None, _recipe(record))
 
 
 def read_roles(labels: Sequence[str], results_dir: str | os.PathLike[str] | None = None) -> dict[str, Role]:
@@ -104,14 +118,15 @@ def read_roles(labels: Sequence[str], results_dir: str | os.PathLike[str] | None
         except (ModelNotFoundError, DataError):
             roles[label] = Role(None, None, None, None)
             continue
-        seed = None
+        seed, recipe = None, None
         try:
             record = json.loads((paths.models_dir() / label / TRAINING_RECORD).read_text(encoding="utf-8"))
             seed = record.get("seed") if isinstance(record.get("seed"), int) else None
+            recipe = _recipe(record) if isinstance(record, dict) else None
         except (OSError, ValueError):
             pass
         roles[label] = Role(entry.strategy, entry.alpha if entry.strategy == "hybrid" else None, seed,
-                            entry.base if entry.strategy else None)
+                            entry.base if entry.strategy else None, recipe)
     return roles
 
 
@@ -121,15 +136,18 @@ def group_arms(roles: Mapping[str, Role]) -> list[Arm]:
     An arm is named by the label of its first-seed model: ``reproduce`` gives that model the plain name
     (``hybrid-me5-small``; the other seeds add ``-seed43``, ...), and a one-seed leaderboard reads as before.
 
+    Models of one (base, strategy, α) trained with other settings (e.g. other data, such as mined negatives) are
+    arms of their own.
+
     Raises:
         DataError: two models of one arm share a seed (the same training twice).
     """
     grouped: dict[tuple[object, ...], list[tuple[int | None, str]]] = {}
     for label, role in roles.items():
-        key = (role.strategy, role.alpha, role.base) if role.strategy else (None, None, label)
+        key = (role.strategy, role.alpha, role.base, role.recipe) if role.strategy else (None, None, label, None)
         grouped.setdefault(key, []).append((role.seed, label))
     arms = []
-    for (strategy, alpha, base), members in grouped.items():
+    for (strategy, alpha, base, _), members in grouped.items():
         members.sort(key=lambda m: (m[0] is None, m[0] or 0, m[1]))
         seeds = [s for s, _ in members]
         if len(members) > 1 and len(set(seeds)) < len(seeds):
