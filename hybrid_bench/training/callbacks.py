@@ -127,7 +127,13 @@ class WallClockCallback(TrainerCallback):
         self._start = time.monotonic()
 
     def on_save(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+        import torch
+
         folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+        if torch.distributed.is_available() and torch.distributed.is_initialized():
+            # every rank writes its own files into the checkpoint (rng_state_<rank>.pth): wait for all of them before
+            # the run record marks it complete, or a kill in between resumes a rank with fresh dropout randomness
+            torch.distributed.barrier()
         if not folder.is_dir() or not state.is_world_process_zero:
             return
         write_run_record(folder, state.global_step, self.elapsed)
