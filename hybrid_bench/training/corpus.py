@@ -31,12 +31,12 @@ Items may cover different subsets of the languages. Bad records (a missing or un
 
 **The training dataset** — :meth:`ParallelCorpus.to_dataset` materialises one row for every (item, query language,
 passage language) the item has, with the text columns ``anchor``, ``positive`` (and ``negative``) that every
-sentence-transformers loss understands, plus a ``label`` column of :data:`LABEL_FIELDS` integers. Why ``label``:
-sentence-transformers tokenizes every other column as one more text input (an extra ``lang`` column would silently
-become hard negatives), but it hands the ``label`` column to the loss untouched as a tensor. So the per-row item,
-languages and passage identities reach :class:`~hybrid_bench.training.sampler.HybridBatchSampler` (which reads the column once)
-and :class:`~hybrid_bench.training.loss.HybridInfoNCELoss` (which gets it with every batch) without a custom
-collator, and ``MultipleNegativesRankingLoss`` simply ignores it.
+sentence-transformers loss understands, plus a ``label`` column of integers (:mod:`hybrid_bench.training.labels`).
+Why ``label``: sentence-transformers tokenizes every other column as one more text input (an extra ``lang`` column
+would silently become hard negatives), but it hands the ``label`` column to the loss untouched as a tensor. So the
+per-row item, languages and passage identities reach :class:`~hybrid_bench.training.sampler.HybridBatchSampler`
+(which reads the column once) and :class:`~hybrid_bench.training.loss.HybridInfoNCELoss` (which gets it with every
+batch) without a custom collator, and ``MultipleNegativesRankingLoss`` simply ignores it.
 
 The loaders (XQuAD-R, files, mMARCO folders) are in :mod:`hybrid_bench.training.parallel_data`.
 
@@ -51,7 +51,6 @@ Example::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -65,6 +64,7 @@ import numpy as np
 
 from hybrid_bench.errors import DataError
 from hybrid_bench.io import atomic_path
+from hybrid_bench.training.labels import LABEL_FIELDS, NO_NEGATIVE, PairLabels, passage_key
 
 if TYPE_CHECKING:
     from datasets import Dataset
@@ -72,34 +72,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FIELDS",
-    "LABEL_FIELDS",
-    "NO_NEGATIVE",
     "REQUIRED_FIELDS",
-    "PairLabels",
     "ParallelCorpus",
     "ParallelItem",
     "ParallelText",
-    "passage_key",
 ]
 
 logger = logging.getLogger(__name__)
 
 REQUIRED_FIELDS: tuple[str, ...] = ("id", "lang", "query", "positive")
 FIELDS: tuple[str, ...] = (*REQUIRED_FIELDS, "negative")
-
-#: The integers of a training row's ``label`` (see :class:`PairLabels`).
-LABEL_FIELDS: tuple[str, ...] = ("item", "query_lang", "passage_lang", "positive_key", "negative_key")
-NO_NEGATIVE = -1  # negative_key of a row without a hard negative; passage keys are never negative
-
-
-def passage_key(lang: str, text: str) -> int:
-    """The identity of a passage: a 63-bit hash of its language and exact text.
-
-    blake2b rather than :func:`hash`, which Python salts per process: DDP ranks and resumed runs must agree.
-    """
-    digest = hashlib.blake2b(f"{lang}\x00{text}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1  # non-negative in int64, never NO_NEGATIVE
-
 
 @dataclass(frozen=True)
 class ParallelText:
@@ -121,36 +103,6 @@ class ParallelItem:
 
     id: str
     texts: Mapping[str, ParallelText]
-
-
-@dataclass(frozen=True)
-class PairLabels:
-    """The ``label`` column of a training dataset, decoded: aligned integer arrays, one entry per row.
-
-    Attributes:
-        item: Item index into :attr:`ParallelCorpus.items`.
-        query_lang: Index of the query's language in :attr:`ParallelCorpus.languages`.
-        passage_lang: Index of the passages' language.
-        positive_key: :func:`passage_key` of the positive.
-        negative_key: :func:`passage_key` of the hard negative, or ``NO_NEGATIVE`` (-1).
-    """
-
-    item: np.ndarray
-    query_lang: np.ndarray
-    passage_lang: np.ndarray
-    positive_key: np.ndarray
-    negative_key: np.ndarray
-
-    @classmethod
-    def from_array(cls, labels: Any) -> PairLabels:
-        """Decode an ``(n, 5)`` integer array or tensor (a batch's ``labels`` or the whole column)."""
-        array = np.asarray(labels.cpu() if hasattr(labels, "cpu") else labels)
-        if array.ndim != 2 or array.shape[1] != len(LABEL_FIELDS):
-            raise ValueError(
-                f"expected labels of shape (n, {len(LABEL_FIELDS)}) holding {LABEL_FIELDS}, got shape {array.shape}; "
-                "build the training dataset with ParallelCorpus.to_dataset()"
-            )
-        return cls(*(array[:, k].astype(np.int64) for k in range(len(LABEL_FIELDS))))
 
 
 class ParallelCorpus:
@@ -358,7 +310,7 @@ class ParallelCorpus:
 
         Returns:
             A :class:`datasets.Dataset` with columns ``anchor``, ``positive`` (, ``negative``), ``label``; the label
-            holds the :data:`LABEL_FIELDS` integers.
+            holds the :data:`~hybrid_bench.training.labels.LABEL_FIELDS` integers.
         """
         from datasets import Dataset, Features, Sequence, Value
 

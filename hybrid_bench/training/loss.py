@@ -17,7 +17,7 @@ from sentence_transformers.sentence_transformer.model import SentenceTransformer
 from sentence_transformers.util import all_gather, all_gather_with_grad, cos_sim, get_rank, similarity_fct_name
 from torch import Tensor, nn
 
-from hybrid_bench.training.corpus import LABEL_FIELDS
+from hybrid_bench.training.labels import LABEL_FIELDS
 
 __all__ = ["HybridInfoNCELoss"]
 

@@ -21,18 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hybrid_bench.errors import DataError
-from hybrid_bench.training import corpus
-from hybrid_bench.training.corpus import (
-    FIELDS,
-    LABEL_FIELDS,
-    NO_NEGATIVE,
-    REQUIRED_FIELDS,
-    PairLabels,
-    ParallelCorpus,
-    ParallelItem,
-    ParallelText,
-    passage_key,
-)
+from hybrid_bench.training import corpus, labels
+from hybrid_bench.training.corpus import FIELDS, REQUIRED_FIELDS, ParallelCorpus, ParallelItem, ParallelText
+from hybrid_bench.training.labels import LABEL_FIELDS, NO_NEGATIVE, PairLabels, passage_key
 from hybrid_bench.training.mmarco import is_mmarco_layout, mmarco_parallel_corpus
 
 if TYPE_CHECKING:
@@ -40,8 +31,10 @@ if TYPE_CHECKING:
 
     from hybrid_bench.data.lareqa import LAReQAData
 
-# the format's names (FIELDS, ParallelCorpus, ...) are re-exported from their owner, training.corpus
-__all__ = [*corpus.__all__, "TRAINING_DATA_TASKS", "XQUAD_R_TRAIN", "load_parallel_data", "xquad_r_parallel_corpus"]
+# the format's names (FIELDS, ParallelCorpus, PairLabels, ...) are re-exported from their owners, training.corpus
+# and training.labels
+__all__ = [*corpus.__all__, *labels.__all__, "TRAINING_DATA_TASKS", "XQUAD_R_TRAIN", "load_parallel_data",
+           "xquad_r_parallel_corpus"]
 
 XQUAD_R_TRAIN = "xquad-r-train"
 #: the mteb tasks whose data each named training set is cut from: a model trained on it is not zero-shot there

@@ -47,7 +47,7 @@ import torch
 from sentence_transformers.base.sampler import DefaultBatchSampler
 
 from hybrid_bench.errors import DataError
-from hybrid_bench.training.corpus import LABEL_FIELDS, NO_NEGATIVE, PairLabels
+from hybrid_bench.training.labels import LABEL_FIELDS, NO_NEGATIVE, PairLabels
 
 if TYPE_CHECKING:
     from datasets import Dataset
