@@ -48,3 +48,9 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("tiny")
     build_tiny_model(out)
     return out / "st"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--full-rebuild", action="store_true", default=False,
+                     help="also rebuild every table of the committed seeded leaderboard (≈ 10 min on 2 cores; "
+                          "tests/test_leaderboard_rebuild_seeded.py)")

@@ -309,6 +309,25 @@ def test_seeds_are_a_level_arms_from_training_records(seeded_board) -> None:  # 
     assert "replicates" not in board.display["comparison"].columns
 
 
+def test_compare_by_arm_name_is_seed_by_seed(seeded_board, tmp_path: Path) -> None:  # noqa: ANN001
+    """``--compare hybrid-me5-small:mono-me5-small`` names the arms: all three seeds, exactly as the default pairs;
+    a seed's own model label (``-r2``) against an arm's first model stays a one-model comparison."""
+    root = tmp_path / "seeded"
+    qrels = build_seeded_results(root)
+    board = build_leaderboard(root, compare=["hybrid-me5-small:mono-me5-small", "hybrid-me5-small-r2:mono-me5-small"],
+                              n_resamples=1000, qrels_loader=lambda task, subsets: qrels, progress=False,
+                              cluster_loader=synthetic_clusters, make_plots=False)
+    comp = board.tables["comparison"]
+    by_arm = comp[comp["model"] == "hybrid-me5-small"].set_index(["task", "cell", "metric"])
+    default = seeded_board.tables["comparison"]
+    default = default[(default["model"] == "hybrid-me5-small") & (default["baseline"] == "mono-me5-small")]
+    default = default.set_index(["task", "cell", "metric"]).loc[by_arm.index]
+    assert (by_arm["n_seeds"] == 3).all()
+    for column in ("diff", "seed_sd", "ci_low", "ci_high", "ci90_low", "ci90_high", "p_value"):
+        np.testing.assert_array_equal(by_arm[column].to_numpy(), default[column].to_numpy())
+    assert (comp.loc[comp["model"] == "hybrid-me5-small-r2", "n_seeds"] == 1).all()
+
+
 def test_alpha_sweep_figures_with_hierarchical_error_bars(seeded_board) -> None:  # noqa: ANN001
     # mono (α = 1), cross (α = 0), hybrid (α = 0.5): one figure per headline metric against α
     assert {"alpha_sweep_XQuADRRetrieval_map", "alpha_sweep_MIRACLRetrieval_ndcg_at_10"} <= set(seeded_board.figures)

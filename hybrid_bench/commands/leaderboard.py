@@ -45,8 +45,10 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
     p.add_argument("--predictions", type=Path, default=None, metavar="DIR",
                    help="per-query files, searched recursively (default: RESULTS_DIR/predictions)")
     p.add_argument("--compare", nargs="+", default=None, metavar="A:B",
-                   help="model pairs to compare (model − baseline); default: hybrid vs mono and cross of the same base "
-                        "and every trained model vs its base, with strategies and seeds from the training records")
+                   help="model pairs to compare (model − baseline); two arm names (an arm is named by its first "
+                        "seed's model, e.g. hybrid-me5-small) compare the arms seed by seed over all their seeds; "
+                        "default: hybrid vs mono and cross of the same base and every trained model vs its base, "
+                        "with strategies and seeds from the training records")
     p.add_argument("--models", nargs="+", default=None, help="only these models (labels or full names)")
     p.add_argument("--tasks", nargs="+", default=None, help="only these tasks")
     p.add_argument("--n-resamples", type=positive_int, default=10_000,

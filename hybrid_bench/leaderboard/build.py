@@ -204,7 +204,8 @@ def build_leaderboard(
     Args:
         results_dir: an MTEB results folder (``mteb run --output-folder``, ``ResultCache`` root or ``results/``).
         predictions_dir: where per-query files are searched (recursively); default ``results_dir/predictions``.
-        compare: ``"A:B"`` pairs to compare; default every ``hybrid-X`` against ``mono-X`` and ``cross-X``.
+        compare: ``"A:B"`` pairs to compare; default every ``hybrid-X`` against ``mono-X`` and ``cross-X``. Two arm
+            names (the label of an arm's first-seed model) compare the arms seed by seed, as the default pairs do.
         models: restrict to these models (labels or full names).
         tasks: restrict to these tasks.
         n_resamples: bootstrap resamples and sign flips per comparison.
@@ -236,6 +237,10 @@ def build_leaderboard(
     seed_pairs: dict[tuple[str, str], list[tuple[str, str]]] = {}
     if compare:
         pairs = comparisons.parse_pairs(compare, results)
+        # an arm's name (its first seed's label) on both sides means the arms, compared seed by seed
+        by_name = {a.name: a for a in arm_list}
+        seed_pairs = {(a, b): arms.seed_pairs(by_name[a], by_name[b]) for a, b in pairs
+                      if a in by_name and b in by_name and max(len(by_name[a].labels), len(by_name[b].labels)) > 1}
     else:
         arm_pairs = arms.default_arm_pairs(arm_list)
         pairs = [(a.name, b.name) for a, b in arm_pairs]
