@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from hybrid_bench.data import lareqa
+from hybrid_bench.data import lareqa, lareqa_sources
 from hybrid_bench.data.lareqa import (
     DATASET_LANGS,
     MLQA_R_LANGS,
@@ -374,7 +374,7 @@ def _pin(monkeypatch: pytest.MonkeyPatch, url_of, sha_of) -> None:
     def fake_source(name: str, lang: str) -> RemoteFile:
         return RemoteFile(relpath=f"lareqa/{name}/{lang}.json", url=url_of(name, lang), sha256=sha_of(name, lang))
 
-    monkeypatch.setattr(lareqa, "lareqa_source", fake_source)
+    monkeypatch.setattr(lareqa_sources, "lareqa_source", fake_source)
 
 
 def _sha(text: str) -> str:

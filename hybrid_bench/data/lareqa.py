@@ -30,7 +30,8 @@ How this module reads them (it reproduces the upstream statistics table exactly;
 
 Anything malformed raises one :class:`~hybrid_bench.errors.DataError` naming the file, the item and the problem;
 nothing is returned half-built. Parsed files are cached in-process per (path, mtime, size); reading and
-validating one file is :mod:`hybrid_bench.data.lareqa_json`.
+validating one file is :mod:`hybrid_bench.data.lareqa_json`, where the files come from (languages, pinned
+upstream files, revision) :mod:`hybrid_bench.data.lareqa_sources`.
 
 Example::
 
@@ -44,19 +45,16 @@ Example::
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
 import os
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
 
 from hybrid_bench.data.lareqa_json import ParsedFile, read_lareqa_json
-from hybrid_bench.data.sources import RemoteFile, data_revision, fetch
+from hybrid_bench.data.lareqa_sources import (DATASET_LANGS, LANGSCRIPTS, MLQA_R_LANGS, PIVOT, XQUAD_R_LANGS,
+                                              check_lang, check_name, lareqa_file, lareqa_revision,
+                                              lareqa_source, needed_langs)
 from hybrid_bench.errors import DataError
 
 __all__ = [
@@ -72,17 +70,6 @@ __all__ = [
     "lareqa_source",
     "load_lareqa",
 ]
-
-XQUAD_R_LANGS: tuple[str, ...] = ("ar", "de", "el", "en", "es", "hi", "ru", "th", "tr", "vi", "zh")
-MLQA_R_LANGS: tuple[str, ...] = ("ar", "de", "en", "es", "hi", "vi", "zh")
-DATASET_LANGS: dict[str, tuple[str, ...]] = {"xquad-r": XQUAD_R_LANGS, "mlqa-r": MLQA_R_LANGS}
-#: ISO 639-1 code of every LAReQA language (the data's file names) → mteb's ISO 639-3 language-script code
-LANGSCRIPTS: dict[str, str] = {
-    "ar": "ara-Arab", "de": "deu-Latn", "el": "ell-Grek", "en": "eng-Latn", "es": "spa-Latn", "hi": "hin-Deva",
-    "ru": "rus-Cyrl", "th": "tha-Thai", "tr": "tur-Latn", "vi": "vie-Latn", "zh": "zho-Hans",
-}  # fmt: skip
-
-_PIVOT = "en"
 
 
 @dataclass(frozen=True)
@@ -238,74 +225,6 @@ def stable_order(keys: Sequence[str], seed: int) -> list[str]:
     return sorted(keys, key=lambda k: hashlib.sha256(f"{seed}:{k}".encode()).hexdigest())
 
 
-# --------------------------------------------------------------------------------------------- sources
-
-
-@functools.cache
-def _registry() -> dict[str, Any]:
-    text = resources.files("hybrid_bench.data").joinpath("lareqa_sources.json").read_text(encoding="utf-8")
-    return json.loads(text)["datasets"]
-
-
-def _check_name(name: str) -> str:
-    key = str(name).strip().lower()
-    if key not in DATASET_LANGS:
-        raise DataError(f"unknown LAReQA data set {name!r}; valid names are {sorted(DATASET_LANGS)}")
-    return key
-
-
-def _check_lang(name: str, lang: str) -> str:
-    if lang not in DATASET_LANGS[name]:
-        raise DataError(f"{name} has no language {lang!r}; valid languages are {', '.join(DATASET_LANGS[name])}")
-    return lang
-
-
-def lareqa_source(name: str, lang: str) -> RemoteFile:
-    """The pinned upstream file (URL and sha256) of one language of ``name``."""
-    name = _check_name(name)
-    lang = _check_lang(name, lang)
-    entry = _registry()[name]["files"][lang]
-    return RemoteFile(relpath=f"lareqa/{name}/{lang}.json", url=entry["url"], sha256=entry["sha256"])
-
-
-def lareqa_file(
-    name: str, lang: str, *, data_dir: str | os.PathLike[str] | None = None, download: bool | None = None,
-    allow_modified: bool = False,
-) -> Path:
-    """Resolve one raw upstream JSON file: local copy, cache, or verified download (see :mod:`.sources`).
-
-    Example::
-
-        path = lareqa_file("mlqa-r", "de", data_dir="../shared/data")  # ../shared/data/lareqa/mlqa-r/de.json
-    """
-    return fetch(lareqa_source(name, lang), data_dir=data_dir, download=download, allow_modified=allow_modified)
-
-
-def _needed_langs(name: str, langs: Sequence[str]) -> tuple[str, ...]:
-    # the pivot language is read for the article keys (see the module docstring)
-    return tuple(dict.fromkeys([*langs, _PIVOT]))
-
-
-def lareqa_revision(
-    name: str, langs: Sequence[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None,
-    download: bool | None = None, allow_modified: bool = False,
-) -> str:
-    """The dataset revision of ``name`` over ``langs`` as found locally: the pinned upstream commit when every file
-    matches its pinned sha256, else ``modified:<hash of the files>`` (only with ``allow_modified``; see
-    :func:`hybrid_bench.data.sources.data_revision`). Tasks record it as mteb's ``dataset_revision``.
-
-    Example::
-
-        lareqa_revision("xquad-r", data_dir="../shared/data")  # '9bc8c7fb6dd8d01d72a05a93c2cb96882b0d299c'
-    """
-    name = _check_name(name)
-    langs = DATASET_LANGS[name] if langs is None else tuple(_check_lang(name, lang) for lang in langs)
-    files = [(lareqa_source(name, lang), lareqa_file(name, lang, data_dir=data_dir, download=download,
-                                                     allow_modified=allow_modified))
-             for lang in _needed_langs(name, langs)]
-    return data_revision(_registry()[name]["commit"], files)
-
-
 def _article_keys(lang: str, parsed: ParsedFile, pivot: ParsedFile) -> list[str]:
     """Each article's language-independent key: the pivot (English) title its questions link to."""
     linked: list[set[str]] = [set() for _ in parsed.titles]
@@ -317,7 +236,7 @@ def _article_keys(lang: str, parsed: ParsedFile, pivot: ParsedFile) -> list[str]
     for title, pivots in zip(parsed.titles, linked):
         if len(pivots) > 1:
             raise DataError(
-                f"the article's questions belong to several {_PIVOT!r} articles {sorted(pivots)}, so it has no "
+                f"the article's questions belong to several {PIVOT!r} articles {sorted(pivots)}, so it has no "
                 "single language-independent key",
                 file=parsed.path,
                 item=title,
@@ -362,20 +281,20 @@ def load_lareqa(
         data = load_lareqa("mlqa-r", ["de", "en"], data_dir="../shared/data")
         len(data.questions["de"]), len(data.candidates["de"])  # (512, 2362)
     """
-    name = _check_name(name)
+    name = check_name(name)
     if langs is None:
         langs = DATASET_LANGS[name]
     elif isinstance(langs, str):
         raise DataError(f"langs should be a sequence of language codes, e.g. [{langs!r}], not a string")
-    langs = tuple(dict.fromkeys(_check_lang(name, lang) for lang in langs))
+    langs = tuple(dict.fromkeys(check_lang(name, lang) for lang in langs))
     if not langs:
         raise DataError(f"no languages given; valid languages of {name} are {', '.join(DATASET_LANGS[name])}")
 
     files = {lang: read_lareqa_json(lareqa_file(name, lang, data_dir=data_dir, download=download,
                                                 allow_modified=allow_modified))
-             for lang in _needed_langs(name, langs)}
+             for lang in needed_langs(name, langs)}
     parsed = {lang: files[lang] for lang in langs}
-    pivot = files[_PIVOT]
+    pivot = files[PIVOT]
 
     questions: dict[str, tuple[Question, ...]] = {}
     candidates: dict[str, tuple[Candidate, ...]] = {}
