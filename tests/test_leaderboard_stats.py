@@ -128,3 +128,23 @@ def test_group_with_few_units_still_gets_an_interval() -> None:
     assert rare["ci_low"] == pytest.approx(0.5) and rare["ci_high"] == pytest.approx(0.5)  # one unit: no spread
     common = res.per_group.set_index("group").loc["common"]
     assert common["ci_low"] < 0.05 < common["ci_high"]
+
+
+def test_hierarchical_replicates_have_the_same_bits_on_any_blas_thread_count() -> None:
+    """A committed leaderboard rebuilds byte for byte whatever OMP_NUM_THREADS is: a multi-threaded BLAS would sum
+    the design's matrix products in another order (last-bit differences that move a percentile bound)."""
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(3)
+    n_units, n_groups = 711, 17  # the MIRACL design: queries within languages, three seeds
+    groups = np.repeat(np.arange(n_groups), -(-n_units // n_groups))[:n_units]
+    a = rng.random((3, n_units)).ravel()
+    b = rng.random((3, n_units)).ravel()
+    kwargs = {"groups": np.tile(groups, 3), "units": np.tile(np.arange(n_units), 3),
+              "seeds": np.repeat([42, 43, 44], n_units), "n_resamples": 2000}
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = macro_paired_bootstrap(a, b, **kwargs)
+    with threadpool_limits(limits=2, user_api="blas"):
+        two = macro_paired_bootstrap(a, b, **kwargs)
+    assert np.array_equal(one.distribution, two.distribution)
+    assert (one.ci_low, one.ci_high) == (two.ci_low, two.ci_high)

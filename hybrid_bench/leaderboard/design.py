@@ -6,6 +6,11 @@ thousands of replicates at once. A unit's groups decide its stratum: groups that
 one parallel question) are one stratum, groups that share none (MIRACL languages) are strata of their own
 (connected components of the group–unit incidence, :func:`scipy.sparse.csgraph.connected_components`).
 
+The matrix products run on **one BLAS thread** (:mod:`threadpoolctl`): a multi-threaded BLAS splits the sum over
+units by thread count, so the replicates — and a percentile interval that falls between two nearly equal ones —
+would differ in their last bits between ``OMP_NUM_THREADS=1`` and ``2``, and a committed leaderboard would not
+rebuild byte for byte on another setting. These products are small (batch × units × groups); one thread costs little.
+
 Example:
     >>> import numpy as np
     >>> design = UnitDesign(np.array([1.0, 3.0, 5.0]), groups=["a", "a", "b"], units=["q1", "q2", "q1"])
@@ -15,14 +20,22 @@ Example:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 from scipy.sparse import csgraph
+from threadpoolctl import ThreadpoolController
 
 __all__ = ["UnitDesign", "multiplicities"]
+
+
+@functools.cache
+def _threadpools() -> ThreadpoolController:
+    # found once (inspecting the loaded libraries takes ~0.1 ms; limiting a known controller ~2 µs)
+    return ThreadpoolController()
 
 
 class UnitDesign:
@@ -70,8 +83,9 @@ class UnitDesign:
         (default: every seed once) → (..., n_groups) weighted group means."""
         if seed_weights is None:
             seed_weights = np.ones((*weights.shape[:-1], self.n_seeds))
-        num = sum(seed_weights[..., s, None] * (weights @ self.sums[s].T) for s in range(self.n_seeds))
-        den = sum(seed_weights[..., s, None] * (weights @ self.counts[s].T) for s in range(self.n_seeds))
+        with _threadpools().limit(limits=1, user_api="blas"):  # same bits whatever the thread settings
+            num = sum(seed_weights[..., s, None] * (weights @ self.sums[s].T) for s in range(self.n_seeds))
+            den = sum(seed_weights[..., s, None] * (weights @ self.counts[s].T) for s in range(self.n_seeds))
         with np.errstate(invalid="ignore", divide="ignore"):
             return num / den
 
