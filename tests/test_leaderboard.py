@@ -357,3 +357,24 @@ def test_row_order_comes_from_the_arms_not_from_label_prefixes() -> None:
     order = [label for arm in group_arms(roles) for label in arm.labels]
     results = pd.DataFrame({"label": ["alpha", "beta", "gamma", "zz-base", "other"]})
     assert ordered_labels(results, order) == ["zz-base", "beta", "gamma", "alpha", "other"]
+
+
+def test_figures_draw_arms_not_seeds(seeded_board) -> None:  # noqa: ANN001
+    """Like the tables, the figures show an arm of several seeds once: its seed mean, with intervals over seeds."""
+    figures = seeded_board.figures
+    assert "heatmap_map_XQuADRRetrieval_hybrid-me5-small" in figures
+    assert not [name for name in figures if name.endswith(("-r2", "-r3"))]  # no per-seed heatmaps
+    title = figures["heatmap_map_XQuADRRetrieval_hybrid-me5-small"].axes[0].get_title()
+    assert "mean of 3 seeds" in title
+    diff = figures["diff_map_XQuADRRetrieval_hybrid-me5-small_minus_mono-me5-small"].axes[0]
+    assert "mean of 3 seeds" in diff.get_title()
+    # the cells are the mean of the seed-by-seed differences (the arms' seed means), not the first seed's
+    results = seeded_board.results
+    cell = results[(results["task"] == "XQuADRRetrieval") & (results["subset"] == "deu-eng")
+                   & (results["metric"] == "map")].set_index("label")["value"]
+    expected = np.mean([cell[f"hybrid-me5-small{s}"] - cell[f"mono-me5-small{s}"] for s in ("", "-r2", "-r3")])
+    shown = [t.get_text() for t in diff.texts]
+    assert f"{expected:+.3f}" in " ".join(shown)
+    bars = figures["language_bias_XQuADRRetrieval"].axes[0]
+    assert {t.get_text() for t in bars.get_legend().get_texts()} == {
+        "me5-small", "mono-me5-small", "cross-me5-small", "hybrid-me5-small"}

@@ -285,7 +285,7 @@ def build_leaderboard(
         for note in comparison.loc[comparison["note"].str.contains("≠ results JSON", regex=False), "note"]:
             board.notes.append(note)
     if make_plots:
-        add_figures(board, order=_row_order(arm_list), n_resamples=n_resamples, confidence=confidence, seed=seed)
+        add_figures(board, arm_list, seed_pairs=seed_pairs, n_resamples=n_resamples, confidence=confidence, seed=seed)
         add_alpha_sweeps(board, arm_list, n_resamples=n_resamples, confidence=confidence, seed=seed)
     return board
 

@@ -74,11 +74,56 @@ def add_alpha_sweeps(board: Leaderboard, arm_list: Sequence[arms.Arm], *, n_resa
                 ylabel=tables.metric_name(metric), confidence=confidence)
 
 
-def add_figures(board: Leaderboard, *, order: Sequence[str], n_resamples: int, confidence: float, seed: int) -> None:
+def arm_results(results: pd.DataFrame, arm_list: Sequence[arms.Arm]) -> pd.DataFrame:
+    """``results`` with each arm of several seeds as one model, labelled by the arm's name, each value its mean
+    over the seeds (the tables' arm means); one-model arms stay as they are.
+
+    Example:
+        >>> r = pd.DataFrame({"model": ["o/m1", "o/m2"], "label": ["m1", "m2"], "revision": ["r1", "r2"],
+        ...                   "task": "T", "split": "test", "subset": "de-de", "languages": "deu-Latn",
+        ...                   "metric": "map", "value": [0.5, 0.7]})
+        >>> arm = arms.Arm("m1", "mono", None, "b", ("m1", "m2"), (1, 2))
+        >>> arm_results(r, [arm])[["label", "value"]].round(2).values.tolist()
+        [['m1', 0.6]]
+    """
+    arm_of = {label: arm.name for arm in arm_list if len(arm.labels) > 1 for label in arm.labels}
+    if not arm_of:
+        return results
+    seeded = results["label"].isin(list(arm_of))
+    keys = ["label", "task", "split", "subset", "languages", "metric"]
+    collapsed = (results[seeded].assign(label=results.loc[seeded, "label"].map(arm_of))
+                 .groupby(keys, sort=False, dropna=False)
+                 .agg(model=("model", "first"), revision=("revision", "first"), value=("value", "mean"))
+                 .reset_index())
+    return pd.concat([results[~seeded], collapsed[list(results.columns)]], ignore_index=True)
+
+
+def _arm_rows(per_query: pd.DataFrame, members: Sequence[str]) -> pd.DataFrame:
+    """The per-query rows of an arm's models (all its seeds)."""
+    return per_query[per_query["label"].isin(list(members))] if not per_query.empty else per_query
+
+
+def _mean_ci(rows: pd.DataFrame, column: str, groups: list[str], *, n_resamples: int, confidence: float,
+             seed: int) -> pd.DataFrame:
+    """:func:`bootstrap_mean_ci` over ``rows``; with several models (an arm's seeds) hierarchically over them."""
+    seeds = rows["label"].tolist() if rows["label"].nunique() > 1 else None
+    return bootstrap_mean_ci(rows[column], groups=groups, units=rows["unit"].tolist(), seeds=seeds,
+                             n_resamples=n_resamples, confidence=confidence, seed=seed)
+
+
+def add_figures(board: Leaderboard, arm_list: Sequence[arms.Arm], *, seed_pairs: dict[tuple[str, str], list[
+        tuple[str, str]]], n_resamples: int, confidence: float, seed: int) -> None:
     """The heatmaps (mAP per language pair, model − baseline differences with per-pair CIs), language-bias bars and
-    per-language score bars of ``board``, with bootstrap CIs where per-query values exist."""
-    results, cells = board.results, board.cells
-    labels = tables.ordered_labels(results, order)
+    per-language score bars of ``board``, with bootstrap CIs where per-query values exist.
+
+    One plot element per **arm**, as in the tables: an arm of several training seeds is drawn as its mean over the
+    seeds (:func:`arm_results`), its intervals come from the hierarchical bootstrap over seeds and queries, and a
+    difference heatmap of two arms averages the seed-by-seed differences (``seed_pairs``, as the comparisons do).
+    """
+    results, cells = arm_results(board.results, arm_list), board.cells
+    members = {arm.name: arm.labels for arm in arm_list}
+    seeds_of = {arm.name: len(arm.labels) for arm in arm_list}
+    labels = tables.ordered_labels(results, [arm.name for arm in arm_list])
     pair_tasks = sorted({c.task for c in cells if c.kind == "setting"})
     for task in pair_tasks:
         task_rows = results[(results["task"] == task) & (results["metric"] == "map")
@@ -88,34 +133,41 @@ def add_figures(board: Leaderboard, *, order: Sequence[str], n_resamples: int, c
         vmin, vmax = float(task_rows["value"].min()), float(task_rows["value"].max())
         for label in labels:
             if (task_rows["label"] == label).any():
+                n = seeds_of.get(label, 1)
                 board.figures[f"heatmap_map_{slug(task)}_{slug(label)}"] = plots.plot_pair_heatmap(
-                    results, task, label, vmin=vmin, vmax=vmax)
+                    results, task, label, vmin=vmin, vmax=vmax,
+                    caption=f"{label} (mean of {n} seeds)" if n > 1 else None)
         pair_cells = [c for c in cells if c.task == task and c.kind == "setting" and c.name in ("mono", "cross")]
         subsets = tuple(s for c in pair_cells for s in c.subsets)
         everything = Cell(task, pair_cells[0].split, "all pairs", "map", subsets, "setting") if pair_cells else None
-        for model, baseline in board.pairs:  # (arms of several seeds have no single model's heatmap)
+        for model, baseline in board.pairs:
             if not ((task_rows["label"] == model).any() and (task_rows["label"] == baseline).any()):
                 continue
             per_group = None
-            paired = comparisons.paired_rows(board.per_query, everything, model, baseline) if everything else None
-            if paired is not None and len(paired.frame) >= 2:
+            by_seed = seed_pairs.get((model, baseline), [(model, baseline)])
+            frames = [comparisons.paired_rows(board.per_query, everything, x, y) if everything else None
+                      for x, y in by_seed]
+            if all(f is not None and len(f.frame) >= 2 for f in frames):
+                frame = pd.concat([f.frame.assign(seed=i) for i, f in enumerate(frames)],  # type: ignore[union-attr]
+                                  ignore_index=True)
                 per_group = macro_paired_bootstrap(
-                    paired.frame["a"], paired.frame["b"], groups=paired.frame["subset"].tolist(),
-                    units=paired.frame["unit"].tolist(), n_resamples=n_resamples, confidence=confidence, seed=seed,
+                    frame["a"], frame["b"], groups=frame["subset"].tolist(), units=frame["unit"].tolist(),
+                    seeds=frame["seed"].tolist() if len(by_seed) > 1 else None,
+                    n_resamples=n_resamples, confidence=confidence, seed=seed,
                 ).per_group
             board.figures[f"diff_map_{slug(task)}_{slug(model)}_minus_{slug(baseline)}"] = plots.plot_diff_heatmap(
-                results, task, model, baseline, per_group=per_group, confidence=confidence)
+                results, task, model, baseline, per_group=per_group, confidence=confidence, n_seeds=len(by_seed))
         if any(c.task == task and c.name == "bias" for c in cells):
             pq = board.per_query
             cis = {}
             for label in labels:
-                rows = pq[(pq["label"] == label) & (pq["task"] == task) & pq["subset"].str.endswith("-pool")] \
-                    if not pq.empty and "language_bias" in pq.columns else pq.iloc[0:0]
+                rows = _arm_rows(pq, members.get(label, (label,)))
+                rows = rows[(rows["task"] == task) & rows["subset"].str.endswith("-pool")] \
+                    if len(rows) and "language_bias" in rows.columns else rows.iloc[0:0]
                 rows = rows.dropna(subset=["language_bias"]) if len(rows) else rows
                 if len(rows) >= 2:
-                    cis[label] = bootstrap_mean_ci(rows["language_bias"], groups=rows["subset"].str.removesuffix(
-                        "-pool").tolist(), units=rows["unit"].tolist(), n_resamples=n_resamples,
-                        confidence=confidence, seed=seed)
+                    cis[label] = _mean_ci(rows, "language_bias", rows["subset"].str.removesuffix("-pool").tolist(),
+                                          n_resamples=n_resamples, confidence=confidence, seed=seed)
             board.figures[f"language_bias_{slug(task)}"] = plots.plot_language_bias(
                 results, task, labels, cis=cis, confidence=confidence)
 
@@ -124,18 +176,16 @@ def add_figures(board: Leaderboard, *, order: Sequence[str], n_resamples: int, c
         if metric is None:
             continue
         subsets = [c.subsets[0] for c in cells if c.task == task and c.kind == "subset" and c.metric == metric]
-        for suffix, members in tables.suffix_groups(subsets).items():
-            scope = results[(results["task"] == task) & results["subset"].isin(members)]
+        for suffix, in_group in tables.suffix_groups(subsets).items():
+            scope = results[(results["task"] == task) & results["subset"].isin(in_group)]
             cis = {}
-            pq = board.per_query
             for label in labels:
-                rows = pq[(pq["label"] == label) & (pq["task"] == task) & pq["subset"].isin(members)] \
-                    if not pq.empty else pq
+                rows = _arm_rows(board.per_query, members.get(label, (label,)))
+                rows = rows[(rows["task"] == task) & rows["subset"].isin(in_group)] if len(rows) else rows
                 rows = rows.dropna(subset=[metric]) if metric in rows.columns else rows.iloc[0:0]
-                if rows["subset"].nunique() == len(members) and len(rows) >= 2:
-                    cis[label] = bootstrap_mean_ci(rows[metric], groups=rows["subset"].tolist(),
-                                                   units=rows["unit"].tolist(), n_resamples=n_resamples,
-                                                   confidence=confidence, seed=seed)
+                if rows["subset"].nunique() == len(in_group) and len(rows) >= 2:
+                    cis[label] = _mean_ci(rows, metric, rows["subset"].tolist(), n_resamples=n_resamples,
+                                          confidence=confidence, seed=seed)
             stem = f"{slug(task)}_{metric}" + (f"_{slug(suffix)}" if suffix else "")
             board.figures[stem] = plots.plot_subset_bars(scope, task, labels, metric=metric, cis=cis,
                                                          confidence=confidence)
