@@ -17,7 +17,7 @@ from beir.retrieval.models import SentenceBERT
 from beir.retrieval.search.dense import DenseRetrievalExactSearch
 from sentence_transformers import SentenceTransformer
 from test_miracl import miracl_slice, mirrored  # noqa: F401 -- fixtures: a small MIRACL mirror (de, sw, yo)
-from tiny_model import build_tiny_model
+from tiny_model import build_tiny_model, word_vocab
 
 from hybrid_bench.beir_export import EXPORT_RECORD, export_beir
 from hybrid_bench.errors import HybridBenchError
@@ -29,14 +29,15 @@ ENCODE = {"batch_size": 64, "show_progress_bar": False}
 
 
 def _tiny_model_for(task: Any, out: Path) -> Path:  # noqa: ANN401
-    """A tiny model whose WordPiece vocabulary is trained on the task's own texts: few texts embed identically, so
-    the ranking has no ties (pytrec_eval and hybrid-bench break ties differently; a model that maps most words to
-    [UNK] would compare tie-breaking rules, not the export)."""
+    """A tiny model whose WordPiece vocabulary holds the task's own words: few texts embed identically, so the
+    ranking has no ties (pytrec_eval and hybrid-bench break ties differently; a model that maps most words to [UNK]
+    would compare tie-breaking rules, not the export). The vocabulary is :func:`tiny_model.word_vocab`, the same in
+    every process: one trained by ``tokenizers`` changes from run to run, and now and then its model had near-ties."""
     task.load_data()
     split = task.metadata.eval_splits[0]
     texts = [t for subset in task.hf_subsets for part in ("corpus", "queries")
              for t in task.dataset[subset][split][part]["text"]]
-    build_tiny_model(out, texts=texts[:20_000])
+    build_tiny_model(out, vocab=word_vocab(texts[:20_000]))
     return out / "st"
 
 

@@ -6,6 +6,7 @@ language's characters present in the training texts are known; the model has 2 l
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -23,6 +24,23 @@ DEFAULT_TEXTS = [
     "ما هي عاصمة مصر القاهرة هي العاصمة",
     "the quick brown fox jumps over the lazy dog 0123456789",
 ]
+SPECIAL_TOKENS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+
+
+def word_vocab(texts: list[str], size: int = 3000) -> list[str]:
+    """A WordPiece vocabulary of ``texts`` that is the same in every process: the special tokens, every character
+    alone and as a continuation (``##c``), then the most frequent words (by count, then alphabetically).
+
+    ``tokenizers``' WordPiece trainer breaks frequency ties through a randomly seeded hash map, so the vocabulary it
+    learns — and a tiny model's embeddings — change from one process to the next; a test that needs the same model
+    in every run (no near-tied scores that two tie-breaking rules order differently) builds it from this instead.
+    """
+    normalizer, pre = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
+    counts = Counter(word for text in texts for word, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)))
+    chars = sorted({c for word in counts for c in word})
+    base = [*SPECIAL_TOKENS, *chars, *(f"##{c}" for c in chars)]
+    words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1]
+    return base + words[: max(0, size - len(base))]
 
 
 def build_tiny_model(
@@ -33,18 +51,23 @@ def build_tiny_model(
     hidden_size: int = 32,
     layers: int = 2,
     prompts: dict[str, str] | None = None,
+    vocab: list[str] | None = None,
 ) -> SentenceTransformer:
-    """Build, save to ``out_dir`` and return a tiny BERT SentenceTransformer (mean pooling + L2 norm)."""
+    """Build, save to ``out_dir`` and return a tiny BERT SentenceTransformer (mean pooling + L2 norm).
+
+    ``vocab``: a fixed WordPiece vocabulary (e.g. :func:`word_vocab`) instead of one trained on ``texts``."""
     out_dir = Path(out_dir)
     hf_dir = out_dir / "hf"
     hf_dir.mkdir(parents=True, exist_ok=True)
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    if vocab is not None:
+        tok = Tokenizer(models.WordPiece({token: i for i, token in enumerate(vocab)}, unk_token="[UNK]"))
+    else:
+        tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-    trainer = trainers.WordPieceTrainer(
-        vocab_size=400, special_tokens=["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"], show_progress=False
-    )
-    tok.train_from_iterator(list(texts or DEFAULT_TEXTS) * 3, trainer=trainer)
+    if vocab is None:
+        trainer = trainers.WordPieceTrainer(vocab_size=400, special_tokens=SPECIAL_TOKENS, show_progress=False)
+        tok.train_from_iterator(list(texts or DEFAULT_TEXTS) * 3, trainer=trainer)
     cls_id, sep_id = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B [SEP]", special_tokens=[("[CLS]", cls_id), ("[SEP]", sep_id)]
