@@ -240,7 +240,7 @@ def build_leaderboard(
         # an arm's name (its first seed's label) on both sides means the arms, compared seed by seed
         by_name = {a.name: a for a in arm_list}
         seed_pairs = {(a, b): arms.seed_pairs(by_name[a], by_name[b]) for a, b in pairs
-                      if a in by_name and b in by_name and max(len(by_name[a].labels), len(by_name[b].labels)) > 1}
+                      if a in by_name and b in by_name}
     else:
         arm_pairs = arms.default_arm_pairs(arm_list)
         pairs = [(a.name, b.name) for a, b in arm_pairs]

@@ -101,6 +101,20 @@ def paired_rows(per_query: pd.DataFrame, cell: Cell, a: str, b: str) -> PairedRo
     return PairedRows(joined[["subset", "unit", "a", "b"]], len(side_a), len(side_b))
 
 
+def seed_paired_rows(per_query: pd.DataFrame, cell: Cell, pairs: Sequence[tuple[str, str]]) -> PairedRows | None:
+    """The paired rows of every (model, baseline) pair in ``pairs`` (one per training seed) stacked, with a
+    ``seed`` column (the pair's index), and each side's per-query row count summed over the pairs; ``None`` when a
+    pair has no paired rows."""
+    frames, n_a, n_b = [], 0, 0
+    for i, (x, y) in enumerate(pairs):
+        paired = paired_rows(per_query, cell, x, y)
+        if paired is None:
+            return None
+        frames.append(paired.frame.assign(seed=i))
+        n_a, n_b = n_a + paired.n_a, n_b + paired.n_b
+    return PairedRows(pd.concat(frames, ignore_index=True), n_a, n_b)
+
+
 def compare_cell(
     results: pd.DataFrame, per_query: pd.DataFrame, cell: Cell, a: str, b: str, *,
     seed_pairs: Sequence[tuple[str, str]] | None = None,
@@ -126,15 +140,11 @@ def compare_cell(
         "ci_low": np.nan, "ci_high": np.nan, "ci90_low": np.nan, "ci90_high": np.nan, "p_value": np.nan,
         "n_units": np.nan, "n_queries": np.nan, "note": "", "replicates": None,
     }
-    frames, n_a, n_b = [], 0, 0
-    for i, (x, y) in enumerate(pairs):
-        paired = paired_rows(per_query, cell, x, y)
-        if paired is None:
-            row["note"] = NO_CI_NOTE
-            return row
-        frames.append(paired.frame.assign(seed=i))
-        n_a, n_b = n_a + paired.n_a, n_b + paired.n_b
-    frame = pd.concat(frames, ignore_index=True)
+    stacked = seed_paired_rows(per_query, cell, pairs)
+    if stacked is None:
+        row["note"] = NO_CI_NOTE
+        return row
+    frame, n_a, n_b = stacked.frame, stacked.n_a, stacked.n_b
     if len(frame) < 2 * len(pairs):
         row["note"] = "no CI: fewer than 2 queries evaluated by both models"
         return row

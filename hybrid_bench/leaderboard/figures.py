@@ -122,7 +122,6 @@ def add_figures(board: Leaderboard, arm_list: Sequence[arms.Arm], *, seed_pairs:
     """
     results, cells = arm_results(board.results, arm_list), board.cells
     members = {arm.name: arm.labels for arm in arm_list}
-    seeds_of = {arm.name: len(arm.labels) for arm in arm_list}
     labels = tables.ordered_labels(results, [arm.name for arm in arm_list])
     pair_tasks = sorted({c.task for c in cells if c.kind == "setting"})
     for task in pair_tasks:
@@ -133,7 +132,7 @@ def add_figures(board: Leaderboard, arm_list: Sequence[arms.Arm], *, seed_pairs:
         vmin, vmax = float(task_rows["value"].min()), float(task_rows["value"].max())
         for label in labels:
             if (task_rows["label"] == label).any():
-                n = seeds_of.get(label, 1)
+                n = len(members.get(label, (label,)))
                 board.figures[f"heatmap_map_{slug(task)}_{slug(label)}"] = plots.plot_pair_heatmap(
                     results, task, label, vmin=vmin, vmax=vmax,
                     caption=f"{label} (mean of {n} seeds)" if n > 1 else None)
@@ -145,11 +144,9 @@ def add_figures(board: Leaderboard, arm_list: Sequence[arms.Arm], *, seed_pairs:
                 continue
             per_group = None
             by_seed = seed_pairs.get((model, baseline), [(model, baseline)])
-            frames = [comparisons.paired_rows(board.per_query, everything, x, y) if everything else None
-                      for x, y in by_seed]
-            if all(f is not None and len(f.frame) >= 2 for f in frames):
-                frame = pd.concat([f.frame.assign(seed=i) for i, f in enumerate(frames)],  # type: ignore[union-attr]
-                                  ignore_index=True)
+            stacked = comparisons.seed_paired_rows(board.per_query, everything, by_seed) if everything else None
+            if stacked is not None and stacked.frame.groupby("seed").size().min() >= 2:
+                frame = stacked.frame
                 per_group = macro_paired_bootstrap(
                     frame["a"], frame["b"], groups=frame["subset"].tolist(), units=frame["unit"].tolist(),
                     seeds=frame["seed"].tolist() if len(by_seed) > 1 else None,
