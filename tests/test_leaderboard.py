@@ -378,3 +378,47 @@ def test_figures_draw_arms_not_seeds(seeded_board) -> None:  # noqa: ANN001
     bars = figures["language_bias_XQuADRRetrieval"].axes[0]
     assert {t.get_text() for t in bars.get_legend().get_texts()} == {
         "me5-small", "mono-me5-small", "cross-me5-small", "hybrid-me5-small"}
+
+
+def test_score_and_query_indexes_read_what_filtering_the_frames_reads() -> None:
+    """:class:`tables.ScoreIndex` and :class:`comparisons.QueryRows` group the long frames once; a cell must read the
+    same numbers, the same rows in the same order, as filtering the whole frame (which the bootstrap relies on)."""
+    from hybrid_bench.leaderboard import comparisons
+
+    results = pd.DataFrame({
+        "label": ["m1"] * 5 + ["m2"] * 3, "task": "T", "split": "test",
+        "metric": ["map"] * 4 + ["ndcg_at_10"] + ["map"] * 3,
+        "subset": ["b", "a", "a", "c", "a", "a", "b", "c"],
+        "value": [0.5, 0.2, 0.4, np.nan, 0.9, 0.1, 0.2, 0.3],
+    })
+    scores = tables.ScoreIndex(results)
+    cell = tables.Cell("T", "test", "x", "map", ("a", "b"), "setting")
+    # m1: subset a is the mean of its two rows, then the macro mean over a and b
+    assert scores.score(cell, "m1") == pytest.approx(((0.2 + 0.4) / 2 + 0.5) / 2)
+    assert scores.score(cell, "m2") == pytest.approx((0.1 + 0.2) / 2)
+    # a subset whose only value is NaN is present (skipped in the mean); a missing subset makes the cell NaN
+    assert scores.score(tables.Cell("T", "test", "y", "map", ("b", "c"), "setting"), "m1") == pytest.approx(0.5)
+    assert np.isnan(scores.score(tables.Cell("T", "test", "z", "ndcg_at_10", ("a", "b"), "setting"), "m1"))
+    assert np.isnan(scores.score(cell, "nobody"))
+    assert scores.score(cell, "m1") == tables.cell_score(results, cell, "m1")
+
+    rng = np.random.default_rng(0)
+    n = 60
+    per_query = pd.DataFrame({
+        "label": rng.choice(["m1", "m2", "m3"], n), "task": rng.choice(["T", "U"], n), "split": "test",
+        "subset": rng.choice(["a", "b"], n), "query_id": [f"q{i % 7}" for i in range(n)], "unit": "u",
+        "ap": np.where(rng.random(n) < 0.1, np.nan, rng.random(n)),
+    }).drop_duplicates(["label", "task", "subset", "query_id"])
+    rows = comparisons.QueryRows(per_query)
+    for label in ("m1", "m2", "m3", "absent"):
+        expected = per_query[(per_query["task"] == "T") & (per_query["split"] == "test")
+                             & (per_query["label"] == label)]
+        pd.testing.assert_frame_equal(rows.of("T", "test", label), expected)
+    paired = comparisons.paired_rows(rows, cell, "m1", "m2")
+    a = per_query[(per_query["task"] == "T") & (per_query["label"] == "m1")].dropna(subset=["ap"])
+    b = per_query[(per_query["task"] == "T") & (per_query["label"] == "m2")].dropna(subset=["ap"])
+    joined = a.merge(b, on=["subset", "query_id"], suffixes=("_a", "_b"))
+    assert paired is not None and paired.n_a == len(a) and paired.n_b == len(b)
+    assert paired.frame["a"].tolist() == joined["ap_a"].tolist()
+    assert paired.frame["b"].tolist() == joined["ap_b"].tolist()
+    assert comparisons.paired_rows(rows, cell, "m1", "absent") is None

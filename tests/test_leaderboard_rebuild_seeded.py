@@ -7,12 +7,12 @@ data or any model — must give the committed tables byte for byte.
 
 Two rebuilds:
 
-* the **primary** one (always run, ≈ 2 min): only the two pre-declared comparisons, hybrid − mono and hybrid − cross,
+* the **primary** one (always run, ≈ 1 min): only the two pre-declared comparisons, hybrid − mono and hybrid − cross,
   named by their arms (``--compare hybrid-me5-small:mono-me5-small ...``, compared seed by seed). It must give every
   score table, the seed-SD tables and ``decisions.csv`` byte for byte, and the committed ``comparison.csv`` rows of
   those two pairs (each comparison resamples from the same seed, whatever else is compared; only the
   Benjamini–Hochberg q-value depends on the other rows);
-* the **full** one (``pytest --full-rebuild``, ≈ 10 min on 2 cores: 16 models, 11 arm pairs, 10,000 resamples):
+* the **full** one (``pytest --full-rebuild``, ≈ 4 min: 16 models, 11 arm pairs, 10,000 resamples):
   every committed CSV byte for byte, the per-language comparisons and q-values included.
 """
 
@@ -112,7 +112,7 @@ def test_the_primary_decisions_have_seed_spread_and_intervals(rebuilt_primary: P
 def test_every_table_rebuilds_byte_for_byte(request: pytest.FixtureRequest,
                                             tmp_path_factory: pytest.TempPathFactory) -> None:
     if not request.config.getoption("--full-rebuild"):
-        pytest.skip("the full rebuild (every arm pair, ≈ 10 min) runs with pytest --full-rebuild")
+        pytest.skip("the full rebuild (every arm pair, ≈ 4 min) runs with pytest --full-rebuild")
     _check_committed_run()
     rebuilt = rebuild(RESULTS, COMMITTED, tmp_path_factory.mktemp("seeded-full"))
     names = committed_tables(COMMITTED)

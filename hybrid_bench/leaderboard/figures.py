@@ -39,7 +39,7 @@ def add_alpha_sweeps(board: Leaderboard, arm_list: Sequence[arms.Arm], *, n_resa
                      seed: int) -> None:
     """One figure per headline metric (LAReQA mAP mono/cross/multi, MIRACL nDCG@10 mean) against α, where the
     trained arms of one base span at least three values of α (mono = 1, cross = 0, hybrid = 0.5, sweep arms)."""
-    per_query = board.per_query
+    per_query, scores = board.per_query, tables.ScoreIndex(board.results)
     for base in sorted({str(a.base) for a in arm_list if not a.is_base}):
         swept = sorted((a for a in arm_list if not a.is_base and str(a.base) == base),
                        key=lambda a: a.resolved_alpha or 0.0)
@@ -54,8 +54,8 @@ def add_alpha_sweeps(board: Leaderboard, arm_list: Sequence[arms.Arm], *, n_resa
             rows = []
             for cell in group:
                 for arm in swept:
-                    scores = [tables.cell_score(board.results, cell, label) for label in arm.labels]
-                    point = {"series": cell.name, "alpha": arm.resolved_alpha, "mean": float(np.mean(scores)),
+                    per_seed = [scores.score(cell, label) for label in arm.labels]
+                    point = {"series": cell.name, "alpha": arm.resolved_alpha, "mean": float(np.mean(per_seed)),
                              "ci_low": np.nan, "ci_high": np.nan, "n_seeds": len(arm.labels)}
                     column = JSON_TO_PER_QUERY.get(metric, metric)
                     scope = per_query[per_query["label"].isin(arm.labels) & (per_query["task"] == task)
@@ -123,6 +123,7 @@ def add_figures(board: Leaderboard, arm_list: Sequence[arms.Arm], *, seed_pairs:
     results, cells = arm_results(board.results, arm_list), board.cells
     members = {arm.name: arm.labels for arm in arm_list}
     labels = tables.ordered_labels(results, [arm.name for arm in arm_list])
+    query_rows = comparisons.QueryRows(board.per_query)
     pair_tasks = sorted({c.task for c in cells if c.kind == "setting"})
     for task in pair_tasks:
         task_rows = results[(results["task"] == task) & (results["metric"] == "map")
@@ -144,7 +145,7 @@ def add_figures(board: Leaderboard, arm_list: Sequence[arms.Arm], *, seed_pairs:
                 continue
             per_group = None
             by_seed = seed_pairs.get((model, baseline), [(model, baseline)])
-            stacked = comparisons.seed_paired_rows(board.per_query, everything, by_seed) if everything else None
+            stacked = comparisons.seed_paired_rows(query_rows, everything, by_seed) if everything else None
             if stacked is not None and stacked.frame.groupby("seed").size().min() >= 2:
                 frame = stacked.frame
                 per_group = macro_paired_bootstrap(
