@@ -142,3 +142,21 @@ def test_reproduce_resumes_per_inference_setting(tmp_path: Path, tiny_model_dir:
     assert all(again.values())  # the same setting resumes
     revisions = {p.parent.name for p in (tmp_path / "results" / "results").rglob("XQuADRHeldOutRetrieval.json")}
     assert any(r.endswith("+openvino-float32") for r in revisions) and any("+" not in r for r in revisions)
+
+
+def test_bf16_training_warning_follows_the_hardware() -> None:
+    """bf16 training is emulated (measured 15x slower than fp32) where neither the CPU nor the GPU has bf16."""
+    assert I.bf16_training_warning(facts=BF16_CPU) is None
+    assert "no native bf16" in I.bf16_training_warning(facts=PLAIN_CPU) and "fp32" in I.bf16_training_warning(
+        facts=PLAIN_CPU)
+    amx = I.CpuFacts(flags=frozenset({"amx_bf16"}), torch_capability="AVX512", openvino=False, openvino_bf16=False,
+                     cuda=False, cuda_bf16=False)
+    assert I.bf16_training_warning(facts=amx) is None
+    gpu = I.CpuFacts(flags=frozenset(), torch_capability="AVX2", openvino=False, openvino_bf16=False, cuda=True,
+                     cuda_bf16=True)
+    old_gpu = I.CpuFacts(flags=frozenset(), torch_capability="AVX2", openvino=False, openvino_bf16=False, cuda=True,
+                         cuda_bf16=False)
+    assert I.bf16_training_warning(facts=gpu) is None
+    assert "GPU has no bf16" in I.bf16_training_warning(facts=old_gpu)
+    # training on the CPU of a GPU machine is judged by the CPU
+    assert "CPU has no native bf16" in I.bf16_training_warning("cpu", facts=gpu)

@@ -160,6 +160,28 @@ def test_rerun_skips_finished_work(same_home: dict) -> None:
     assert time.perf_counter() - t0 < same_home["first_s"]
 
 
+def test_bf16_on_slow_hardware_is_said_once_before_the_first_training(tiny_model_dir: Path, shared_data: Path,
+                                                                      tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from hybrid_bench.models import inference
+
+    monkeypatch.setattr(inference, "bf16_training_warning", lambda device="auto", facts=None: "BF16 IS EMULATED")
+    preset = dataclasses.replace(TINY, name="tinybf", bf16=True, tasks=("XQuADRHeldOutRetrieval",))
+    kwargs = {"base": str(tiny_model_dir), "leaderboard_out": None, "data_dir": str(shared_data)}
+    events: list = []
+    reproduce(preset, tmp_path / "results", on_event=events.append, **kwargs)
+    said = [i for i, e in enumerate(events) if e.kind == "note" and e.text == "BF16 IS EMULATED"]
+    first_train_end = next(i for i, e in enumerate(events) if e.kind == "end" and e.stage.kind == "train")
+    assert len(said) == 1 and said[0] < first_train_end
+    # a rerun trains nothing: nothing to warn about
+    again: list = []
+    reproduce(preset, tmp_path / "results", on_event=again.append, **kwargs)
+    assert not any(e.kind == "note" and e.text == "BF16 IS EMULATED" for e in again)
+    # fp32 presets never ask
+    monkeypatch.setattr(inference, "bf16_training_warning", lambda *a, **k: pytest.fail("asked for an fp32 preset"))
+    reproduce(TINY, tmp_path / "fp32", on_event=lambda e: None, **kwargs)
+
+
 def test_changed_settings_reevaluate_but_keep_trained_models(same_home: dict) -> None:
     changed = dataclasses.replace(TINY, max_queries=4, tasks=("XQuADRHeldOutRetrieval",))
     summary = reproduce(changed, same_home["out"], base=same_home["base"], leaderboard_out=same_home["board"])

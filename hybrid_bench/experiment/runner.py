@@ -151,6 +151,10 @@ def reproduce(
     done: list[dict[str, Any]] = []
     encoders: dict[str, Any] = {}
     choice = inference or REFERENCE
+    from hybrid_bench.models.inference import bf16_training_warning
+
+    # said once, before the first model that is really trained
+    bf16_note = [note for note in [bf16_training_warning()] if note] if preset.bf16 else []
     # (mteb name, revision) of each model, to find its finished evaluations without loading it
     identities: dict[str, tuple[str, str] | None] = {}
 
@@ -161,7 +165,7 @@ def reproduce(
         if stage.kind == "train":
             assert stage.model is not None
             ran, earlier, identities[stage.model.name] = _train(preset, base, stage.model, out, evaluator, choice,
-                                                                data_dir, report)
+                                                                data_dir, report, bf16_note)
         elif stage.kind == "evaluate":
             assert stage.model is not None and stage.task is not None
             name = stage.model.name
@@ -203,8 +207,11 @@ def reproduce(
 
 
 def _train(preset: Preset, base: str, spec: ModelSpec, out: Path, evaluator: Evaluator, inference: Inference,
-           data_dir: str | None, report: Callable[[Event], None]) -> tuple[bool, float | None, tuple[str, str] | None]:
+           data_dir: str | None, report: Callable[[Event], None],
+           pending_notes: list[str]) -> tuple[bool, float | None, tuple[str, str] | None]:
     """The train stage of ``spec``: (trained, earlier wall time, (mteb name, revision) of its evaluations).
+
+    ``pending_notes`` are reported (and emptied) before the first model that is not in the model store already.
 
     Not trained (nor loaded) when the model store lacks it and its exported training record names a revision under
     which every evaluation of this run is recorded: a committed results folder continues in a fresh session.
@@ -216,6 +223,10 @@ def _train(preset: Preset, base: str, spec: ModelSpec, out: Path, evaluator: Eva
             return False, exported.get("wall_time_s") if exported else None, old
         report(Event("note", f"{spec.name}: not fully evaluated as revision {old[1]} in an earlier run and not in "
                      "this model store: training it again with the same settings"))
+    if pending_notes and trained_record(spec.name) is None:
+        for note in pending_notes:
+            report(Event("note", note))
+        pending_notes.clear()
     _, ran = ensure_trained(preset, base, spec, data_dir=data_dir)
     export_record(spec.name, out)
     identity = model_identity(spec, base, inference)

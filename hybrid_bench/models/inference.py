@@ -34,8 +34,8 @@ from typing import Any
 from hybrid_bench.errors import HybridBenchError
 
 __all__ = [
-    "BACKENDS", "DTYPES", "GATE_MIN_COSINE", "INFERENCE_ENV", "CpuFacts", "Inference", "candidates", "cpu_facts",
-    "fidelity_gate", "parse", "resolve", "split_revision",
+    "BACKENDS", "DTYPES", "GATE_MIN_COSINE", "INFERENCE_ENV", "CpuFacts", "Inference", "bf16_training_warning",
+    "candidates", "cpu_facts", "fidelity_gate", "parse", "resolve", "split_revision",
 ]
 
 logger = logging.getLogger(__name__)
@@ -142,6 +142,24 @@ def cpu_facts() -> CpuFacts:
     cuda = torch.cuda.is_available()
     return CpuFacts(flags=flags, torch_capability=torch.backends.cpu.get_cpu_capability(), openvino=has_ov,
                     openvino_bf16=ov_bf16, cuda=cuda, cuda_bf16=cuda and torch.cuda.is_bf16_supported())
+
+
+def bf16_training_warning(device: str = "auto", facts: CpuFacts | None = None) -> str | None:
+    """Why bf16 training will be slow here, or ``None`` when the device computes bf16 natively.
+
+    Training autocasts to bf16 wherever it runs; a CPU without AMX or AVX512-BF16 emulates it. Measured on a 2-core
+    AMD EPYC without either (2026-12-03, me5-small, 6 steps of batch 16, 64 tokens, 2 threads): 41.7 s per step in
+    bf16, 2.7 s in fp32, 15x slower. On a Xeon with AMX the same bf16 training is about 2x *faster* than fp32.
+    """
+    if device == "mps":
+        return None  # Apple GPUs: bf16 support depends on the OS version; not judged here
+    facts = facts or cpu_facts()
+    on_gpu = facts.cuda and device in ("auto", "cuda")
+    if (on_gpu and facts.cuda_bf16) or (not on_gpu and facts.bf16_cpu):
+        return None
+    where = "this GPU has no bf16 support" if on_gpu else "this CPU has no native bf16 (no AMX or AVX512-BF16)"
+    return (f"bf16 training requested, but {where}: it is emulated, about 15x slower than fp32 on such a CPU. "
+            "Train in fp32 instead (omit --bf16, or bf16 = false in a preset: a different model, so a new revision)")
 
 
 def candidates(facts: CpuFacts, device: str | None = None) -> list[Inference]:
