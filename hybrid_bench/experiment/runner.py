@@ -141,7 +141,7 @@ def reproduce(
     report(Event("note", preset.describe()))
 
     miracl_folder, miracl_languages, notes = _miracl_data(preset, out, report, data_dir, miracl_mirror)
-    from hybrid_bench.models.inference import REFERENCE
+    from hybrid_bench.models.inference import REFERENCE, bf16_training_warning
 
     notes = [*notes, f"evaluation inference: {(inference or REFERENCE).label} (backend-dtype, also the suffix of every "
              "evaluated model's revision unless torch-float32)"]
@@ -151,10 +151,9 @@ def reproduce(
     done: list[dict[str, Any]] = []
     encoders: dict[str, Any] = {}
     choice = inference or REFERENCE
-    from hybrid_bench.models.inference import bf16_training_warning
-
-    # said once, before the first model that is really trained
-    bf16_note = [note for note in [bf16_training_warning()] if note] if preset.bf16 else []
+    # said once, before the first model that is really trained (see _train)
+    warning = bf16_training_warning() if preset.bf16 else None
+    pending_notes = [warning] if warning else []
     # (mteb name, revision) of each model, to find its finished evaluations without loading it
     identities: dict[str, tuple[str, str] | None] = {}
 
@@ -165,7 +164,7 @@ def reproduce(
         if stage.kind == "train":
             assert stage.model is not None
             ran, earlier, identities[stage.model.name] = _train(preset, base, stage.model, out, evaluator, choice,
-                                                                data_dir, report, bf16_note)
+                                                                data_dir, report, pending_notes)
         elif stage.kind == "evaluate":
             assert stage.model is not None and stage.task is not None
             name = stage.model.name

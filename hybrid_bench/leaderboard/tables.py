@@ -180,7 +180,6 @@ class ScoreIndex:
     """
 
     def __init__(self, results: pd.DataFrame) -> None:
-        self.results = results
         means = results.groupby(["label", "task", "split", "metric", "subset"], sort=True)["value"].mean()
         self._subsets: dict[tuple[str, str, str, str], dict[str, float]] = {}
         for (label, task, split, metric, subset), value in means.items():  # subsets in sorted order

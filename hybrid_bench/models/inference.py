@@ -157,9 +157,11 @@ def bf16_training_warning(device: str = "auto", facts: CpuFacts | None = None) -
     on_gpu = facts.cuda and device in ("auto", "cuda")
     if (on_gpu and facts.cuda_bf16) or (not on_gpu and facts.bf16_cpu):
         return None
-    where = "this GPU has no bf16 support" if on_gpu else "this CPU has no native bf16 (no AMX or AVX512-BF16)"
-    return (f"bf16 training requested, but {where}: it is emulated, about 15x slower than fp32 on such a CPU. "
-            "Train in fp32 instead (omit --bf16, or bf16 = false in a preset: a different model, so a new revision)")
+    if on_gpu:
+        return "bf16 training requested, but this GPU has no bf16 support: train in fp16 (--fp16) or fp32"
+    return ("bf16 training requested, but this CPU has no native bf16 (no AMX or AVX512-BF16): it is emulated, about "
+            "15x slower than fp32. Train in fp32 instead (omit --bf16, or bf16 = false in a preset: a different "
+            "model, so a new revision)")
 
 
 def candidates(facts: CpuFacts, device: str | None = None) -> list[Inference]:
