@@ -17,7 +17,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "hybrid_bench"
 
 #: lowest first; a module may import its own layer and the layers below it, never one above
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("errors", "io", "paths", "result_store", "display"),  # foundations: errors, atomic writes, paths, output
+    ("errors", "io", "paths", "result_store", "display", "machine"),  # foundations: errors, atomic writes, paths, output, machine facts
     ("data",),  # raw files → validated data (LAReQA, MIRACL, mirrors)
     ("tasks",),  # mteb tasks over the data
     ("training",),  # the hybrid-batch trainer

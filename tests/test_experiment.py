@@ -78,6 +78,30 @@ def test_seeds_train_every_strategy_with_the_same_seeds_and_settings() -> None:
     assert dataclasses.replace(full, seeds=1).describe().count("seed 42") == 1 and "3 training seeds 42–44" in full.describe()
 
 
+def test_a_replication_with_new_seeds_never_reuses_the_first_runs_models() -> None:
+    full = PRESETS["full"]
+    replication = dataclasses.replace(full, first_seed=45, seeds=5)
+    assert training_seeds(replication) == [45, 46, 47, 48, 49]
+    names = {s.name for s in model_specs(replication, "me5-small") if not s.is_base}
+    first_run = {s.name for s in model_specs(full, "me5-small") if not s.is_base}
+    assert not names & first_run and "mono-me5-small-seed45" in names and "hybrid-me5-small-seed49" in names
+    # the recipe is the first run's but for the seed: same data, steps, batch size, precision
+    spec = next(s for s in model_specs(replication, "me5-small") if s.name == "hybrid-me5-small-seed45")
+    again, first = train_config(replication, "me5-small", spec).to_dict(), train_config(full, "me5-small", spec).to_dict()
+    assert again == first and again["seed"] == 45
+    assert "5 training seeds 45–49" in replication.describe()
+    # an evaluation's settings do not depend on which seeds are trained
+    assert replication.eval_settings() == full.eval_settings()
+
+
+def test_reproduce_first_seed_on_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    from hybrid_bench.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["reproduce", "--help"])
+    assert "--first-seed S" in capsys.readouterr().out
+
+
 def test_ledger_is_rewritten_whole_and_rejects_foreign_files(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "state.json")
     assert not ledger.done("k")

@@ -111,6 +111,48 @@ def test_next_session_skips_finished_models_without_the_model_store(
     now = json.loads(cross_file.read_text(encoding="utf-8"))[MODEL_REVISION]
     assert now != fake and not (results / fake).exists() and (results / now / "MIRACLRetrieval.json").is_file()
 
+    # every model and evaluation names the machine it ran on; the record names the data it was trained on
+    assert now_record_machine(cross_file)["cpu_kind"] in {"amx", "avx512-bf16", "no-bf16"}
+    ledger = json.loads((out / "reproduce_state.json").read_text(encoding="utf-8"))
+    assert all(entry["machine"]["versions"]["torch"] for key, entry in ledger["done"].items()
+               if "cross-st-tiny" in key)
+    # ... and the top 100 of every query as a TREC run that re-scores to the committed per-query values
+    import gzip
+
+    import pytrec_eval
+
+    runs = sorted((predictions / "MIRACLRetrieval_top100").glob("*.trec.gz"))
+    assert runs, "no TREC runs next to the per-query file"
+    per_query = pd.read_parquet(predictions / "MIRACLRetrieval_per_query.parquet").set_index(["subset", "query_id"])
+    subset = runs[0].name.split(".")[0]
+    with gzip.open(runs[0], "rt") as lines:
+        run = pytrec_eval.parse_run(lines)
+    judged = pd.concat(pd.read_parquet(f) for f in (out / "data").glob(f"*/{subset}-qrels/*.parquet"))
+    qrels: dict = {}
+    for row in judged.itertuples(index=False):
+        qrels.setdefault(str(row[0]), {})[str(row[1])] = int(row[2])
+    for query_id, measures in pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10"}).evaluate(run).items():
+        assert measures["ndcg_cut_10"] == pytest.approx(per_query.loc[(subset, query_id), "ndcg_at_10"], abs=1e-12)
+
+    # session 4: "done" is the recipe — settings and training data —, not the code version or the machine.
+    # mono's committed record names other training data (another content hash): retrained. hybrid's record predates
+    # data hashes (none recorded): the pinned XQuAD-R training split is the same by construction, so it is kept.
+    mono_file, hybrid_file = out / "training" / "mono-st-tiny.json", out / "training" / "hybrid-st-tiny.json"
+    mono = json.loads(mono_file.read_text(encoding="utf-8"))
+    assert len(mono["data_sha256"]) == 64
+    mono_file.write_text(json.dumps({**mono, "data_sha256": "0" * 64}), encoding="utf-8")
+    hybrid = json.loads(hybrid_file.read_text(encoding="utf-8"))
+    del hybrid["data_sha256"], hybrid["machine"]
+    hybrid_file.write_text(json.dumps(hybrid), encoding="utf-8")
+    monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "home-4"))
+    trained.clear()
+    reproduce(PRESET, out, base=base, on_event=lambda e: None)
+    assert trained == ["mono-st-tiny"]
+
+
+def now_record_machine(record_file: Path) -> dict:
+    return json.loads(record_file.read_text(encoding="utf-8"))["machine"]
+
 
 def test_a_stage_killed_mid_way_is_recomputed_from_scratch(tmp_path: Path, tiny_model_dir: Path,
                                                           shared_data: Path) -> None:

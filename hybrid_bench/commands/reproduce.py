@@ -26,6 +26,7 @@ EPILOG = """examples:
   hybrid-bench reproduce                               # the full preset: 3 seeds, whole MIRACL mirror (hours; resumable)
   hybrid-bench reproduce --alpha-sweep                 # + hybrid with alpha 0.25 and 0.75 (the alpha figure)
   hybrid-bench reproduce --seeds 1                     # one training seed per strategy instead of the preset's 3
+  hybrid-bench reproduce --first-seed 45 --seeds 5     # a replication: seeds 45-49 (models named ...-seed45 ...)
   hybrid-bench reproduce --miracl-pool fallback        # MIRACL on a smaller stated pool (see --help)
   hybrid-bench reproduce --quick --output-folder /tmp/r --leaderboard /tmp/r-board
 
@@ -60,6 +61,9 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
     p.add_argument("--seeds", type=positive_int, default=None, metavar="N",
                    help="training seeds per strategy (seed 42, 43, ...; default: the preset's, 3 for the full preset, "
                         "1 for --quick); every strategy gets the same seeds, data, steps and batch size")
+    p.add_argument("--first-seed", type=int, default=None, metavar="S",
+                   help="first training seed (default: the preset's, 42): seeds S, S+1, ...; a model of any seed "
+                        "other than 42 is named ...-seed<N>, so a replication never reuses an earlier run's models")
     p.add_argument("--miracl-pool", choices=["mirror", "fallback"], default="mirror",
                    help="MIRACL passages: the whole mirror (default), or the fallback pool: every passage of each "
                         "language with >= 30 queries, every judged passage + 1,000 random others for the rest")
@@ -113,7 +117,9 @@ def run(args: argparse.Namespace) -> int:
     if args.tasks:
         changes["tasks"] = tuple(args.tasks)
     if args.seeds is not None:
-        changes["seeds"] = args.seeds  # more seeds = more models under seed-suffixed names; the first keeps its name
+        changes["seeds"] = args.seeds  # more seeds = more models under seed-suffixed names; seed 42 keeps its name
+    if getattr(args, "first_seed", None) is not None:
+        changes["first_seed"] = args.first_seed  # other seeds = other model names: nothing earlier is replaced
     if getattr(args, "miracl_pool", "mirror") == "fallback":
         changes.update(MIRACL_FALLBACK)  # an evaluation setting: the models (and their names) stay the same
     if changes:

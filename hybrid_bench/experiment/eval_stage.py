@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from hybrid_bench.errors import DataError
 from hybrid_bench.io import atomic_path
+from hybrid_bench.machine import machine_facts
 from hybrid_bench.experiment.ledger import Ledger, settings_hash, stage_key
 from hybrid_bench.experiment.plan import ModelSpec
 from hybrid_bench.experiment.presets import LAREQA_TASKS, Preset
@@ -226,7 +227,7 @@ class Evaluator:
         )
         self._score_predictions(predictions, task_name)
         self.ledger.mark(key, model=meta.name, revision=meta.revision, task=task_name, settings=self.settings,
-                         wall_s=round(time.perf_counter() - t0, 1))
+                         wall_s=round(time.perf_counter() - t0, 1), machine=machine_facts())
         return True, None
 
     @staticmethod
@@ -246,10 +247,13 @@ class Evaluator:
 
     def _score_predictions(self, folder: Path, task_name: str) -> None:
         """Replace mteb's ranked lists ``<Task>_predictions.json`` (megabytes for MIRACL's whole pool) by the
-        per-query scores the leaderboard reads (``<Task>_per_query.parquet``, kilobytes), so that a results folder
-        can be committed between sessions; the ranked lists move to ``<out>/raw-predictions/`` (not committed)."""
+        per-query scores the leaderboard reads (``<Task>_per_query.parquet``, kilobytes) and the top-100 TREC runs
+        (``<Task>_top100/``, :mod:`hybrid_bench.tasks.trec_run`), so that a results folder can be committed between
+        sessions and re-scored by anyone; the full ranked lists move to ``<out>/raw-predictions/`` (not
+        committed)."""
         from hybrid_bench.leaderboard.per_query import PREDICTIONS_SUFFIX, per_query_from_predictions
         from hybrid_bench.tasks.predictions import PER_QUERY_SUFFIX
+        from hybrid_bench.tasks.trec_run import runs_from_predictions
 
         ranked = folder / f"{task_name}{PREDICTIONS_SUFFIX}"
         if not ranked.is_file():
@@ -259,6 +263,8 @@ class Evaluator:
         frame = per_query_from_predictions(ranked, self._qrels[task_name])
         with atomic_path(folder / f"{task_name}{PER_QUERY_SUFFIX}", overwrite=True) as tmp:
             frame.to_parquet(tmp, index=False, compression="zstd")
+        # the top 100 of every query as TREC runs (kilobytes per language), for re-scoring with any evaluator
+        runs_from_predictions(ranked, folder)
         raw = self.out / RAW_PREDICTIONS_DIR / folder.name / ranked.name
         raw.parent.mkdir(parents=True, exist_ok=True)
         os.replace(ranked, raw)

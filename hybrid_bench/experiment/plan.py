@@ -66,15 +66,18 @@ def base_label(base: str) -> str:
 
 
 def training_seeds(preset: Preset) -> list[int]:
-    """The training seeds of a run: ``preset.seed`` and the next ``preset.seeds − 1`` integers (42, 43, 44)."""
-    return [preset.seed + i for i in range(preset.seeds)]
+    """The training seeds of a run: the first (``preset.first_seed``, else ``preset.seed``) and the next
+    ``preset.seeds − 1`` integers (42, 43, 44; a replication with ``first_seed = 45``: 45, 46, ...)."""
+    first = preset.training_seed_start
+    return [first + i for i in range(preset.seeds)]
 
 
 def model_specs(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list[ModelSpec]:
     """The base plus mono (α=1), cross (α=0), hybrid (α=0.5) [+ hybrid α=0.25, 0.75], per training seed.
 
-    Names follow the preset; the first seed (the preset's own) keeps the plain name — so the full preset's
-    first-seed models are the model-table names ``mono-me5-small`` etc. — and every other seed adds ``-seed<N>``.
+    Names follow the preset; the preset's own seed (``preset.seed``) keeps the plain name — so the full preset's
+    first-seed models are the model-table names ``mono-me5-small`` etc. — and every other seed adds ``-seed<N>``,
+    so a replication with new seeds (``first_seed``) never reuses or replaces a model of an earlier run.
     For the quick preset (one seed) and ``me5-small``: ``me5-small``, ``mono-me5-small-quick``,
     ``cross-me5-small-quick``, ``hybrid-me5-small-quick``; with ``seeds = 2`` also ``mono-me5-small-quick-seed43``, ...
     """
@@ -84,8 +87,8 @@ def model_specs(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list
                                                  (f"hybrid-{label}{suffix}", "hybrid", 0.5)]
     if alpha_sweep:
         arms += [(f"hybrid-{label}{suffix}-a{a:g}", "hybrid", a) for a in (0.25, 0.75)]
-    first = preset.seed
-    return [ModelSpec(label), *(ModelSpec(name if seed == first else f"{name}-seed{seed}", strategy, alpha, seed)
+    plain = preset.seed
+    return [ModelSpec(label), *(ModelSpec(name if seed == plain else f"{name}-seed{seed}", strategy, alpha, seed)
                                 for seed in training_seeds(preset) for name, strategy, alpha in arms)]
 
 

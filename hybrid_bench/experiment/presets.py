@@ -44,6 +44,7 @@ class Preset:
     bf16: bool = True
     seed: int = 42
     seeds: int = 1
+    first_seed: int | None = None
     train_languages: tuple[str, ...] | None = None
     languages: tuple[str, ...] | None = None
     max_queries: int | None = None
@@ -59,6 +60,11 @@ class Preset:
     def model_suffix(self) -> str:
         """Suffix of the trained models' names: ``""`` for ``"full"`` (the model-table names), else ``-<name>``."""
         return "" if self.name == "full" else f"-{self.name}"
+
+    @property
+    def training_seed_start(self) -> int:
+        """The first training seed: ``first_seed``, else ``seed``."""
+        return self.seed if self.first_seed is None else self.first_seed
 
     @property
     def samples_miracl(self) -> bool:
@@ -81,8 +87,8 @@ class Preset:
         else:
             miracl = "the configured mirror as it is"
         seq = f"{self.eval_max_seq_length} tokens" if self.eval_max_seq_length else "the model's own limit"
-        seeds = (f"seed {self.seed}" if self.seeds == 1
-                 else f"{self.seeds} training seeds {self.seed}–{self.seed + self.seeds - 1}")
+        first = self.training_seed_start
+        seeds = (f"seed {first}" if self.seeds == 1 else f"{self.seeds} training seeds {first}–{first + self.seeds - 1}")
         return (f"preset {self.name!r}: training {self.steps} steps × batch {self.batch_size} on {train} "
                 f"(max {self.max_seq_length} tokens, bf16={self.bf16}, {seeds}); evaluation on {langs}; "
                 f"LAReQA: {lareqa}; MIRACL: {miracl}; encoding truncated to {seq}; "

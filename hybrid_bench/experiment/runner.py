@@ -34,7 +34,7 @@ from hybrid_bench.experiment.ledger import LEDGER_FILE, Ledger
 from hybrid_bench.experiment.plan import ModelSpec, Stage, model_specs, plan
 from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_TASKS, Preset
 from hybrid_bench.experiment.train_stage import (MODEL_REVISION, ensure_trained, export_record, exported_record,
-                                                 trained_record)
+                                                 trained_record, training_data_sha256)
 from hybrid_bench.leaderboard.write import summary_text
 
 if TYPE_CHECKING:
@@ -215,7 +215,8 @@ def _train(preset: Preset, base: str, spec: ModelSpec, out: Path, evaluator: Eva
     Not trained (nor loaded) when the model store lacks it and its exported training record names a revision under
     which every evaluation of this run is recorded: a committed results folder continues in a fresh session.
     """
-    exported = exported_record(preset, base, spec, out)
+    exported = exported_record(preset, base, spec, out,
+                               data_sha256=training_data_sha256(preset, base, spec, data_dir=data_dir))
     old = (mteb_name(spec.name), inference.revision(exported[MODEL_REVISION]) or "") if exported else None
     if old is not None and trained_record(spec.name) is None:
         if all(evaluator.recorded(*old, task) for task in preset.tasks):

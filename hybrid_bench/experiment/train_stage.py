@@ -17,7 +17,8 @@ from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.experiment.plan import ModelSpec, train_config
 from hybrid_bench.experiment.presets import Preset
 
-__all__ = ["MODEL_REVISION", "ensure_trained", "export_record", "exported_record", "trained_record"]
+__all__ = ["MODEL_REVISION", "ensure_trained", "export_record", "exported_record", "same_recipe", "trained_record",
+           "training_data_sha256"]
 
 #: key of an exported training record naming the content hash of the model its results were computed with
 MODEL_REVISION = "model_revision"
@@ -59,9 +60,40 @@ def export_record(name: str, results: Path) -> Path:
     return atomic_write_text(target, json.dumps(record, indent=1, ensure_ascii=False) + "\n", overwrite=True)
 
 
-def exported_record(preset: Preset, base: str, spec: ModelSpec, results: Path) -> dict[str, Any] | None:
+def training_data_sha256(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None) -> str:
+    """The content hash of the data ``spec`` trains on here (:meth:`ParallelCorpus.fingerprint`), from the files as
+    they are now: a trained model is reused only for the data it was trained on."""
+    from hybrid_bench.training.parallel_data import load_parallel_data
+
+    config = train_config(preset, base, spec)
+    return load_parallel_data(config.data, languages=config.languages, hard_negatives=config.hard_negatives,
+                              data_dir=data_dir, seed=config.seed).fingerprint()
+
+
+def same_recipe(record: dict[str, Any], config: dict[str, Any], data_sha256: str | None) -> bool:
+    """Whether a training record is of this recipe: the same :class:`TrainConfig` and the same training data.
+
+    "Done" depends on nothing else — not on the code's version, the machine or the wall time — so a documentation
+    commit never retrains a model, and a model is never reused for other data. A record written before data hashes
+    were recorded (no ``data_sha256``) counts only for the built-in XQuAD-R training split, whose files are pinned by
+    sha256 and refused when changed, so its data is the same by construction. ``data_sha256=None`` skips the data
+    check (the caller has not loaded the data).
+    """
+    from hybrid_bench.training.parallel_data import XQUAD_R_TRAIN
+
+    if record.get("config") != config:
+        return False
+    if data_sha256 is None:
+        return True
+    recorded = record.get("data_sha256")
+    return recorded == data_sha256 if recorded is not None else config.get("data") == XQUAD_R_TRAIN
+
+
+def exported_record(preset: Preset, base: str, spec: ModelSpec, results: Path, *,
+                    data_sha256: str | None = None) -> dict[str, Any] | None:
     """The training record ``export_record`` left in ``results`` for ``spec`` when it names the model's revision and
-    holds this run's settings (``None`` otherwise: missing, unreadable, older, or of other settings)."""
+    is of this run's recipe (:func:`same_recipe`; ``None`` otherwise: missing, unreadable, older, or of other
+    settings or data)."""
     from hybrid_bench.leaderboard.arms import TRAINING_RECORDS_DIR
 
     try:
@@ -70,7 +102,7 @@ def exported_record(preset: Preset, base: str, spec: ModelSpec, results: Path) -
         return None
     if not isinstance(record, dict) or not record.get(MODEL_REVISION):
         return None
-    return record if record.get("config") == train_config(preset, base, spec).to_dict() else None
+    return record if same_recipe(record, train_config(preset, base, spec).to_dict(), data_sha256) else None
 
 
 def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None) -> tuple[Path, bool]:
@@ -91,12 +123,14 @@ def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str 
     folder = paths.models_dir() / spec.name
     record = trained_record(spec.name)
     if record is not None:
-        if record.get("config") == config.to_dict():
+        data_sha256 = training_data_sha256(preset, base, spec, data_dir=data_dir)
+        if same_recipe(record, config.to_dict(), data_sha256):
             return folder, False
         changed = sorted(k for k, v in config.to_dict().items() if record.get("config", {}).get(k) != v)
         raise HybridBenchError(
-            f"the model store already has {spec.name!r} ({folder}) trained with other settings (differs in "
-            f"{', '.join(changed)}); remove that folder to retrain it, or run another preset")
+            f"the model store already has {spec.name!r} ({folder}) trained with other "
+            f"{'settings (differs in ' + ', '.join(changed) + ')' if changed else 'training data (another content hash)'}"
+            "; remove that folder to retrain it, or run another preset")
     if folder.exists():
         raise HybridBenchError(f"{folder} exists but has no training record; remove it or choose another preset")
     ckpt = trainer.checkpoint_dir(spec.name)

@@ -51,6 +51,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -139,6 +140,14 @@ class ParallelCorpus:
 
     def __repr__(self) -> str:
         return f"ParallelCorpus(name={self.name!r}, items={len(self)}, languages={list(self.languages)})"
+
+    def fingerprint(self) -> str:
+        """sha256 (hex) of the corpus's content: its records as sorted-key JSON lines in :meth:`to_records` order and
+        the language order. Recorded with a trained model: what it was trained on, whatever file it came from."""
+        digest = hashlib.sha256(json.dumps(list(self.languages)).encode())
+        for record in self.to_records():
+            digest.update(json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n")
+        return digest.hexdigest()
 
     @property
     def has_negatives(self) -> bool:

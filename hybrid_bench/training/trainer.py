@@ -44,6 +44,7 @@ from unittest import mock
 from hybrid_bench import paths
 from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.io import atomic_path, atomic_write_text
+from hybrid_bench.machine import machine_facts
 from hybrid_bench.training.base_model import (
     choose_device,
     column_prompts,
@@ -236,6 +237,7 @@ def train_model(
         "strategy": config.strategy,
         "alpha": config.resolved_alpha,
         "data": corpus.name,
+        "data_sha256": corpus.fingerprint(),
         "languages": list(corpus.languages),
         "items": len(corpus),
         "steps": global_step,
@@ -245,6 +247,7 @@ def train_model(
         "resumed_from_step": _step_of(resume_from) if resume_from else None,
         "frozen_parameters": frozen,
         "config": config.to_dict(),
+        "machine": machine_facts(),
         "log_history": trainer.state.log_history,
     }
     result = TrainResult(target, global_step, round(wall, 1), record["resumed_from_step"], record)
