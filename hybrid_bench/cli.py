@@ -19,6 +19,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("mine-negatives", "mine_negatives", "add translation-aware hard negatives to parallel training data"),
     ("leaderboard", "leaderboard", "tables, confidence intervals and plots from an MTEB results folder"),
     ("reproduce", "reproduce", "the paper's experiment end to end: train, evaluate, leaderboard"),
+    ("plan-study", "plan_study", "seeds and queries a comparison needs: variance components and power from a run"),
     ("export", "export", "write task settings in BEIR's GenericDataLoader layout"),
     ("cache", "cache", "show or clear the persistent embedding cache"),
     ("mteb", "mteb_passthrough", "run the stock `mteb` CLI with hybrid-bench's tasks and models registered"),
@@ -30,6 +31,7 @@ EPILOG = """examples:
   hybrid-bench train --base me5-small --strategy hybrid --alpha 0.5 --steps 300 --out hybrid-me5-small
   hybrid-bench leaderboard results/ --out leaderboards/mine
   hybrid-bench reproduce --quick
+  hybrid-bench plan-study leaderboards/reproduce-seeded/per_query --compare hybrid-me5-small:mono-me5-small
   hybrid-bench export beir XQuADRRetrieval --subset deu-pool beir/xquad-r-deu-pool
 """
 
