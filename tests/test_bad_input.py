@@ -48,6 +48,9 @@ CASES = [
     # option values: refused by argparse before any work (exit status 2)
     Case("train --lr -1", (*TRAIN, "--data", "{tmp}/ok.jsonl", "--lr", "-1"), ("--lr", "must be a number > 0")),
     Case("train --scale 0", (*TRAIN, "--data", "{tmp}/ok.jsonl", "--scale", "0"), ("--scale", "> 0")),
+    # a batch of one gives the loss no in-batch negative: loss 0, nothing learnt; refused before any work
+    Case("train --batch-size 1", (*TRAIN, "--data", "{tmp}/ok.jsonl", "--batch-size", "1"),
+         ("batch_size must be at least 2", "in-batch negatives")),
     Case("train --warmup-ratio 5", (*TRAIN, "--data", "{tmp}/ok.jsonl", "--warmup-ratio", "5"),
          ("--warmup-ratio", "between 0 and 1")),
     Case("train --batch-size 0", (*TRAIN, "--data", "{tmp}/ok.jsonl", "--batch-size", "0"),

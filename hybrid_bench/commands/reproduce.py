@@ -16,7 +16,7 @@ from typing import Any
 
 from hybrid_bench import paths
 from hybrid_bench.commands.validate import check_writable, positive_int
-from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_FALLBACK, PRESETS
+from hybrid_bench.experiment.presets import EXPERIMENT_TASKS, MIRACL_FALLBACK, PRESETS
 from hybrid_bench.models.inference import add_arguments as add_inference_arguments
 
 # ---- command line ------------------------------------------------------------------------------------------------
@@ -53,8 +53,9 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
     p.add_argument("--base", default="me5-small",
                    help="base model: me5-small (default) or a sentence-transformers folder")
     p.add_argument("--steps", type=positive_int, default=None, help="override the preset's training steps")
-    p.add_argument("--tasks", nargs="+", default=None, choices=list(DEFAULT_TASKS),
-                   help="evaluate only these tasks (default: all four)")
+    p.add_argument("--tasks", nargs="+", default=None, choices=list(EXPERIMENT_TASKS),
+                   help="evaluate these tasks (default: the four of the paper's experiment; "
+                        "MIRACLTrainTopicsRetrieval adds MIRACL's train topics on the same passages)")
     p.add_argument("--data-dir", default=None, help="local data folder (lareqa/, miracl-lite/); default $HYBRID_BENCH_DATA")
     p.add_argument("--batch-size", type=positive_int, default=32,
                    help="encoding batch size of the evaluations (default 32)")
@@ -109,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from hybrid_bench.data.miracl import MIRACL_REPO
     from hybrid_bench.data.mirrors import resolve_mirror
     from hybrid_bench.experiment.runner import reproduce
+    from hybrid_bench.tasks.miracl_train_topics import REPO as TRAIN_TOPICS_REPO
 
     preset = PRESETS["quick" if args.quick else "full"]
     changes: dict[str, Any] = {}
@@ -144,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         reproduce(preset, output, base=args.base, alpha_sweep=args.alpha_sweep,
                   leaderboard_out=args.leaderboard, data_dir=args.data_dir, batch_size=args.batch_size,
                   # the mirrors configuration is read here, once; without one: <data dir>/miracl-lite
-                  miracl_mirror=resolve_mirror(MIRACL_REPO),
+                  miracl_mirror=resolve_mirror(MIRACL_REPO), train_topics_mirror=resolve_mirror(TRAIN_TOPICS_REPO),
                   inference=inference, command=command, on_event=printer)
     finally:
         if printer.bar is not None:

@@ -22,7 +22,7 @@ from hybrid_bench.io import atomic_path
 from hybrid_bench.machine import machine_facts
 from hybrid_bench.experiment.ledger import Ledger, settings_hash, stage_key
 from hybrid_bench.experiment.plan import ModelSpec
-from hybrid_bench.experiment.presets import LAREQA_TASKS, Preset
+from hybrid_bench.experiment.presets import LAREQA_TASKS, MIRACL_TRAIN_TOPICS, Preset
 
 if TYPE_CHECKING:
     from hybrid_bench.models.inference import Inference
@@ -105,12 +105,14 @@ def _miracl_codes(languages: Sequence[str]) -> list[str]:
 
 
 def build_task(name: str, preset: Preset, miracl_folder: Path | None,
-               miracl_languages: Sequence[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None) -> Any:
+               miracl_languages: Sequence[str] | None = None, *, data_dir: str | os.PathLike[str] | None = None,
+               train_topics_folder: Path | None = None) -> Any:
     """One evaluation task, cut to the preset's languages and samples, reading its data from ``data_dir``
     (LAReQA) or ``miracl_folder`` (MIRACL; ``None``: as the task is configured).
 
     ``miracl_languages``: the MIRACL languages to evaluate when the preset names none (all), e.g. those the mirror
-    holds; ``None`` = all of the task's.
+    holds; ``None`` = all of the task's. ``train_topics_folder``: the (sampled) MIRACL train-topic folder of
+    :data:`~hybrid_bench.experiment.presets.MIRACL_TRAIN_TOPICS`; it is evaluated on the languages it holds.
     """
     from hybrid_bench.evaluation import load_tasks
 
@@ -124,6 +126,18 @@ def build_task(name: str, preset: Preset, miracl_folder: Path | None,
         if preset.languages or preset.max_queries or preset.max_candidates:
             task.set_sample(languages=preset.languages, max_queries=preset.max_queries,
                             max_candidates=preset.max_candidates, seed=preset.seed)
+        return task
+    if name == MIRACL_TRAIN_TOPICS:
+        from hybrid_bench.data.miracl import available_languages
+        from hybrid_bench.data.mirrors import Mirror, use_mirror
+        from hybrid_bench.tasks.miracl_train_topics import REPO
+
+        (task,) = load_tasks([name], None, None)
+        if train_topics_folder is not None:
+            held = available_languages(train_topics_folder)
+            chosen = [lang for lang in (preset.languages or held) if lang in held]
+            task = task.filter_languages(_miracl_codes(chosen))
+            use_mirror(task, Mirror(REPO, train_topics_folder.resolve()))
         return task
     chosen = preset.languages or miracl_languages
     (task,) = load_tasks([name], _miracl_codes(chosen) if chosen else None, None, miracl_source=miracl_folder)
@@ -157,11 +171,13 @@ class Evaluator:
     """
 
     def __init__(self, preset: Preset, out: Path, ledger: Ledger, *, batch_size: int, miracl_folder: Path | None,
-                 miracl_languages: Sequence[str] | None, data_dir: str | os.PathLike[str] | None = None) -> None:
+                 miracl_languages: Sequence[str] | None, data_dir: str | os.PathLike[str] | None = None,
+                 train_topics_folder: Path | None = None) -> None:
         from hybrid_bench.result_store import ResultStore, result_settings
 
         self.preset, self.out, self.ledger, self.batch_size = preset, out, ledger, batch_size
         self.miracl_folder, self.miracl_languages, self.data_dir = miracl_folder, miracl_languages, data_dir
+        self.train_topics_folder = train_topics_folder
         self.cache = ResultStore(out, settings=result_settings(max_seq_length=preset.eval_max_seq_length))
         self.settings = preset.eval_settings()
         self.settings_id = settings_hash(self.settings)
@@ -172,22 +188,24 @@ class Evaluator:
     def task(self, name: str) -> Any:
         """The task ``name`` as this run evaluates it, loaded once."""
         if name not in self._tasks:
-            self._tasks[name] = build_task(name, self.preset, self.miracl_folder, self.miracl_languages,
-                                           data_dir=self.data_dir)
+            self._tasks[name] = self._build(name)
             self._tasks[name].load_data()
         return self._tasks[name]
 
     def _unloaded(self, name: str) -> Any:
         """The task ``name`` as this run builds it, without its data (for its metadata: the dataset revision)."""
         if name not in self._metadata_tasks:
-            self._metadata_tasks[name] = self._tasks.get(name) or build_task(
-                name, self.preset, self.miracl_folder, self.miracl_languages, data_dir=self.data_dir)
+            self._metadata_tasks[name] = self._tasks.get(name) or self._build(name)
         return self._metadata_tasks[name]
 
     def qrels(self, name: str, _subsets: Any = None) -> dict[str, dict[str, Any]]:
         """Qrels of task ``name`` on this run's data (a fresh instance: scoring must not depend on loaded state)."""
-        return task_qrels(build_task(name, self.preset, self.miracl_folder, self.miracl_languages,
-                                     data_dir=self.data_dir))
+        return task_qrels(self._build(name))
+
+    def _build(self, name: str) -> Any:
+        """A fresh instance of task ``name`` on this run's data (:func:`build_task`)."""
+        return build_task(name, self.preset, self.miracl_folder, self.miracl_languages, data_dir=self.data_dir,
+                          train_topics_folder=self.train_topics_folder)
 
     def recorded(self, name: str, revision: str, task_name: str) -> dict[str, Any] | None:
         """The ledger's record of model ``name`` at ``revision`` on ``task_name`` when it may be reused: recorded for

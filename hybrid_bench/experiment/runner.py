@@ -32,7 +32,7 @@ from hybrid_bench.experiment import leaderboard_stage
 from hybrid_bench.experiment.eval_stage import Evaluator, load_encoder, model_identity, mteb_name
 from hybrid_bench.experiment.ledger import LEDGER_FILE, Ledger
 from hybrid_bench.experiment.plan import ModelSpec, Stage, model_specs, plan
-from hybrid_bench.experiment.presets import DEFAULT_TASKS, MIRACL_TASKS, Preset
+from hybrid_bench.experiment.presets import EXPERIMENT_TASKS, MIRACL_TASKS, MIRACL_TRAIN_TOPICS, Preset
 from hybrid_bench.experiment.train_stage import (MODEL_REVISION, ensure_trained, export_record, exported_record,
                                                  trained_record, training_data_sha256)
 from hybrid_bench.leaderboard.write import summary_text
@@ -98,6 +98,7 @@ def reproduce(
     leaderboard_out: str | os.PathLike[str] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
     miracl_mirror: str | os.PathLike[str] | None = None,
+    train_topics_mirror: str | os.PathLike[str] | None = None,
     batch_size: int = 32,
     inference: Inference | None = None,
     command: str | None = None,
@@ -116,6 +117,9 @@ def reproduce(
             :func:`hybrid_bench.paths.configured_data_dir` (``$HYBRID_BENCH_DATA``), then the download cache.
         miracl_mirror: MIRACL folder in the ``mteb/MIRACLRetrieval`` layout (the CLI passes the configured mirror);
             ``None``: ``<data_dir>/miracl-lite``.
+        train_topics_mirror: the MIRACL train-topic folder (when the preset evaluates
+            :data:`~hybrid_bench.experiment.presets.MIRACL_TRAIN_TOPICS`; the CLI passes the configured mirror);
+            ``None``: ``<data_dir>/miracl-lite-train``.
         batch_size: encoding batch size of the evaluations.
         inference: backend and dtype of every evaluation (default torch float32), recorded in each model's
             revision, so the ledger and the results never mix settings.
@@ -129,9 +133,9 @@ def reproduce(
     start = time.perf_counter()
     out = Path(output_folder)
     out.mkdir(parents=True, exist_ok=True)
-    unknown = sorted(set(preset.tasks) - set(DEFAULT_TASKS))
+    unknown = sorted(set(preset.tasks) - set(EXPERIMENT_TASKS))
     if unknown:
-        raise HybridBenchError(f"reproduce evaluates {list(DEFAULT_TASKS)}; unknown task(s) {unknown}")
+        raise HybridBenchError(f"reproduce evaluates {list(EXPERIMENT_TASKS)}; unknown task(s) {unknown}")
     specs = model_specs(preset, base, alpha_sweep=alpha_sweep)
     stages_planned = plan(preset, base, alpha_sweep=alpha_sweep)
     total = len(stages_planned)
@@ -145,8 +149,9 @@ def reproduce(
 
     notes = [*notes, f"evaluation inference: {(inference or REFERENCE).label} (backend-dtype, also the suffix of every "
              "evaluated model's revision unless torch-float32)"]
+    train_topics = _train_topics_data(preset, out, report, data_dir, train_topics_mirror)
     evaluator = Evaluator(preset, out, ledger, batch_size=batch_size, miracl_folder=miracl_folder,
-                          miracl_languages=miracl_languages, data_dir=data_dir)
+                          miracl_languages=miracl_languages, data_dir=data_dir, train_topics_folder=train_topics)
     board = Path(leaderboard_out) if leaderboard_out else default_leaderboard(out)
     done: list[dict[str, Any]] = []
     encoders: dict[str, Any] = {}
@@ -284,6 +289,31 @@ def _miracl_data(preset: Preset, out: Path, report: Callable[[Event], None], dat
         report(Event("note", note))
         return folder, tuple(held), [*notes, note]
     return folder, None, notes
+
+
+def _train_topics_data(preset: Preset, out: Path, report: Callable[[Event], None],
+                       data_dir: str | os.PathLike[str] | None, mirror: str | os.PathLike[str] | None) -> Path | None:
+    """The MIRACL train-topic folder this run evaluates on (sampled like MIRACL when the preset samples it)."""
+    if MIRACL_TRAIN_TOPICS not in preset.tasks:
+        return None
+    from hybrid_bench.data.miracl_sample import sample_miracl_mirror
+    from hybrid_bench.tasks.miracl_train_topics import FOLDER, REPO
+
+    source = Path(mirror) if mirror is not None else None
+    if source is None:
+        data = paths.configured_data_dir(data_dir)
+        source = data / FOLDER if data is not None else None
+    if source is None or not (source / "README.md").is_file():
+        raise DataError(f"no MIRACL train-topic data: give a data folder containing {FOLDER}/ (--data-dir / "
+                        f"HYBRID_BENCH_DATA) or configure a mirror (HYBRID_BENCH_MIRRORS='{REPO}=/path/to/{FOLDER}'),"
+                        f" or leave {MIRACL_TRAIN_TOPICS} out of --tasks", item=REPO)
+    folder = source
+    if preset.samples_miracl:
+        folder = sample_miracl_mirror(source, out / "data" / f"miracl-train-{preset.name}",
+                                      queries=preset.miracl_queries, fill=preset.miracl_fill, seed=preset.seed,
+                                      full_min_queries=preset.miracl_full_min_queries)
+    report(Event("note", f"MIRACL train topics: {folder} (queries the base model saw in fine-tuning; see the task card)"))
+    return folder
 
 
 def _default_miracl_folder(data_dir: str | os.PathLike[str] | None, repo: str) -> Path:

@@ -23,8 +23,9 @@ def __getattr__(name: str) -> Any:  # noqa: ANN401 -- PEP 562 lazy attribute
     if name == "ALL_TASKS":
         from hybrid_bench.tasks.lareqa import LAREQA_TASKS
         from hybrid_bench.tasks.miracl import MIRACL_TASKS
+        from hybrid_bench.tasks.miracl_train_topics import MIRACLTrainTopicsRetrieval
 
-        return (*LAREQA_TASKS, *MIRACL_TASKS)
+        return (*LAREQA_TASKS, *MIRACL_TASKS, MIRACLTrainTopicsRetrieval)
     if name in ("MLQARRetrieval", "XQuADRHeldOutRetrieval", "XQuADRRetrieval"):
         from hybrid_bench.tasks import lareqa
 

@@ -34,7 +34,9 @@ __all__ = ["STOCK_EMBEDDING_GROUPS", "SharedDocumentEncoder", "share_embeddings"
 #: stock mteb tasks whose documents a hybrid-bench task also encodes, with that task's cache group. mteb prepares a
 #: corpus row as ``title + " " + text`` in both (``mteb._create_dataloaders``) and the model's prompt is chosen
 #: from the prompt type (``passage: `` for me5-small), so the inputs are identical.
-STOCK_EMBEDDING_GROUPS: dict[str, str] = {"MIRACLRetrieval": MIRACL_GROUP, "MIRACLMonolingualRetrieval": MIRACL_GROUP}
+STOCK_EMBEDDING_GROUPS: dict[str, str] = {"MIRACLRetrieval": MIRACL_GROUP, "MIRACLMonolingualRetrieval": MIRACL_GROUP,
+                                          # the train topics' passages are the dev mirror's (same ids and texts)
+                                          "MIRACLTrainTopicsRetrieval": MIRACL_GROUP}
 
 
 class SharedDocumentEncoder:

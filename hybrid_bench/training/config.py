@@ -102,6 +102,12 @@ class TrainConfig:
         for name in ("steps", "batch_size", "save_steps", "logging_steps"):
             if getattr(self, name) < 1:
                 raise HybridBenchError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            # the InfoNCE loss contrasts each query's passage with the other passages of its batch: a batch of one
+            # has nothing to contrast, its loss is 0 and training would change nothing
+            raise HybridBenchError(f"batch_size must be at least 2, got {self.batch_size}: the loss contrasts each "
+                                   "query with the other passages of its batch (in-batch negatives), and a batch of "
+                                   "one has none")
         for name in ("learning_rate", "scale"):
             if not 0 < getattr(self, name) < float("inf"):
                 raise HybridBenchError(f"{name} must be a number > 0, got {getattr(self, name)}")
