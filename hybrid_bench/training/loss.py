@@ -87,7 +87,7 @@ class HybridInfoNCELoss(nn.Module):
 
         Requirements:
             1. (anchor, positive) pairs or (anchor, positive, negative) triplets, plus the ``label`` column of
-               :data:`~hybrid_bench.training.parallel_data.LABEL_FIELDS` for the masks.
+               :data:`~hybrid_bench.training.labels.LABEL_FIELDS` for the masks.
 
         Inputs:
             +---------------------------------------+---------------------------------------------+

@@ -111,7 +111,7 @@ class HybridBatchSampler(DefaultBatchSampler):
         language_sampling: ``"uniform"`` or ``"proportional"`` (see above).
         cross_pairs: ``"per_example"`` (faithful X-Y, default) or ``"per_batch"``.
         world_size: Number of data-parallel ranks; ``None`` detects it from ``torch.distributed``.
-        label_column: The dataset column holding the :data:`~hybrid_bench.training.parallel_data.LABEL_FIELDS`.
+        label_column: The dataset column holding the :data:`~hybrid_bench.training.labels.LABEL_FIELDS`.
 
     Raises:
         ValueError: Bad parameters, a dataset without the label column, or too few items for one batch.

@@ -18,7 +18,7 @@ Where things go:
 
 Example::
 
-    from hybrid_bench.models.registry import resolve_base
+    from hybrid_bench.models.bases import resolve_base
     from hybrid_bench.training.config import TrainConfig
     from hybrid_bench.training.trainer import train_model
 
@@ -105,7 +105,7 @@ def train_model(
         base_path: Where ``config.base``'s weights are: a local folder or a Hugging Face repo id. Default:
             ``config.base`` itself, which must then be one of those. A *name* (``me5-small``, a model-store or
             ``models.toml`` name) is resolved by the caller, through
-            :func:`hybrid_bench.models.registry.resolve_base` (as ``hybrid-bench train`` does).
+            :func:`hybrid_bench.models.bases.resolve_base` (as ``hybrid-bench train`` does).
         resume: Continue the interrupted run of ``out`` from its newest complete checkpoint (same ``config``
             required); without a checkpoint, start from scratch.
         overwrite: Replace an existing model ``out`` and discard checkpoints of an earlier run.
@@ -125,7 +125,7 @@ def train_model(
     if base_where is None:
         raise HybridBenchError(
             f"base model {config.base!r} is a name, not a model folder or a Hugging Face repo id: resolve it with "
-            "hybrid_bench.models.registry.resolve_base() and pass the result as base_path"
+            "hybrid_bench.models.bases.resolve_base() and pass the result as base_path"
         )
     target = paths.models_dir() / out
     if target.exists() and not overwrite:
