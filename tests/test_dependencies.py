@@ -49,7 +49,7 @@ def test_runtime_dependencies_are_exactly_what_the_package_imports() -> None:
     code = [*ROOT.joinpath("hybrid_bench").rglob("*.py"), ROOT / "_hybrid_bench_hook.py"]
     imported = _imported_distributions(code) - {"hybrid-bench"}
     assert declared - imported <= set(), f"declared but never imported: {sorted(declared - imported)}"
-    # optional features (the openvino extra) are imported only when installed, and are declared as extras
+    # optional features (extras other than test and docs) are imported only when installed
     extras = {_name(r) for name, reqs in project["optional-dependencies"].items() if name not in ("test", "docs")
               for r in reqs}
     assert extras <= imported, f"extras the package never imports: {sorted(extras - imported)}"

@@ -137,3 +137,52 @@ class WallClockCallback(TrainerCallback):
         if not folder.is_dir() or not state.is_world_process_zero:
             return
         write_run_record(folder, state.global_step, self.elapsed)
+
+
+class CostProjectionCallback(TrainerCallback):
+    """Says, once, what the whole training will cost on this machine, from its first timed steps.
+
+    The first step is left out (it pays for lazy initialisation and the first autocast); steps 2 … ``1 + measure``
+    are timed, and the projection — remaining steps × their mean time + the time so far — is logged as one warning
+    line (shown even by quiet runs), with the CPU kind and, where bf16 is emulated here
+    (:func:`hybrid_bench.machine.cpu_kind` ``"no-bf16"``) and the run trains in bf16, that it is emulated.
+    ``projection_s`` keeps the figure for callers (e.g. a progress bar).
+
+    Args:
+        measure: steps to time after the first.
+        bf16: whether the run autocasts to bf16.
+    """
+
+    def __init__(self, measure: int = 3, *, bf16: bool = False) -> None:
+        self.measure, self.bf16 = measure, bf16
+        self._t0: float | None = None
+        self._first_step = 0
+        self.projection_s: float | None = None
+
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
+        from hybrid_bench.machine import cpu_kind, cpu_model
+
+        if self.projection_s is not None:
+            return
+        if self._t0 is None:
+            self._t0, self._first_step = time.monotonic(), state.global_step
+            return
+        timed = state.global_step - self._first_step
+        if timed < self.measure and state.global_step < state.max_steps:
+            return
+        per_step = (time.monotonic() - self._t0) / max(timed, 1)
+        remaining = max(0, state.max_steps - state.global_step)
+        self.projection_s = per_step * remaining
+        emulated = self.bf16 and cpu_kind() == "no-bf16" and args.device.type == "cpu"
+        if state.is_world_process_zero:
+            logger.warning("training: %.2f s/step measured over steps %d-%d on %s (%s)%s; projected %s more "
+                           "for the remaining %d of %d steps", per_step, self._first_step + 1, state.global_step,
+                           cpu_model(), cpu_kind(), ", bf16 emulated on this CPU (about 15x slower than fp32)"
+                           if emulated else "", _duration(self.projection_s), remaining, state.max_steps)
+
+
+def _duration(seconds: float) -> str:
+    """``"45 s"``, ``"12.5 min"`` or ``"3.2 h"``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"

@@ -129,7 +129,7 @@ def train_model(
         )
     target = paths.models_dir() / out
     if target.exists() and not overwrite:
-        raise HybridBenchError(f"model {out!r} already exists at {target}; pass --overwrite to replace it")
+        raise HybridBenchError(f"model {out!r} already exists at {target}; pass overwrite=True (hybrid-bench train: --overwrite) to replace it")
     ckpt_dir = checkpoint_dir(out)
     main_process = _launch_rank() == 0
     resume_from = _prepare_checkpoints(ckpt_dir, config, resume=resume, overwrite=overwrite, main_process=main_process,
@@ -142,6 +142,7 @@ def train_model(
     from hybrid_bench.training.cached_loss import CachedHybridInfoNCELoss
     from hybrid_bench.training.callbacks import (
         BatchLogCallback,
+        CostProjectionCallback,
         HybridLossCallback,
         SamplerEpochCallback,
         WallClockCallback,
@@ -209,7 +210,7 @@ def train_model(
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train_dataset, loss=loss,
         callbacks=[HybridLossCallback(loss), BatchLogCallback(loss, corpus.languages),
-                   SamplerEpochCallback(), clock],
+                   SamplerEpochCallback(), clock, CostProjectionCallback(bf16=config.bf16)],
     )
     if quiet:  # without its progress bar the trainer would print every log dict instead
         from transformers.trainer_callback import PrinterCallback
