@@ -165,3 +165,43 @@ def test_task_on_modified_data_is_labelled_with_its_hash(shared_data: Path, tmp_
     task = XQuADRRetrieval(allow_modified_data=True)
     assert task.metadata.revision.startswith("modified:") and task.metadata.revision != official
     assert XQuADRRetrieval.metadata.revision == official  # the class (mteb's registry) is untouched
+
+
+# -- the leaderboard names the data of every row and marks non-official numbers (issue 23, item 3) ------------------
+
+def test_leaderboard_marks_modified_and_mirror_data_where_the_number_is(tmp_path: Path) -> None:
+    import json
+
+    from leaderboard_synthetic import build_synthetic_results
+
+    from hybrid_bench.leaderboard.build import build_leaderboard
+    from hybrid_bench.leaderboard.page import INDEX
+    from hybrid_bench.leaderboard.results import DATA_MARKS, load_results
+
+    build_synthetic_results(tmp_path, with_per_query=False)
+    modified, mirror = "modified:e25b0c4d9a1f", "mirror:miracl-lite@7bc34b2d8bde"
+    for task, model, label in (("XQuADRRetrieval", "hybrid-me5-small", modified),
+                               ("MIRACLRetrieval", "mono-me5-small", mirror)):
+        file = next((tmp_path / "results").glob(f"hybrid-bench__{model}/*/{task}.json"))
+        result = json.loads(file.read_text(encoding="utf-8"))
+        file.write_text(json.dumps({**result, "dataset_revision": label}), encoding="utf-8")
+    assert set(load_results(tmp_path)["dataset_revision"]) >= {modified, mirror}
+    board = build_leaderboard(tmp_path, n_resamples=500, progress=False, make_plots=False, qrels_loader=None)
+
+    table1 = board.display["table1_map"]
+    hybrid, mono = table1.loc["hybrid-me5-small"], table1.loc["mono-me5-small"]
+    numbers = [c for c in table1.columns if c != "data"]
+    assert all(str(hybrid[c]).endswith(DATA_MARKS["modified"]) for c in numbers)  # every XQuAD-R cell of the row
+    assert not any(str(mono[c]).endswith(tuple(DATA_MARKS.values())) for c in numbers)  # XQuAD-R is official
+    assert hybrid["data"] == f"XQuAD-R: {modified}{DATA_MARKS['modified']}" and mono["data"] == "official"
+
+    miracl = board.display["per_language_MIRACLRetrieval"]
+    assert all(v.endswith(DATA_MARKS["mirror"]) for v in miracl["nDCG@10 / mono-me5-small"])
+    assert not any(v.endswith(DATA_MARKS["mirror"]) for v in miracl["nDCG@10 / hybrid-me5-small"])
+    assert set(miracl["data"]) == {f"mono-me5-small: {mirror}{DATA_MARKS['mirror']}; cross-me5-small: official; "
+                                   "hybrid-me5-small: official"}  # every row, languages and mean
+    legend = [n for n in board.notes if n.startswith((DATA_MARKS["mirror"], DATA_MARKS["modified"]))]
+    assert len(legend) == 2
+
+    page = (board.write(tmp_path / "board") / INDEX).read_text(encoding="utf-8")
+    assert f"{modified}{DATA_MARKS['modified']}" in page and mirror in page and "--allow-modified-data" in page
