@@ -8,10 +8,13 @@ configs per language, each with one split ``dev``:
 * ``<lang>-queries``: ``_id``, ``text``;
 * ``<lang>-qrels``: ``query-id``, ``corpus-id``, ``score`` (1 relevant, 0 judged non-relevant).
 
-:func:`load_miracl` reads that layout through :func:`datasets.load_dataset`, from the hub (pinned to the revision
+:func:`load_miracl` reads that layout from the hub through :func:`datasets.load_dataset` (pinned to the revision
 mteb's ``MIRACLRetrieval`` uses) or from a local folder in the same layout - an air-gapped mirror such as
-``../shared/data/miracl-lite``. With ``source=None`` a mirror configured for ``mteb/MIRACLRetrieval`` (see
-:mod:`hybrid_bench.data.mirrors`, env ``HYBRID_BENCH_MIRRORS``) wins over the hub.
+``../shared/data/miracl-lite`` - with :func:`hybrid_bench.data.mirror_integrity.read_mirror`: the folder is read
+once, hashed and parsed from those bytes (never through the ``datasets`` cache, which keys a folder by its name),
+and every :class:`MiraclLang` carries the label of the bytes read as ``revision``. With ``source=None`` a mirror
+configured for ``mteb/MIRACLRetrieval`` (see :mod:`hybrid_bench.data.mirrors`, env ``HYBRID_BENCH_MIRRORS``) wins
+over the hub.
 
 It keeps mteb's conventions, so scores computed from it match mteb's stock ``MIRACLRetrieval``: ids are strings,
 a missing ``title`` becomes ``""``, and the queries kept are those with at least one judgment in the qrels (a query
@@ -40,6 +43,7 @@ from types import MappingProxyType
 from datasets import Dataset, Value, get_dataset_config_names, get_dataset_split_names, load_dataset
 from mteb.tasks.retrieval.multilingual.miracl_retrieval import MIRACLRetrieval
 
+from hybrid_bench.data.mirror_integrity import MirrorSnapshot, mirror_configs, read_mirror
 from hybrid_bench.data.mirrors import resolve_mirror
 from hybrid_bench.errors import DataError
 
@@ -101,12 +105,15 @@ class MiraclLang:
         corpus: Columns ``id``, ``title``, ``text`` (string ids, unique).
         queries: Columns ``id``, ``text``; only the queries that have at least one judgment in ``qrels``.
         qrels: ``{query id: {docid: score}}`` with every judgment, relevant (> 0) and judged non-relevant (0).
+        revision: The dataset revision of what was read: the mirror label of the bytes read from a local folder
+            (``mirror:<folder name>@<12 hex>``), the hub revision otherwise.
     """
 
     lang: str
     corpus: Dataset
     queries: Dataset
     qrels: Mapping[str, Mapping[str, int]]
+    revision: str | None = None
 
     @property
     def n_queries(self) -> int:
@@ -160,6 +167,8 @@ def _looks_like_path(text: str) -> bool:
 
 
 def _config_names(src: MiraclSource) -> list[str]:
+    if src.is_local:
+        return list(mirror_configs(src.path))
     try:
         return list(get_dataset_config_names(src.path, revision=src.revision))
     except Exception as exc:  # datasets raises many types (offline, 404, bad README); report one clear error
@@ -237,17 +246,18 @@ def load_miracl(
                 file=src,
                 item=lang,
             )
+    snapshot = read_mirror(src.path, [f"{lang}-{kind}" for lang in langs for kind in _KINDS]) if src.is_local else None
     out = {}
     for lang in langs:
-        out[lang] = _load_language(src, lang, split)
+        out[lang] = _load_language(src, snapshot, lang, split)
         logger.info(
             "MIRACL %s (%s): %d passages, %d queries", lang, src, len(out[lang].corpus), out[lang].n_queries
         )
     return out
 
 
-def _load_language(src: MiraclSource, lang: str, split: str) -> MiraclLang:
-    tables = {kind: _load_config(src, f"{lang}-{kind}", split, kind) for kind in _KINDS}
+def _load_language(src: MiraclSource, snapshot: MirrorSnapshot | None, lang: str, split: str) -> MiraclLang:
+    tables = {kind: _load_config(src, snapshot, f"{lang}-{kind}", split, kind) for kind in _KINDS}
     corpus = _normalise_ids(tables["corpus"], src, f"{lang}-corpus")
     if "title" not in corpus.column_names:
         corpus = corpus.add_column("title", [""] * len(corpus))
@@ -268,17 +278,20 @@ def _load_language(src: MiraclSource, lang: str, split: str) -> MiraclLang:
         raise DataError("no query has a judgment in the qrels: nothing to evaluate", file=src, item=f"{lang}-queries")
     if len(keep) < len(queries):
         queries = queries.select(keep)
-    return MiraclLang(lang=lang, corpus=corpus, queries=queries, qrels=MappingProxyType(qrels))
+    return MiraclLang(lang=lang, corpus=corpus, queries=queries, qrels=MappingProxyType(qrels),
+                      revision=snapshot.revision if snapshot is not None else src.revision)
 
 
-def _load_config(src: MiraclSource, config: str, split: str, kind: str) -> Dataset:
+def _load_config(src: MiraclSource, snapshot: MirrorSnapshot | None, config: str, split: str, kind: str) -> Dataset:
     try:
-        splits = get_dataset_split_names(src.path, config_name=config, revision=src.revision)
+        splits = (snapshot.splits(config) if snapshot is not None
+                  else get_dataset_split_names(src.path, config_name=config, revision=src.revision))
     except Exception as exc:  # same reasoning as in _config_names
         raise DataError(f"cannot read config {config!r} ({type(exc).__name__}: {exc})", file=src) from exc
     if split not in splits:
         raise DataError(f"config {config!r} has no split {split!r}; it has {list(splits)}", file=src)
-    ds = load_dataset(src.path, config, split=split, revision=src.revision)
+    ds = (snapshot.dataset(config, split) if snapshot is not None
+          else load_dataset(src.path, config, split=split, revision=src.revision))
     missing = [" or ".join(alts) for alts in _REQUIRED_COLUMNS[kind] if not any(c in ds.column_names for c in alts)]
     if missing:
         raise DataError(

@@ -19,15 +19,18 @@ Configuration (entries from the environment override the file):
 
   Relative folders are resolved against the file's own folder.
 
-A mirror run must never be mistaken for an official one: the task's dataset revision becomes
-``mirror:<folder name>@<12 hex digits>``, a sha256 over the relative path and sha256 of every file in the folder,
-which mteb writes into every result JSON as ``dataset_revision`` - so the label changes whenever any file changes,
-and results on edited data are never reused as results on the original. Every file listed in the folder's
-``SHA256SUMS`` must match it (a truncated or edited parquet file is refused, naming the file), and the parquet
-files a task needs must be readable and have the columns of their kind (``corpus``/``queries``: ``_id``, ``text``;
-``qrels``: ``query-id``, ``corpus-id``, ``score``). File hashes are cached across runs by size and modification
-time (:func:`hybrid_bench.data.sources.file_sha256s`). A warning is logged when the data is loaded ("using local
-mirror ... - results are not comparable to official runs").
+A mirror run must never be mistaken for an official one, nor one copy of a mirror for another: the task's
+dataset revision becomes ``mirror:<folder name>@<12 hex digits>``, a sha256 over the relative path and sha256 of
+every file in the folder, which mteb writes into every result JSON as ``dataset_revision`` - so the label changes
+whenever any byte changes, and results on edited data are never reused as results on the original. Every file
+listed in the folder's ``SHA256SUMS`` must match it (a truncated or edited parquet file is refused, naming the
+file), and the parquet files a task needs must be readable and have the columns of their kind (``corpus`` /
+``queries``: ``_id``, ``text``; ``qrels``: ``query-id``, ``corpus-id``, ``score``). The label rests on the bytes the
+task reads: :func:`load_task_data` reads the mirror once, hashes those bytes and parses them
+(:func:`hybrid_bench.data.mirror_integrity.read_mirror`), bypassing the ``datasets`` cache, which keys a local
+folder by its name. A task instance pointed at a mirror (:func:`use_mirror`, :func:`apply_mirrors_to_task`, the
+plugin's mirrored classes) loads that way, whichever code calls its ``load_data``. A warning is logged when the
+data is loaded ("using local mirror ... - results are not comparable to official runs").
 
 Example::
 
@@ -46,11 +49,12 @@ import functools
 import logging
 import os
 import tomllib
+import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hybrid_bench.data.mirror_integrity import MIRROR_REVISION_PREFIX, check_parquet_files, mirror_revision
+from hybrid_bench.data.mirror_integrity import MIRROR_REVISION_PREFIX, mirror_configs, mirror_revision, read_mirror
 from hybrid_bench.errors import DataError
 from hybrid_bench.paths import home_dir
 
@@ -62,9 +66,9 @@ __all__ = [
     "MIRROR_REVISION_PREFIX",
     "Mirror",
     "apply_mirrors_to_task",
-    "check_parquet_files",
     "check_task_mirror",
     "get_mirror",
+    "load_task_data",
     "mirror_file",
     "mirror_map",
     "mirror_revision",
@@ -141,20 +145,13 @@ class Mirror:
 
     @property
     def revision(self) -> str:
-        """See :func:`mirror_revision`."""
+        """See :func:`mirror_revision`: the folder's files hashed afresh on every access."""
         return mirror_revision(self.folder)
 
     @functools.cached_property
     def configs(self) -> frozenset[str]:
-        """The dataset configs the folder provides (its README's ``configs:``), read with :mod:`datasets`."""
-        from datasets import get_dataset_config_names
-
-        try:
-            return frozenset(get_dataset_config_names(str(self.folder)))
-        except Exception as err:  # noqa: BLE001 - datasets raises many types for a folder it cannot read
-            raise DataError(f"cannot read the mirror's dataset configs ({type(err).__name__}: "
-                            f"{str(err).splitlines()[0] if str(err) else 'no details'}); its README.md `configs:` "
-                            "must name the parquet files of each config", file=self.folder) from None
+        """The dataset configs the folder provides (its README's ``configs:``)."""
+        return frozenset(mirror_configs(self.folder))
 
 
 def get_mirror(repo_id: str) -> Mirror | None:
@@ -199,7 +196,7 @@ def required_configs(task: AbsTask) -> dict[str, list[str]]:
             prefix = "" if subset == "default" else f"{subset}-"
             needed[subset] = [f"{prefix}{part}" for part in ("corpus", "queries", "qrels")]
         else:
-            needed[subset] = [] if subset == "default" else [subset]
+            needed[subset] = [subset if subset != "default" else task.metadata.dataset.get("name") or "default"]
     return needed
 
 
@@ -213,9 +210,9 @@ def _languages_flag(task: AbsTask, subsets: list[str]) -> str:
     return " ".join(langs)
 
 
-def _check_subsets(task: AbsTask, mirror: Mirror) -> None:
+def _check_subsets(task: AbsTask, mirror: Mirror, available: frozenset[str] | None = None) -> None:
     needed = required_configs(task)
-    available = mirror.configs
+    available = mirror.configs if available is None else available
     missing = {subset: [c for c in configs if c not in available] for subset, configs in needed.items()}
     missing = {subset: configs for subset, configs in missing.items() if configs}
     if not missing:
@@ -236,10 +233,10 @@ def _check_subsets(task: AbsTask, mirror: Mirror) -> None:
     )
 
 
-def _log_use(task: AbsTask, mirror: Mirror) -> None:
-    """Warn that ``task`` runs on ``mirror``: once per process and (task, mirror revision); a run that builds the task
-    for many models (``reproduce``) says it once, and again only if the data changes."""
-    key = (task.metadata.name, mirror.revision)
+def _log_use(task: AbsTask, mirror: Mirror, revision: str) -> None:
+    """Warn that ``task`` runs on ``mirror`` (read as ``revision``): once per process and (task, revision); a run
+    that builds the task for many models (``reproduce``) says it once, and again only if the data changes."""
+    key = (task.metadata.name, revision)
     if key in _WARNED:
         return
     _WARNED.add(key)
@@ -248,12 +245,15 @@ def _log_use(task: AbsTask, mirror: Mirror) -> None:
         task.metadata.name,
         mirror.folder,
         mirror.repo_id,
-        mirror.revision,
+        revision,
         _NOT_COMPARABLE,
     )
 
 
 def _mirror_for_task(task: AbsTask | type[AbsTask]) -> Mirror | None:
+    own = vars(task).get("mirror") if not isinstance(task, type) else None  # set by use_mirror on this instance
+    if own is not None:
+        return own
     path = task.metadata.dataset["path"]
     mirror = get_mirror(path)
     if mirror is not None:
@@ -266,16 +266,18 @@ def _mirror_for_task(task: AbsTask | type[AbsTask]) -> Mirror | None:
     return None
 
 
-def _point_metadata_at(metadata: Any, mirror: Mirror, *, verified: bool = True) -> Any:  # noqa: ANN401
-    """``metadata`` (mteb's TaskMetadata) pointed at ``mirror``. With ``verified=False`` (registering task classes
-    at import) a mirror that fails its checks gets an ``@unverified`` label instead of raising at import time; its
-    data never loads, since :func:`apply_mirrors_to_task` checks again and reports the problem in one line."""
-    try:
-        revision = mirror.revision
-    except DataError:
-        if verified:
-            raise
-        revision = f"{MIRROR_REVISION_PREFIX}{mirror.folder.name}@unverified"
+def _point_metadata_at(metadata: Any, mirror: Mirror, *, verified: bool = True,  # noqa: ANN401
+                       revision: str | None = None) -> Any:  # noqa: ANN401
+    """``metadata`` (mteb's TaskMetadata) pointed at ``mirror`` with ``revision`` (default: hashed now). With
+    ``verified=False`` (registering task classes at import) a mirror that fails its checks gets an ``@unverified``
+    label instead of raising at import time; its data never loads, since it is read and checked again then."""
+    if revision is None:
+        try:
+            revision = mirror.revision
+        except DataError:
+            if verified:
+                raise
+            revision = f"{MIRROR_REVISION_PREFIX}{mirror.folder.name}@unverified"
     dataset = {**metadata.dataset, "path": str(mirror.folder), "revision": revision}
     return metadata.model_copy(update={"dataset": dataset})
 
@@ -288,7 +290,8 @@ def apply_mirrors_to_task(task: AbsTask, *, check_subsets: bool = True) -> bool:
     the mirror label that mteb records as ``dataset_revision`` in the results. Call it after the task's languages
     are filtered and before ``load_data``: with ``check_subsets`` a selected language the mirror lacks raises a
     :class:`~hybrid_bench.errors.DataError` that names the languages to use instead (rather than ``datasets``'
-    ``BuilderConfig ... not found`` from deep inside the loader). Logs a warning that the run is a mirror run.
+    ``BuilderConfig ... not found`` from deep inside the loader). Logs a warning that the run is a mirror run. The
+    instance then loads its data as :func:`use_mirror` says.
     """
     mirror = _mirror_for_task(task)
     if mirror is None:
@@ -300,14 +303,51 @@ def apply_mirrors_to_task(task: AbsTask, *, check_subsets: bool = True) -> bool:
 def use_mirror(task: AbsTask, mirror: Mirror, *, check_subsets: bool = True) -> None:
     """Point this ``task`` instance at ``mirror`` - configured or not (e.g. a sampled copy passed as an argument).
 
-    What :func:`apply_mirrors_to_task` does once it found the task's configured mirror; see there.
+    What :func:`apply_mirrors_to_task` does once it found the task's configured mirror; see there. The instance
+    remembers ``mirror``; if its class loads with mteb's standard ``load_data``, the instance's ``load_data``
+    becomes :func:`load_task_data`, so that mteb's own loader (and the ``datasets`` cache) never reads the folder.
     """
-    if task.metadata.dataset["path"] != str(mirror.folder) or task.metadata.revision != mirror.revision:
-        task.metadata = _point_metadata_at(task.metadata, mirror)
+    from hybrid_bench.data.mirror_loading import loads_like_mteb
+
+    task.metadata = _point_metadata_at(task.metadata, mirror)
+    task.mirror = mirror  # type: ignore[attr-defined]
+    if loads_like_mteb(task):
+        task.load_data = types.MethodType(_load_data_from_mirror, task)  # type: ignore[method-assign]
     if check_subsets:
         _check_subsets(task, mirror)
-        check_parquet_files(mirror.folder, [c for configs in required_configs(task).values() for c in configs])
-    _log_use(task, mirror)
+    _log_use(task, mirror, task.metadata.revision)
+
+
+def _load_data_from_mirror(task: AbsTask, num_proc: int | None = None, **kwargs: Any) -> None:  # noqa: ANN401
+    """``load_data`` of a task instance pointed at a mirror (see :func:`use_mirror`)."""
+    load_task_data(task, num_proc=num_proc)
+
+
+def load_task_data(task: AbsTask, *, num_proc: int | None = None) -> bool:
+    """Load ``task``'s data from its local mirror - the one :func:`use_mirror` pointed the instance at, else the one
+    configured for its dataset - reading the files once, hashing those bytes and parsing them; ``False`` (nothing
+    done) when the task has no mirror, so the caller loads from the hub.
+
+    The task's ``dataset_revision`` becomes the label of the bytes read, whatever it was before. Works for tasks
+    that mteb loads with its standard ``load_data`` (retrieval and per-subset ``load_dataset``), as
+    :mod:`hybrid_bench.data.mirror_loading` reproduces.
+
+    Raises:
+        DataError: as :func:`apply_mirrors_to_task`, a file that fails ``SHA256SUMS`` or a damaged parquet file.
+    """
+    from hybrid_bench.data.mirror_loading import fill_task, snapshot_configs
+
+    mirror = _mirror_for_task(task)
+    if mirror is None:
+        return False
+    if task.data_loaded:
+        return True
+    _check_subsets(task, mirror)
+    snapshot = read_mirror(mirror.folder, snapshot_configs(task, required_configs(task), mirror.configs))
+    task.metadata = _point_metadata_at(task.metadata, mirror, revision=snapshot.revision)
+    fill_task(task, snapshot, num_proc=num_proc)
+    _log_use(task, mirror, snapshot.revision)
+    return True
 
 
 def check_task_mirror(task: AbsTask) -> None:
@@ -321,9 +361,8 @@ def check_task_mirror(task: AbsTask) -> None:
     mirror = _mirror_for_task(task)
     if mirror is None:
         return
-    mirror_revision(mirror.folder)
     _check_subsets(task, mirror)
-    check_parquet_files(mirror.folder, [c for configs in required_configs(task).values() for c in configs])
+    read_mirror(mirror.folder, [c for configs in required_configs(task).values() for c in configs])
 
 
 def mirrored_task_class(cls: type[AbsTask]) -> type[AbsTask] | None:
@@ -332,15 +371,21 @@ def mirrored_task_class(cls: type[AbsTask]) -> type[AbsTask] | None:
     Used by :mod:`hybrid_bench.mteb_plugin` to swap stock tasks in mteb's registry. The subclass keeps the name
     and carries the mirror's path and revision in its class metadata, so mteb sees the mirror revision from the
     start (e.g. when it compares a cached result's ``dataset_revision`` before deciding to re-run); its
-    ``load_data`` checks the selected languages against the mirror first (see :func:`apply_mirrors_to_task`).
+    ``load_data`` checks the selected languages against the mirror first (see :func:`apply_mirrors_to_task`) and
+    reads the data with :func:`load_task_data` when ``cls`` loads with mteb's standard ``load_data``.
     """
     mirror = _mirror_for_task(cls)
     if mirror is None:
         return None
 
     def load_data(self: AbsTask, *args: Any, **kwargs: Any) -> None:  # noqa: ANN401
+        from hybrid_bench.data.mirror_loading import loads_like_mteb
+
         apply_mirrors_to_task(self)
-        return super(mirrored, self).load_data(*args, **kwargs)
+        if not loads_like_mteb(self):  # a task with its own loader (hybrid-bench's) reads the mirror itself
+            return super(mirrored, self).load_data(*args, **kwargs)
+        load_task_data(self, num_proc=kwargs.get("num_proc", args[0] if args else None))
+        return None
 
     mirrored = type(
         cls.__name__,

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import os
 from collections.abc import Sequence
@@ -46,11 +45,10 @@ import pooch
 
 from hybrid_bench import paths
 from hybrid_bench.errors import DataError
-from hybrid_bench.io import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["MODIFIED_PREFIX", "RemoteFile", "data_revision", "fetch", "file_sha256", "file_sha256s"]
+__all__ = ["MODIFIED_PREFIX", "RemoteFile", "data_revision", "fetch", "file_sha256"]
 
 #: prefix of the revision label of data that differs from its pinned checksums (see :func:`data_revision`)
 MODIFIED_PREFIX = "modified:"
@@ -98,34 +96,6 @@ def file_sha256(path: str | os.PathLike[str]) -> str:
     """The sha256 (hex) of a file, cached in-process per (path, mtime, size)."""
     stat = os.stat(path)
     return _sha256_cached(os.path.abspath(path), stat.st_mtime_ns, stat.st_size)
-
-
-def file_sha256s(files: Sequence[str | os.PathLike[str]]) -> list[str]:
-    """The sha256 (hex) of each file, cached across runs in ``$HYBRID_BENCH_HOME/cache/file-sha256.json``.
-
-    The cache is keyed by absolute path, size and modification time (ns), so any rewrite of a file is hashed
-    again; for data mirrors of gigabytes this makes verification on later runs a ``stat`` per file.
-    """
-    cache_file = paths.home_dir() / "cache" / "file-sha256.json"
-    try:
-        cache = json.loads(cache_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        cache = {}
-    out, changed = [], False
-    for file in files:
-        key = os.path.abspath(file)
-        stat = os.stat(key)
-        entry = cache.get(key)
-        if not (isinstance(entry, list) and entry[:2] == [stat.st_size, stat.st_mtime_ns]):
-            entry = [stat.st_size, stat.st_mtime_ns, _hash_file(key)]
-            cache[key], changed = entry, True
-        out.append(str(entry[2]))
-    if changed:
-        try:
-            atomic_write_text(cache_file, json.dumps(cache, indent=0), overwrite=True)
-        except OSError as err:  # a read-only home only costs hashing again next time
-            logger.debug("could not cache file hashes in %s: %s", cache_file, err)
-    return out
 
 
 def _offline() -> bool:

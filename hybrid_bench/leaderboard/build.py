@@ -34,7 +34,7 @@ from hybrid_bench.leaderboard.figures import add_alpha_sweeps, add_figures
 from hybrid_bench.leaderboard.page import write_index
 from hybrid_bench.leaderboard.per_query import (JSON_TO_PER_QUERY, KEY_COLUMNS, PER_QUERY_DIR, QrelsLoader,
                                                 load_per_query, load_task_qrels, write_per_query)
-from hybrid_bench.leaderboard.results import load_results
+from hybrid_bench.leaderboard.results import DATA_MARK_MEANING, DATA_MARKS, data_kind, load_results
 from hybrid_bench.leaderboard.tables import Cell
 
 logger = logging.getLogger(__name__)
@@ -295,8 +295,10 @@ def _add_score_tables(board: Leaderboard, arm_list: Sequence[arms.Arm], per_quer
     with the seed-to-seed SD next to it (``*_seed_sd`` CSVs hold the SDs)."""
     results, cells = board.results, board.cells
     seeded = any(len(a.labels) > 1 for a in arm_list)
+    members = {a.name: list(a.labels) for a in arm_list} if seeded else None
 
-    def add(name: str, frame: pd.DataFrame, digits: int, flatten: bool, level: int | None = None) -> None:
+    def add(name: str, frame: pd.DataFrame, digits: int, flatten: bool, level: int | None = None,
+            task: str | None = None) -> None:
         if frame.empty:
             return
         if not seeded:
@@ -311,13 +313,19 @@ def _add_score_tables(board: Leaderboard, arm_list: Sequence[arms.Arm], per_quer
                 mean = pd.concat([mean, frame[extra]], axis=1)
                 shown = pd.concat([shown, _formatted(frame[extra], digits)], axis=1)
             board.tables[name], board.tables[f"{name}_seed_sd"] = mean, sd
+        # the numeric tables (CSV) stay numbers; each score's dataset revision is in scores_long.csv.gz
+        shown = tables.mark_data(shown, results, task=task, members=members)
         board.display[name] = tables.flatten_columns(shown) if flatten else shown
 
     order = _row_order(arm_list)
     add("table1_map", tables.table1(results, cells, order), 3, True)
     add("table2_language_bias", tables.table2(results, cells, order), 1, False)
     for task in sorted({c.task for c in cells if c.kind in ("subset", "mean")}):
-        add(f"per_language_{task}", tables.subset_table(results, cells, task, per_query, order), 4, True, level=1)
+        add(f"per_language_{task}", tables.subset_table(results, cells, task, per_query, order), 4, True, level=1,
+            task=task)
+    pairs = results[["task", "dataset_revision"]].drop_duplicates().itertuples(index=False)
+    kinds = {data_kind(task, revision) for task, revision in pairs}
+    board.notes.extend(f"{mark} {DATA_MARK_MEANING[kind]}" for kind, mark in DATA_MARKS.items() if kind in kinds)
 
 
 def _row_order(arm_list: Sequence[arms.Arm]) -> list[str]:

@@ -91,9 +91,11 @@ def arm_results(results: pd.DataFrame, arm_list: Sequence[arms.Arm]) -> pd.DataF
         return results
     seeded = results["label"].isin(list(arm_of))
     keys = ["label", "task", "split", "subset", "languages", "metric"]
+    data = {"dataset_revision": ("dataset_revision", lambda r: ",".join(sorted(set(r))))} \
+        if "dataset_revision" in results else {}  # the seeds' data, all of it
     collapsed = (results[seeded].assign(label=results.loc[seeded, "label"].map(arm_of))
                  .groupby(keys, sort=False, dropna=False)
-                 .agg(model=("model", "first"), revision=("revision", "first"), value=("value", "mean"))
+                 .agg(model=("model", "first"), revision=("revision", "first"), **data, value=("value", "mean"))
                  .reset_index())
     return pd.concat([results[~seeded], collapsed[list(results.columns)]], ignore_index=True)
 

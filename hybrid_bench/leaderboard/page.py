@@ -40,9 +40,9 @@ _TITLES = {
     "comparison_per_language": "Per-language differences",
 }
 _LOWER_IS_BETTER = re.compile(r"bias|intrusion|rank distance", re.I)
-_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?$")
+_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?[†‡§]*$")  # a number, with the marks of non-official data
 _CI = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*\[([+-]?\d+(?:\.\d+)?),\s*([+-]?\d+(?:\.\d+)?)\]$")
-_NOT_DATA = ("n_queries", "n", "p", "q (BH)", "model", "baseline")
+_NOT_DATA = ("n_queries", "n", "p", "q (BH)", "model", "baseline", "data")
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1300px;padding:0 1rem;
@@ -69,7 +69,7 @@ def _read_markdown_table(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def _number(cell: str) -> float | None:
-    return float(cell) if _NUMBER.match(cell) else None
+    return float(cell.rstrip("†‡§")) if _NUMBER.match(cell) else None
 
 
 def _best_cells(name: str, header: list[str], rows: list[list[str]]) -> set[tuple[int, int]]:

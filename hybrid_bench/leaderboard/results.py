@@ -36,7 +36,18 @@ from hybrid_bench.errors import DataError
 logger = logging.getLogger(__name__)
 
 #: columns of the tidy frame returned by :func:`load_results`
-RESULT_COLUMNS: tuple[str, ...] = ("model", "label", "revision", "task", "split", "subset", "languages", "metric", "value")
+RESULT_COLUMNS: tuple[str, ...] = ("model", "label", "revision", "task", "dataset_revision", "split", "subset",
+                                   "languages", "metric", "value")
+#: the mark a table puts next to a number computed on other data than its task's pinned dataset revision
+DATA_MARKS: dict[str, str] = {"mirror": "†", "modified": "‡", "other": "§"}
+#: what each mark means (the leaderboard's notes print it)
+DATA_MARK_MEANING: dict[str, str] = {
+    "mirror": "computed on a local data mirror (dataset revision mirror:<folder>@<hash of its files>): not "
+              "comparable with official runs",
+    "modified": "computed on data that differs from the published files (--allow-modified-data; dataset revision "
+                "modified:<hash>)",
+    "other": "computed on another dataset revision than the one the task pins",
+}
 
 # score keys that describe a subset rather than measure it
 _NON_METRIC_KEYS = frozenset({"hf_subset", "languages", "mteb_version", "evaluation_time", "kg_co2_emissions"})
@@ -144,7 +155,8 @@ def load_results(
         One row per (model, revision, task, split, subset, metric). ``model`` is the full model name from
         ``model_meta.json``; ``label`` its short name (made unique: a label shared by two models or by two
         revisions of one model falls back to ``name@revision``); ``languages`` the subset's languages joined by
-        ``","``. Only numeric scores are kept.
+        ``","``; ``dataset_revision`` the data the score was computed on, as mteb recorded it (see
+        :func:`data_kind`). Only numeric scores are kept.
 
     Raises:
         DataError: the folder has no results, a file cannot be parsed, or a requested model/task is absent.
@@ -166,7 +178,8 @@ def load_results(
                         if metric in _NON_METRIC_KEYS or not _is_number(value):
                             continue
                         rows.append(
-                            {"model": name, "revision": revision, "task": result.task_name, "split": split,
+                            {"model": name, "revision": revision, "task": result.task_name,
+                             "dataset_revision": str(result.dataset_revision), "split": split,
                              "subset": subset, "languages": languages, "metric": metric, "value": float(value)}
                         )
     if not rows:
@@ -199,6 +212,56 @@ def _unique_labels(frame: pd.DataFrame) -> pd.Series:
                        sorted(labels[clash]))
     mapping = dict(zip(zip(pairs["model"], pairs["revision"]), labels))
     return pd.Series([mapping[k] for k in zip(frame["model"], frame["revision"])], index=frame.index)
+
+
+# ---- data identity ------------------------------------------------------------------------------------------------
+
+@functools.cache
+def pinned_revision(task: str) -> str | None:
+    """The dataset revision ``task`` pins (its class in mteb's registry, past a mirror's subclass); ``None`` for a
+    task mteb and hybrid-bench do not know."""
+    import importlib
+
+    from hybrid_bench.mteb_plugin import register
+
+    register()
+    cls = importlib.import_module("mteb.get_tasks")._TASKS_REGISTRY.get(task)
+    while cls is not None and "mirror" in vars(cls):  # hybrid_bench.data.mirrors.mirrored_task_class
+        cls = cls.__mro__[1]
+    return None if cls is None else str(cls.metadata.revision)
+
+
+def data_kind(task: str, dataset_revision: str) -> str:
+    """What data a result of ``task`` was computed on: ``"official"`` (the revision the task pins), ``"mirror"``
+    (a local mirror's label), ``"modified"`` (``--allow-modified-data``), ``"other"`` (another revision), or
+    ``"unknown"`` (a task whose pinned revision is not known here)."""
+    from hybrid_bench.data.mirror_integrity import MIRROR_REVISION_PREFIX
+    from hybrid_bench.data.sources import MODIFIED_PREFIX
+
+    if dataset_revision.startswith(MIRROR_REVISION_PREFIX):
+        return "mirror"
+    if dataset_revision.startswith(MODIFIED_PREFIX):
+        return "modified"
+    pinned = pinned_revision(task)
+    if pinned is None:
+        return "unknown"
+    return "official" if dataset_revision == pinned else "other"
+
+
+def data_mark(task: str, revisions: Sequence[str]) -> str:
+    """The marks (:data:`DATA_MARKS`) of a number computed on ``revisions`` of ``task``; ``""`` for official data."""
+    kinds = {data_kind(task, r) for r in revisions}
+    return "".join(mark for kind, mark in DATA_MARKS.items() if kind in kinds)
+
+
+def data_label(task: str, revisions: Sequence[str]) -> str:
+    """How a table names the data of ``task`` behind a number: ``official`` or the recorded revision(s), each
+    followed by its mark (``mirror:miracl-lite@7bc34b2d8bde†``)."""
+    names = []
+    for revision in sorted(set(revisions)):
+        kind = data_kind(task, revision)
+        names.append("official" if kind == "official" else f"{revision}{DATA_MARKS.get(kind, '')}")
+    return ", ".join(dict.fromkeys(names))
 
 
 # ---- subset naming of the hybrid-bench tasks -------------------------------------------------------------------

@@ -22,14 +22,14 @@ Example:
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from hybrid_bench.errors import DataError
-from hybrid_bench.leaderboard.results import is_pair_task, parse_pair_subset
+from hybrid_bench.leaderboard.results import data_label, data_mark, is_pair_task, parse_pair_subset
 
 logger = logging.getLogger(__name__)
 
@@ -296,6 +296,56 @@ def pair_matrix(results: pd.DataFrame, task: str, label: str, metric: str = "map
 
 
 # ---- display ----------------------------------------------------------------------------------------------------
+
+#: the column of a displayed score table that names the data of its row (see :func:`mark_data`)
+DATA_COLUMN = "data"
+
+
+def mark_data(shown: pd.DataFrame, results: pd.DataFrame, *, task: str | None = None,
+              members: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """A formatted score table with its data identity: each number computed on other data than its task's pinned
+    revision gets the mark of :data:`~hybrid_bench.leaderboard.results.DATA_MARKS`, and a :data:`DATA_COLUMN`
+    says for every row which data its numbers come from (``official``, or the recorded dataset revisions).
+
+    Args:
+        shown: Table 1 / 2 (rows are models, each column's first level a dataset name) or, with ``task``, a
+            per-language table of ``task`` (columns ``(metric, model)``; other columns are left alone).
+        results: the results the table was computed from (:func:`~hybrid_bench.leaderboard.results.load_results`).
+        members: a model name of the table → the result labels behind it (an arm's seeds); default itself.
+    """
+    revisions = results.groupby(["label", "task"])["dataset_revision"].agg(lambda r: sorted(set(r))).to_dict()
+    task_of = {dataset_name(t): t for t in results["task"].unique()}
+
+    def data_of(model: str, of_task: str) -> list[str]:
+        return [r for label in (members or {}).get(model, [model]) for r in revisions.get((label, of_task), [])]
+
+    out = shown.copy()
+    if task is None:
+        row_data = []
+        for model in out.index:
+            tasks = [task_of[c[0] if isinstance(c, tuple) else c] for c in out.columns
+                     if (c[0] if isinstance(c, tuple) else c) in task_of]
+            for column in out.columns:
+                name = column[0] if isinstance(column, tuple) else column
+                mark = data_mark(task_of[name], data_of(model, task_of[name])) if name in task_of else ""
+                if mark and out.at[model, column] != "–":
+                    out.at[model, column] = f"{out.at[model, column]}{mark}"
+            labels = {t: data_label(t, data_of(model, t)) for t in dict.fromkeys(tasks)}
+            row_data.append("official" if set(labels.values()) <= {"official"} else
+                            "; ".join(f"{dataset_name(t)}: {label}" for t, label in labels.items()))
+    else:
+        models = [c for c in out.columns if isinstance(c, tuple) and data_of(c[-1], task)]
+        for column in models:
+            mark = data_mark(task, data_of(column[-1], task))
+            if mark:
+                out[column] = [v if v == "–" else f"{v}{mark}" for v in out[column]]
+        labels = {c[-1]: data_label(task, data_of(c[-1], task)) for c in models}
+        text = (next(iter(labels.values())) if len(set(labels.values())) == 1 else
+                "; ".join(f"{model}: {label}" for model, label in labels.items()))
+        row_data = [text] * len(out)
+    out[(DATA_COLUMN, "") if isinstance(out.columns, pd.MultiIndex) else DATA_COLUMN] = row_data
+    return out
+
 
 def flatten_columns(frame: pd.DataFrame, sep: str = " / ") -> pd.DataFrame:
     """MultiIndex columns → single strings (Markdown and CSV readers cope badly with two header rows)."""

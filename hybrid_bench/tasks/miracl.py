@@ -70,12 +70,11 @@ from mteb.types import PromptType
 from hybrid_bench.data.miracl import (
     MIRACL_LANGSCRIPTS,
     MIRACL_LANGS,
-    MIRACL_REPO,
     MiraclLang,
     available_languages,
     load_miracl,
 )
-from hybrid_bench.data.mirrors import Mirror, apply_mirrors_to_task
+from hybrid_bench.data.mirrors import apply_mirrors_to_task, load_task_data
 from hybrid_bench.errors import DataError
 from hybrid_bench.tasks import metrics
 from hybrid_bench.tasks.descriptive_stats import HybridTaskMetadata
@@ -171,15 +170,11 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
             return
         timer = timer or TimingStack()
         with timer("Data loading", log_message=f"Loading dataset {self.metadata.name}..."):
-            if self.source is not None:  # an explicit folder: record its label as the dataset revision
-                folder = Path(self.source).expanduser().resolve()
-                dataset = {**self.metadata.dataset, "path": str(folder),
-                           "revision": Mirror(MIRACL_REPO, folder).revision}
-                self.metadata = self.metadata.model_copy(update={"dataset": dataset})
+            if self.source is not None:  # an explicit folder
+                source, revision = str(Path(self.source).expanduser().resolve()), None
             else:  # subsets are "<x>-<pool>", not source configs: check languages here, not in the mirror module
                 apply_mirrors_to_task(self, check_subsets=False)
-            source = self.metadata.dataset["path"]
-            revision = self.metadata.dataset["revision"]
+                source, revision = self.metadata.dataset["path"], self.metadata.dataset["revision"]
             self._available = available_languages(source, revision=revision)
             wanted = [subset_parts(s)[0] for s in self.hf_subsets]
             missing = sorted({lang for lang in wanted if lang not in self._available}, key=MIRACL_LANGS.index)
@@ -199,6 +194,9 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
             }
             langs = [lang for lang in MIRACL_LANGS if lang in needed]
             self._langs = load_miracl(langs, source=source, split=self.eval_splits[0], revision=revision)
+            # the label of the bytes read (a mirror's, hashed as it was parsed) is the dataset revision recorded
+            dataset = {**self.metadata.dataset, "path": source, "revision": self._langs[langs[0]].revision}
+            self.metadata = self.metadata.model_copy(update={"dataset": dataset})
         with timer("Dataset transform"):
             self.dataset = self._mteb_layout()
         self.data_loaded = True
@@ -336,9 +334,8 @@ class MIRACLMonolingualRetrieval(MIRACLRetrieval):
     )
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
-        if not self.data_loaded:
-            apply_mirrors_to_task(self)
-        super().load_data(num_proc=num_proc, **kwargs)
+        if not self.data_loaded and not load_task_data(self, num_proc=num_proc):  # no mirror: the hub
+            super().load_data(num_proc=num_proc, **kwargs)
 
     def task_specific_scores(self, scores: dict[str, dict[str, float]], qrels: Any, results: Any,
                              hf_split: str, hf_subset: str) -> dict[str, float]:

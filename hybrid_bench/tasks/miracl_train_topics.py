@@ -66,21 +66,22 @@ class MIRACLTrainTopicsRetrieval(MIRACLRetrieval):
         self.source = Path(source) if source is not None else None
 
     def load_data(self, num_proc: int | None = None, **kwargs: Any) -> None:
-        if not self.data_loaded:
-            from hybrid_bench import paths
-            from hybrid_bench.data.mirrors import Mirror, apply_mirrors_to_task, use_mirror
+        if self.data_loaded:
+            return
+        from hybrid_bench import paths
+        from hybrid_bench.data.mirrors import Mirror, apply_mirrors_to_task, load_task_data, use_mirror
 
-            if self.source is not None:
-                use_mirror(self, Mirror(REPO, self.source.resolve()))
-            elif not apply_mirrors_to_task(self):
-                data = paths.configured_data_dir(None)
-                folder = data / FOLDER if data is not None else None
-                if folder is None or not (folder / "README.md").is_file():
-                    raise DataError(f"no MIRACL train-topic data: put {FOLDER}/ in the data folder "
-                                    f"(HYBRID_BENCH_DATA) or configure a mirror "
-                                    f"(HYBRID_BENCH_MIRRORS='{REPO}=/path/to/{FOLDER}')", item=self.metadata.name)
-                use_mirror(self, Mirror(REPO, folder.resolve()))
-        super().load_data(num_proc=num_proc, **kwargs)
+        if self.source is not None:
+            use_mirror(self, Mirror(REPO, self.source.resolve()))
+        elif "mirror" not in vars(self) and not apply_mirrors_to_task(self):  # not pointed at a folder yet
+            data = paths.configured_data_dir(None)
+            folder = data / FOLDER if data is not None else None
+            if folder is None or not (folder / "README.md").is_file():
+                raise DataError(f"no MIRACL train-topic data: put {FOLDER}/ in the data folder "
+                                f"(HYBRID_BENCH_DATA) or configure a mirror "
+                                f"(HYBRID_BENCH_MIRRORS='{REPO}=/path/to/{FOLDER}')", item=self.metadata.name)
+            use_mirror(self, Mirror(REPO, folder.resolve()))
+        load_task_data(self, num_proc=num_proc)  # read once, hashed, parsed: never the datasets cache
 
     def task_specific_scores(self, scores: dict[str, dict[str, float]], qrels: Any, results: Any,
                              hf_split: str, hf_subset: str) -> dict[str, float]:
