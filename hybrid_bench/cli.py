@@ -7,6 +7,7 @@ Each command module exposes ``add_parser(subparsers)``; modules are imported laz
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import sys
 from collections.abc import Sequence
@@ -60,8 +61,64 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: exit status of a run stopped by Ctrl-C (SIGINT), as shells report it (128 + signal 2)
+EXIT_INTERRUPTED = 130
+
+INTERRUPTED_MESSAGE = ("hybrid-bench: interrupted; finished results are on disk and nothing half-written was kept "
+                       "(writes are atomic): rerun the same command to continue")
+
+
+def _disk_full(err: BaseException) -> bool:
+    """True for "no space left on device", from Python (``OSError`` errno 28) or from safetensors' Rust writer
+    (``SafetensorError: ... StorageFull`` / ``os error 28``)."""
+    if isinstance(err, OSError):
+        return err.errno in (errno.ENOSPC, errno.EDQUOT)
+    text = str(err)
+    return type(err).__name__ == "SafetensorError" and ("StorageFull" in text or "os error 28" in text
+                                                        or "code: 28" in text)
+
+
+def _file_error_line(err: OSError) -> str:
+    """One line for a failed file operation: what failed, on which file, and what to do."""
+    where = f" {err.filename}" if err.filename else ""
+    if _disk_full(err):
+        return (f"no space left on the device writing{where}; free space (or point --output-folder / --out / "
+                "HYBRID_BENCH_HOME elsewhere) and rerun: nothing half-written was kept")
+    if isinstance(err, PermissionError):
+        return f"permission denied on{where}; make it writable or choose another folder ({err.strerror})"
+    return f"{err.strerror or err}{':' + where if where else ''}"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``hybrid-bench`` command line; returns the exit status (0 ok, 1 error, 2 usage, 130 Ctrl-C).
+
+    Errors caused by the user's input or machine (:class:`~hybrid_bench.errors.HybridBenchError`, a full disk, a
+    permission denied) and Ctrl-C print one line instead of a traceback; anything else is a bug and keeps its
+    traceback.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        print(f"\n{INTERRUPTED_MESSAGE}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except HybridBenchError as err:
+        print(f"hybrid-bench: error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:
+        if not (_disk_full(err) or isinstance(err, (PermissionError, NotADirectoryError, IsADirectoryError))):
+            raise
+        print(f"hybrid-bench: error: {_file_error_line(err)}", file=sys.stderr)
+        return 1
+    except Exception as err:
+        if not _disk_full(err):
+            raise
+        print("hybrid-bench: error: no space left on the device writing the model's weights (safetensors: "
+              f"{err}); free space and rerun: nothing half-written was kept", file=sys.stderr)
+        return 1
+
+
+def _run(argv: list[str]) -> int:
     if argv[:1] == ["mteb"]:
         # pass everything after `mteb` through untouched (argparse would eat `-m`, `-t`, ...)
         from hybrid_bench.commands.mteb_passthrough import run_mteb
@@ -75,11 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except HybridBenchError as err:
-        print(f"hybrid-bench: error: {err}", file=sys.stderr)
-        return 1
+    return int(args.func(args) or 0)
 
 
 from hybrid_bench.errors import HybridBenchError  # noqa: E402

@@ -28,7 +28,7 @@ from hybrid_bench.errors import HybridBenchError, ModelNotFoundError
 if TYPE_CHECKING:
     from hybrid_bench.models.inference import Inference
 
-__all__ = ["cap_max_seq_length", "load_model", "load_tasks", "prediction_folder", "resolve_inference"]
+__all__ = ["cap_max_seq_length", "effective_max_seq_length", "load_model", "load_tasks", "prediction_folder", "resolve_inference"]
 
 
 def load_tasks(names: Sequence[str], languages: Sequence[str] | None, hf_subsets: Sequence[str] | None, *,
@@ -171,6 +171,16 @@ def cap_max_seq_length(encoder: Any, max_seq_length: int | None) -> Any:
     if max_seq_length is not None and getattr(model, "max_seq_length", None):
         model.max_seq_length = min(int(model.max_seq_length), max_seq_length)
     return encoder
+
+
+def effective_max_seq_length(encoder: Any, requested: int | None) -> int | None:
+    """The token cap that ``requested`` really imposes on ``encoder`` (before :func:`cap_max_seq_length`): ``None``
+    when it is absent or not below the model's own limit (``--max-seq-length 512`` on a 512-token model is the
+    default, and its results are the default's)."""
+    own = getattr(getattr(encoder, "model", None), "max_seq_length", None)
+    if requested is None or (own and requested >= int(own)):
+        return None
+    return requested
 
 
 def prediction_folder(output: Path, model: Any) -> Path:

@@ -4,22 +4,28 @@ Replacing an existing ``target`` takes two renames (``target`` → ``.<name>.old
 ``target``) because a directory cannot be swapped in one. A process killed between or after them leaves one of two
 states, which :func:`recover` (called by every :func:`atomic_path`) repairs: ``target`` missing with its backup
 present (the old version is put back: the replacement never happened), or ``target`` present with a stale backup
-(the backup is deleted). Nothing else is ever left next to ``target`` but temporaries named ``.<name>.*.tmp``.
+(the backup is deleted). Nothing else is ever left next to ``target`` but temporaries named
+``.<name>.<host>-<pid>-*.tmp``; a writer killed outright (SIGKILL, power loss) cannot remove its own, so
+:func:`recover` also removes those of writers on this host whose process no longer runs (a live writer's, another
+host's and unnamed ones are left alone).
 """
 
 from __future__ import annotations
 
 import contextlib
+import glob
 import logging
 import os
 import shutil
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ResultExistsError", "atomic_path", "atomic_write_text", "backup_path", "recover", "set_aside"]
+__all__ = ["ResultExistsError", "atomic_path", "atomic_write_text", "backup_path", "recover", "remove_dead_temporaries",
+           "set_aside"]
 
 
 class ResultExistsError(FileExistsError):
@@ -39,9 +45,47 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
+def _writer_tag() -> str:
+    """``<host>-<pid>``: who owns a temporary (dots and dashes of the host name kept out of the separators)."""
+    host = socket.gethostname().replace(".", "_").replace("-", "_") or "host"
+    return f"{host}-{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's live process
+    return True
+
+
+def remove_dead_temporaries(target: str | os.PathLike[str]) -> list[Path]:
+    """Remove the temporaries of ``target`` (``.<name>.<host>-<pid>-*.tmp``) whose writer ran on this host and is
+    gone; returns what was removed."""
+    target = Path(target)
+    host = _writer_tag().rsplit("-", 1)[0]
+    removed = []
+    for tmp in target.parent.glob(f".{glob.escape(target.name)}.*.tmp"):
+        owner = tmp.name[len(target.name) + 2:].split("-")
+        if len(owner) < 3 or owner[0] != host or not owner[1].isdigit():
+            continue
+        if int(owner[1]) != os.getpid() and not _alive(int(owner[1])):
+            logger.info("removing %s, left behind by a writer (pid %s) that was killed", tmp, owner[1])
+            if tmp.is_dir() and not tmp.is_symlink():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
 def recover(target: str | os.PathLike[str]) -> None:
     """Repair what an interrupted :func:`atomic_path` replacement of ``target`` left behind (see the module doc)."""
     target = Path(target)
+    if target.parent.is_dir():
+        remove_dead_temporaries(target)
     backup = backup_path(target)
     if not backup.exists() and not backup.is_symlink():
         return
@@ -81,7 +125,7 @@ def atomic_path(target: str | os.PathLike[str], *, overwrite: bool = False) -> I
     if target.exists() and not overwrite:
         raise ResultExistsError(f"{target} already exists; refusing to overwrite it (pass overwrite=True / --overwrite).")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp_root = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    tmp_root = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_writer_tag()}-", suffix=".tmp", dir=target.parent))
     tmp = tmp_root / target.name
     try:
         yield tmp

@@ -15,14 +15,28 @@ from pathlib import Path
 
 import platformdirs
 
+from hybrid_bench.errors import HybridBenchError
+
 HOME_ENV = "HYBRID_BENCH_HOME"
 DATA_ENV = "HYBRID_BENCH_DATA"
 
 
 def home_dir() -> Path:
-    """Root folder for everything hybrid-bench caches or writes (models, downloaded data)."""
+    """Root folder for everything hybrid-bench caches or writes (models, downloaded data).
+
+    Raises:
+        HybridBenchError: ``HYBRID_BENCH_HOME`` (or a folder above it) names something that is not a folder.
+    """
     env = os.environ.get(HOME_ENV)
-    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("hybrid_bench"))
+    home = Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("hybrid_bench"))
+    for part in (home, *home.parents):
+        if part.exists():
+            if not part.is_dir():
+                source = f"{HOME_ENV}={env}" if env else "the user cache folder"
+                raise HybridBenchError(f"{source}: {part} is a file, not a folder; point {HOME_ENV} at a folder "
+                                       "(it is created if missing)")
+            break
+    return home
 
 
 def models_dir() -> Path:

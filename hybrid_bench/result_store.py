@@ -15,6 +15,15 @@ mteb's own ``TaskResult.to_disk`` writes in place: a process killed mid-write le
 place with one rename; a damaged result found later is set aside (``<Task>.json.bad-0``), reported in one log line
 and recomputed (:meth:`ResultStore.check_reuse`).
 
+Two processes writing one result would both compute it and the second would replace the first's files:
+:meth:`ResultStore.task_unit` holds a lock per model x revision x task (``.<Task>.lock`` next to the result, via
+:mod:`filelock`; parallel jobs of different models or tasks share one results folder freely). A second process
+asking for the same unit says so in one line and waits; once it has the lock it re-checks the result the first
+wrote (reusing it, or refusing it for other settings). The unit also covers the task's prediction files
+(``<Task>_*`` in the prediction folder: mteb's predictions, the per-query parquet): a run that fails or is
+interrupted before its result JSON is in place puts them back as they were, so no per-query file is left without
+its result.
+
 Example::
 
     import mteb
@@ -27,18 +36,23 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import filelock
 from mteb.cache import ResultCache
 
 from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.io import set_aside
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["SETTINGS_KEY", "ResultStore", "recorded_settings", "result_settings"]
 
@@ -123,6 +137,33 @@ class ResultStore(ResultCache):
             if reason is not None and not overwrite:
                 raise HybridBenchError(f"{reason}; pass --overwrite to replace it, or another --output-folder")
 
+    @contextlib.contextmanager
+    def task_unit(self, task: Any, meta: Any, *, prediction_folder: Path | None = None,
+                  overwrite: bool = False) -> Iterator[None]:
+        """Compute ``task``'s result for model ``meta`` as one unit: locked against other processes, and its
+        prediction files restored if the body fails before the result is saved (see the module doc).
+
+        Waits, with one log line, while another process holds the unit; then re-runs :meth:`check_reuse` for it.
+        """
+        target = Path(self.get_task_result_path(task.metadata.name, meta))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(target.parent / f".{target.stem}.lock")
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            logger.warning("another process is computing %s of %s @ %s into %s (lock %s); waiting for it to finish "
+                           "(Ctrl-C to stop)", task.metadata.name, meta.name, meta.revision, target.parent,
+                           lock.lock_file)
+            lock.acquire()
+        try:
+            self.check_reuse([task], meta, overwrite=overwrite)
+            before = target.stat().st_mtime_ns if target.is_file() else None
+            with _restored_on_failure(prediction_folder, f"{task.metadata.name}_",
+                                      done=lambda: target.is_file() and target.stat().st_mtime_ns != before):
+                yield
+        finally:
+            lock.release()
+
     def save_to_cache(self, task_result: Any, model_name: Any, model_revision: str | None = None, *,
                       encode_kwargs: Mapping[str, Any] | None = None) -> None:
         """mteb's ``save_to_cache``, staged next to the results and moved into place file by file (one rename
@@ -146,3 +187,35 @@ class ResultStore(ResultCache):
                 os.replace(file, target.parent / file.name)
         finally:
             shutil.rmtree(staging_root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _restored_on_failure(folder: Path | None, prefix: str, *, done: Any) -> Iterator[None]:
+    """Snapshot the files ``folder/prefix*`` (hard links: writers replace files, never modify them); if the body
+    raises (an exception or Ctrl-C) before ``done()`` is true, put the snapshot back and remove files it did not
+    have."""
+    if folder is None:
+        yield
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    snapshot = Path(tempfile.mkdtemp(prefix=f".{prefix}snapshot-", dir=folder))
+    try:
+        for file in folder.glob(f"{prefix}*"):
+            if file.is_file():
+                try:
+                    os.link(file, snapshot / file.name)
+                except OSError:
+                    shutil.copy2(file, snapshot / file.name)
+        try:
+            yield
+        except BaseException:
+            if not done():
+                for file in folder.glob(f"{prefix}*"):
+                    if file.is_file() and not (snapshot / file.name).exists():
+                        logger.info("removing %s: its task's result was not saved", file)
+                        file.unlink()
+                for kept in snapshot.iterdir():
+                    os.replace(kept, folder / kept.name)
+            raise
+    finally:
+        shutil.rmtree(snapshot, ignore_errors=True)

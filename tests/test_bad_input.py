@@ -123,6 +123,19 @@ CASES = [
     # a damaged result found by the leaderboard's submission check
     Case("leaderboard, malformed result JSON", ("leaderboard", "{tmp}/results-bad", "--out", "{tmp}/board"),
          ("XQuADRRetrieval.json", "not a valid result JSON"), group="leaderboard"),
+    Case("leaderboard, result JSON of another schema", ("leaderboard", "{tmp}/results-schema", "--out", "{tmp}/board"),
+         ("XQuADRRetrieval.json", "not an MTEB task result", "'task_name' and 'scores'"), group="leaderboard"),
+    Case("leaderboard, result JSON is a list", ("leaderboard", "{tmp}/results-list", "--out", "{tmp}/board"),
+         ("XQuADRRetrieval.json", "holds a JSON list"), group="leaderboard"),
+    Case("leaderboard --no-submission-check, another schema",
+         ("leaderboard", "{tmp}/results-schema", "--out", "{tmp}/board", "--no-submission-check"),
+         ("XQuADRRetrieval.json", "not an MTEB task result"), group="leaderboard"),
+    # HYBRID_BENCH_HOME naming a file: one line, not a NotADirectoryError through the model loader
+    Case("models path, home is a file", ("models", "path", "me5-small"),
+         ("HYBRID_BENCH_HOME=", "a-file is a file, not a folder"), env={"HYBRID_BENCH_HOME": "{tmp}/a-file"}),
+    Case("eval -m store name, home is a file", (*EVAL, "--hf-subsets", "eng-eng", "-m", "me5-small"),
+         ("HYBRID_BENCH_HOME=", "a-file is a file, not a folder"), group="eval",
+         env={"HYBRID_BENCH_HOME": "{tmp}/a-file"}),
 ]
 
 
@@ -195,6 +208,11 @@ def _inputs(tmp: Path, tiny: Path, shared: Path) -> None:
     revision.mkdir(parents=True)
     (revision / "model_meta.json").write_text('{"name": "hybrid-bench/me5-small"}', encoding="utf-8")
     (revision / "XQuADRRetrieval.json").write_text('{"dataset_revision": "9bc8c7f", "sco', encoding="utf-8")
+    for name, text in (("results-schema", '{"foo": 1, "scores": [1, 2]}'), ("results-list", "[]")):
+        other = tmp / name / revision.relative_to(tmp / "results-bad")
+        other.mkdir(parents=True)
+        shutil.copyfile(revision / "model_meta.json", other / "model_meta.json")
+        (other / "XQuADRRetrieval.json").write_text(text, encoding="utf-8")
 
 
 def _snapshot(tmp: Path) -> dict[str, str]:

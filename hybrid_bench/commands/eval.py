@@ -60,7 +60,14 @@ def run(args: argparse.Namespace) -> int:
     import mteb
 
     from hybrid_bench.data.mirrors import check_task_mirror
-    from hybrid_bench.evaluation import load_model, load_tasks, prediction_folder, resolve_inference
+    from hybrid_bench.evaluation import (
+        cap_max_seq_length,
+        effective_max_seq_length,
+        load_model,
+        load_tasks,
+        prediction_folder,
+        resolve_inference,
+    )
     from hybrid_bench.result_store import ResultStore, result_settings
     from hybrid_bench.tasks.lareqa import _LAReQARetrieval, summarize
     from hybrid_bench.tasks.shared_embeddings import share_embeddings
@@ -74,24 +81,27 @@ def run(args: argparse.Namespace) -> int:
             check_task_mirror(task)  # a local mirror's files, without loading them (no-op without a mirror)
     inference = resolve_inference(args.model, args.backend, args.dtype)
     print(f"{args.model}: inference {inference.label}")
-    model = load_model(args.model, max_seq_length=args.max_seq_length, inference=inference)
+    model = load_model(args.model, inference=inference)
+    max_seq_length = effective_max_seq_length(model, args.max_seq_length)  # a cap at the model's own limit is none
+    cap_max_seq_length(model, max_seq_length)
     # inference backend / dtype are part of the model's revision; the other score-changing settings go here
-    cache = ResultStore(args.output_folder, settings=result_settings(max_seq_length=args.max_seq_length))
+    cache = ResultStore(args.output_folder, settings=result_settings(max_seq_length=max_seq_length))
     cache.check_reuse(tasks, model.mteb_model_meta, overwrite=args.overwrite)
     start = time.perf_counter()
     # one task at a time: a stock task that encodes a hybrid-bench task's documents shares their embeddings
-    task_results = [
-        task_result
-        for task in tasks
-        for task_result in mteb.evaluate(
-            share_embeddings(model, task.metadata.name),
-            [task],
-            cache=cache,
-            prediction_folder=prediction_folder(args.output_folder, model),
-            overwrite_strategy="always" if args.overwrite else "only-missing",
-            encode_kwargs={"batch_size": args.batch_size, "show_progress_bar": args.verbose},
-        ).task_results
-    ]
+    # one task result (JSON + prediction files) is one locked unit: see ResultStore.task_unit
+    predictions = prediction_folder(args.output_folder, model)
+    task_results = []
+    for task in tasks:
+        with cache.task_unit(task, model.mteb_model_meta, prediction_folder=predictions, overwrite=args.overwrite):
+            task_results += mteb.evaluate(
+                share_embeddings(model, task.metadata.name),
+                [task],
+                cache=cache,
+                prediction_folder=predictions,
+                overwrite_strategy="always" if args.overwrite else "only-missing",
+                encode_kwargs={"batch_size": args.batch_size, "show_progress_bar": args.verbose},
+            ).task_results
     wall = time.perf_counter() - start
     print(f"\n{args.model}: results in {args.output_folder / 'results'} ({wall:.0f} s)")
     lareqa = {t.metadata.name for t in tasks if isinstance(t, _LAReQARetrieval)}

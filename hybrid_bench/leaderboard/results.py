@@ -27,6 +27,7 @@ import re
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -99,6 +100,33 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def read_task_result(file: Path) -> Any:
+    """Parse one ``<Task>.json`` with :meth:`mteb.TaskResult.from_disk`, refusing anything that is not a task result.
+
+    Raises:
+        DataError: naming ``file`` and what is wrong (not JSON, not an object, no ``scores`` / task name, or a
+            field mteb rejects), instead of the KeyError / AttributeError mteb raises deep inside its converters.
+    """
+    from mteb import TaskResult
+
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise DataError(f"not a valid result JSON ({err}); a truncated file from an interrupted run? Re-run that "
+                        "evaluation (hybrid-bench eval sets such files aside and recomputes them)", file=file) from None
+    if not isinstance(data, dict):
+        raise DataError(f"not an MTEB task result: the file holds a JSON {type(data).__name__}, expected an object "
+                        "with 'task_name' and 'scores'; remove it or re-run that evaluation", file=file)
+    if not isinstance(data.get("scores"), dict) or not (data.get("task_name") or data.get("mteb_dataset_name")):
+        raise DataError("not an MTEB task result: expected 'task_name' and 'scores' (an object of splits); remove "
+                        "it or re-run that evaluation", file=file)
+    try:
+        return TaskResult.from_disk(file)
+    except Exception as err:  # pydantic / converter errors: name the file instead of a deep traceback
+        raise DataError(f"not a valid MTEB task result ({type(err).__name__}: {err}); remove it or re-run that "
+                        "evaluation", file=file) from None
+
+
 def load_results(
     path: str | os.PathLike[str],
     *,
@@ -121,8 +149,6 @@ def load_results(
     Raises:
         DataError: the folder has no results, a file cannot be parsed, or a requested model/task is absent.
     """
-    from mteb import TaskResult
-
     path = Path(path).expanduser()
     rows: list[dict[str, object]] = []
     with _cache_for(path) as cache:
@@ -131,10 +157,7 @@ def load_results(
             name, revision = _identity(file.parent)
             if tasks is not None and file.stem not in tasks:
                 continue
-            try:
-                result = TaskResult.from_disk(file)
-            except Exception as err:  # pydantic / json errors: name the file instead of a deep traceback
-                raise DataError(f"not a valid MTEB task result ({type(err).__name__}: {err})", file=file) from None
+            result = read_task_result(file)
             for split, entries in result.scores.items():
                 for entry in entries:
                     subset = str(entry.get("hf_subset", "default"))

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hybrid_bench.errors import DataError
+from hybrid_bench.leaderboard.results import read_task_result
 
 __all__ = ["SubmissionReport", "check_submission"]
 
@@ -101,13 +102,8 @@ def check_submission(path: str | os.PathLike[str]) -> SubmissionReport:
             meta = json.loads(meta_file.read_text(encoding="utf-8"))
         except json.JSONDecodeError as err:
             raise DataError(f"model_meta.json is not valid JSON ({err})", file=meta_file) from None
-        for task_file in task_files:  # mteb would die on these with a traceback
-            try:
-                json.loads(task_file.read_text(encoding="utf-8"))
-            except (ValueError, UnicodeDecodeError) as err:
-                raise DataError(f"not a valid result JSON ({err}); a truncated file from an interrupted run? Re-run "
-                                "that evaluation (hybrid-bench eval sets such files aside and recomputes them)",
-                                file=task_file) from None
+        for task_file in task_files:  # mteb would die on malformed ones with a traceback
+            read_task_result(task_file)
         key = (str(meta.get("name") or revision_dir.parent.name.replace("__", "/")),
                str(meta.get("revision") or revision_dir.name))
         on_disk.setdefault(key, set()).update(f.stem for f in task_files)

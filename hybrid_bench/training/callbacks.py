@@ -143,18 +143,20 @@ class CostProjectionCallback(TrainerCallback):
     """Says, once, what the whole training will cost on this machine, from its first timed steps.
 
     The first step is left out (it pays for lazy initialisation and the first autocast); steps 2 … ``1 + measure``
-    are timed, and the projection — remaining steps × their mean time + the time so far — is logged as one warning
-    line (shown even by quiet runs), with the CPU kind and, where bf16 is emulated here
+    are timed, and the projection — remaining steps × their mean time — is logged as one line at ``level``
+    (a warning, so that ``hybrid-bench train`` shows it; the quiet training that ``reproduce`` runs passes
+    ``logging.INFO``, as ``reproduce`` reports its own progress), with the CPU kind and, where bf16 is emulated here
     (:func:`hybrid_bench.machine.cpu_kind` ``"no-bf16"``) and the run trains in bf16, that it is emulated.
     ``projection_s`` keeps the figure for callers (e.g. a progress bar).
 
     Args:
         measure: steps to time after the first.
         bf16: whether the run autocasts to bf16.
+        level: the log level of the line.
     """
 
-    def __init__(self, measure: int = 3, *, bf16: bool = False) -> None:
-        self.measure, self.bf16 = measure, bf16
+    def __init__(self, measure: int = 3, *, bf16: bool = False, level: int = logging.WARNING) -> None:
+        self.measure, self.bf16, self.level = measure, bf16, level
         self._t0: float | None = None
         self._first_step = 0
         self.projection_s: float | None = None
@@ -175,7 +177,7 @@ class CostProjectionCallback(TrainerCallback):
         self.projection_s = per_step * remaining
         emulated = self.bf16 and cpu_kind() == "no-bf16" and args.device.type == "cpu"
         if state.is_world_process_zero:
-            logger.warning("training: %.2f s/step measured over steps %d-%d on %s (%s)%s; projected %s more "
+            logger.log(self.level, "training: %.2f s/step measured over steps %d-%d on %s (%s)%s; projected %s more "
                            "for the remaining %d of %d steps", per_step, self._first_step + 1, state.global_step,
                            cpu_model(), cpu_kind(), ", bf16 emulated on this CPU (about 15x slower than fp32)"
                            if emulated else "", _duration(self.projection_s), remaining, state.max_steps)

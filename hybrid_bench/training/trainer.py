@@ -210,7 +210,7 @@ def train_model(
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train_dataset, loss=loss,
         callbacks=[HybridLossCallback(loss), BatchLogCallback(loss, corpus.languages),
-                   SamplerEpochCallback(), clock, CostProjectionCallback(bf16=config.bf16)],
+                   SamplerEpochCallback(), clock, CostProjectionCallback(bf16=config.bf16, level=logging.INFO if quiet else logging.WARNING)],
     )
     if quiet:  # without its progress bar the trainer would print every log dict instead
         from transformers.trainer_callback import PrinterCallback
