@@ -12,8 +12,12 @@ A name resolves, in order, to the local model store (``$HYBRID_BENCH_HOME/models
 entry's ``hf_repo``, and otherwise a :class:`~hybrid_bench.errors.ModelNotFoundError` that prints the
 ``hybrid-bench train`` command that would create the model.
 
-Metadata mteb cares about is filled in from the table and from mteb's own entry for the base model:
-``adapted_from`` is the base, so mteb's zero-shot flags see the base's training data *and* the entry's
+Metadata mteb cares about comes from the stored folder, the table and mteb's own entry for the base model. What
+the weights decide - parameter count, embedding size, token limit, saved prompts - is read from the folder when the
+model is in the store (:mod:`hybrid_bench.models.folder_facts`), never copied from the declared base; languages and
+licence come from the base's mteb entry, their scripts corrected (:mod:`hybrid_bench.models.language_scripts`).
+``adapted_from`` is the base the model was actually trained from (its training record; the table's ``base`` for
+a model not trained yet), so mteb's zero-shot flags see the base's training data *and* the entry's
 ``training_datasets`` (the trained models saw the XQuAD-R training articles, so they are not zero-shot on
 ``XQuADRRetrieval``); ``revision`` is the entry's ``revision`` or, for a local folder, a content hash that mteb
 uses as the results sub-folder, so results of two different trainings never mix.
@@ -41,9 +45,12 @@ from typing import TYPE_CHECKING, Any
 
 from hybrid_bench.errors import DataError, ModelNotFoundError
 from hybrid_bench.models.folder_check import check_model_folder
+from hybrid_bench.models.folder_facts import folder_facts
+from hybrid_bench.models.language_scripts import correct_scripts
 from hybrid_bench.models.revision import local_revision
 from hybrid_bench.models.table import MODEL_ORG, ModelEntry, get_entry, model_table, user_table_file
 from hybrid_bench.training.base_model import PAPER_PROMPTS
+from hybrid_bench.training.records import read_training_record
 
 if TYPE_CHECKING:
     from mteb.models import ModelMeta
@@ -64,10 +71,12 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Metadata copied from the base model's ModelMeta unless the entry sets it.
+# Metadata copied from the base model's ModelMeta unless the stored folder or the entry sets it.
 _INHERITED = (
     "languages", "license", "embed_dim", "max_tokens", "n_parameters", "n_embedding_parameters", "memory_usage_mb",
 )  # fmt: skip
+# ... of which the stored folder's own weights and configs decide these
+_MEASURED = ("embed_dim", "max_tokens", "n_parameters", "n_embedding_parameters", "memory_usage_mb")
 
 
 def _is_model_folder(path: Path) -> bool:
@@ -113,16 +122,40 @@ def _revision(entry: ModelEntry) -> str | None:
     return None
 
 
-def _base_meta(entry: ModelEntry, table: dict[str, ModelEntry], seen: tuple[str, ...]) -> ModelMeta | None:
-    if entry.base in table:
-        return _build_meta(table[entry.base], table, seen)
+def _mteb_meta(name: str) -> ModelMeta | None:
     import mteb
 
     try:
-        return mteb.get_model_meta(entry.base, fetch_from_hf=False)
+        return mteb.get_model_meta(name, fetch_from_hf=False)
     except (KeyError, ValueError):
-        logger.debug("base %s of %s is not in mteb's registry; its metadata stays unknown", entry.base, entry.name)
+        logger.debug("%s is not in mteb's registry; its metadata stays unknown", name)
         return None
+
+
+def _base_meta(base: str, table: dict[str, ModelEntry], seen: tuple[str, ...]) -> ModelMeta | None:
+    if base in table:
+        return _build_meta(table[base], table, seen)
+    return _mteb_meta(base)
+
+
+def _actual_base(entry: ModelEntry, folder: Path | None) -> str:
+    """The base a stored model was trained from (its training record), else the entry's declared base."""
+    record = read_training_record(folder) if folder is not None else None
+    base = str(record["base"]) if record and record.get("base") else entry.base
+    where = Path(base).expanduser()
+    return str(where.resolve()) if where.is_absolute() or where.is_dir() else base
+
+
+def _own_facts(folder: Path | None) -> dict[str, Any]:
+    """ModelMeta fields the stored folder itself decides (:mod:`hybrid_bench.models.folder_facts`)."""
+    facts = folder_facts(folder) if folder is not None else None
+    if facts is None:
+        return {}
+    own = {key: getattr(facts, key) for key in _MEASURED if getattr(facts, key) is not None}
+    if facts.prompts:
+        # mteb's convention (its own entries' loader_kwargs): recorded in model_meta.json, passed back to the loader
+        own["loader_kwargs"] = {"model_prompts": {k: v for k, v in facts.prompts.items() if k != "passage"}}
+    return own
 
 
 def _build_meta(entry: ModelEntry, table: dict[str, ModelEntry], seen: tuple[str, ...] = ()) -> ModelMeta:
@@ -131,12 +164,20 @@ def _build_meta(entry: ModelEntry, table: dict[str, ModelEntry], seen: tuple[str
     if entry.name in seen:
         raise DataError(f"`base` entries form a cycle: {' -> '.join((*seen, entry.name))}", file=entry.source,
                         item=entry.name)
-    base = _base_meta(entry, table, (*seen, entry.name))
+    folder = entry.store_path if _is_model_folder(entry.store_path) else None
+    actual = _actual_base(entry, folder)
+    # a base given as a folder has no registry entry: what only a registry knows (languages, licence) is then the
+    # declared base's; what the weights decide is always read from the folder
+    base = _base_meta(actual, table, (*seen, entry.name))
+    if base is None and actual != entry.base:
+        base = _base_meta(entry.base, table, (*seen, entry.name))
     inherited = {key: getattr(base, key) for key in _INHERITED} if base is not None else {}
+    if inherited.get("languages"):
+        inherited["languages"] = correct_scripts(inherited["languages"])
     over = dict(entry.overrides)
     over.pop("description", None)  # for people reading the table; ModelMeta has no such field
-    adapted_from = table[entry.base].full_name if entry.base in table else entry.base
-    fields: dict[str, Any] = {key: None for key in _INHERITED} | inherited | over
+    adapted_from = table[actual].full_name if actual in table else actual
+    fields: dict[str, Any] = {key: None for key in _INHERITED} | inherited | _own_facts(folder) | over
     return ModelMeta(
         loader=load_model,
         name=entry.full_name,
@@ -200,12 +241,12 @@ def fallback_prompts(entry: ModelEntry, table: dict[str, ModelEntry] | None = No
 
 def folder_model_meta(name: str, folder: str | os.PathLike[str]) -> ModelMeta:
     """ModelMeta for a sentence-transformers folder outside the table (e.g. a base model given as a folder):
-    ``hybrid-bench/<name>``, the folder's content hash as revision, nothing inherited, no loader (the caller
-    loads the folder itself)."""
+    ``hybrid-bench/<name>``, the folder's content hash as revision, the folder's own facts (parameters,
+    embedding size, token limit, prompts), nothing inherited, no loader (the caller loads the folder itself)."""
     folder = Path(folder)
     entry = ModelEntry(name=name, base=str(folder), source=str(folder), revision=local_revision(folder))
     meta = _build_meta(entry, model_table())
-    return meta.model_copy(update={"loader": None, "adapted_from": None})
+    return meta.model_copy(update={"loader": None, "adapted_from": None, **_own_facts(folder)})
 
 
 def load_model(
@@ -227,6 +268,8 @@ def load_model(
     from hybrid_bench.models.inference import load_sentence_transformer, split_revision
 
     entry = get_entry(model_name)
+    # the record of the folder's own saved prompts in ModelMeta.loader_kwargs (_own_facts): the folder stays the owner
+    kwargs.pop("model_prompts", None)
     revision, choice = split_revision(revision)
     location = resolve_model(entry)
     key = (entry.full_name, revision)

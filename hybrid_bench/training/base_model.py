@@ -31,6 +31,7 @@ from hybrid_bench.errors import ModelNotFoundError
 __all__ = [
     "LOADING_KWARGS",
     "PAPER_PROMPTS",
+    "cap_max_seq_length",
     "column_prompts",
     "choose_device",
     "folder_or_hub_id",
@@ -139,15 +140,40 @@ def load_base_model(where: str | os.PathLike[str], *, device: str | None = None)
         model = SentenceTransformer(str(folder), device=device, local_files_only=True)
         for index, kwargs in saved_loading_kwargs(folder).items():
             persist_loading_kwargs(model[index], kwargs)
+        cap_max_seq_length(model)
         return model
     try:
-        return SentenceTransformer(str(where), device=device)
+        model = SentenceTransformer(str(where), device=device)
     except (OSError, ValueError) as err:  # huggingface_hub's offline / not-found errors derive from these
         raise ModelNotFoundError(
             f"base model {where!r} could not be loaded from the Hugging Face hub ({type(err).__name__}: "
             f"{str(err).splitlines()[0] if str(err) else 'no details'}). Without hub access, download it elsewhere "
             f"(`huggingface-cli download {where} --local-dir DIR`), copy DIR here and pass --base DIR"
         ) from err
+    cap_max_seq_length(model)
+    return model
+
+
+def cap_max_seq_length(model: Any) -> int | None:
+    """Lower ``model.max_seq_length`` to what its position embeddings hold; returns the limit (``None``: unknown).
+
+    A folder in the hub layout of ``FacebookAI/xlm-roberta-base`` (no ``tokenizer_config.json``) loads with
+    ``max_seq_length`` 514, its ``max_position_embeddings``; but XLM-R / RoBERTa number positions from
+    ``padding_idx + 1``, so 512 tokens is the most they embed and a longer passage fails with an index error in
+    the middle of an evaluation. The trainer saves the base's limit with the model, so the cap is applied here.
+    """
+    limit = None
+    for module in model:
+        embeddings = getattr(getattr(module, "auto_model", None), "embeddings", None)
+        positions = getattr(embeddings, "position_embeddings", None)
+        if positions is None:
+            continue
+        offset = embeddings.padding_idx + 1 if getattr(embeddings, "padding_idx", None) is not None else 0
+        limit = positions.num_embeddings - offset
+    if limit is not None and (model.max_seq_length is None or model.max_seq_length > limit):
+        logger.info("max_seq_length %s exceeds the %d positions the model embeds; capped", model.max_seq_length, limit)
+        model.max_seq_length = limit
+    return limit
 
 
 def choose_device(device: str = "auto") -> str:
