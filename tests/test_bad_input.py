@@ -118,7 +118,7 @@ CASES = [
          env={"HYBRID_BENCH_MIRRORS": "mteb/MIRACLRetrieval={tmp}/mirror-sums"}),
     Case("mirror, README names no data", ("eval", "--output-folder", "{tmp}/out", "-t", "MIRACLRetrieval", "-l",
                                           "swa", "-m", "{tiny}"),
-         ("cannot read the mirror's dataset configs",), group="mirror-empty",
+         ("no README.md: a mirror names its configs",), group="mirror-empty",
          env={"HYBRID_BENCH_MIRRORS": "mteb/MIRACLRetrieval={tmp}/home-empty"}),
     # a damaged result found by the leaderboard's submission check
     Case("leaderboard, malformed result JSON", ("leaderboard", "{tmp}/results-bad", "--out", "{tmp}/board"),

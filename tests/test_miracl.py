@@ -173,7 +173,7 @@ def test_missing_column_and_bad_score_are_clear_errors(tmp_path: Path) -> None:
         "sw-qrels": pd.DataFrame({"query-id": ["q1"], "corpus-id": ["s1"], "score": [1]}),
     }
     no_text = write_mirror(tmp_path / "a", {**good, "sw-queries": pd.DataFrame({"_id": ["q1"], "query": ["x"]})})
-    with pytest.raises(DataError, match=r"sw-queries' lacks column\(s\) \['text'\]; it has \['_id', 'query'\]"):
+    with pytest.raises(DataError, match=r"sw-queries/dev-00000-of-00001\.parquet: missing column\(s\) \['text'\] of a queries file \(it has \['_id', 'query'\]\)"):
         M.load_miracl(["sw"], source=no_text)
     bad = write_mirror(tmp_path / "b", {**good, "sw-qrels": good["sw-qrels"].assign(score=[-1])})
     with pytest.raises(DataError, match=r"sw-qrels: item 'q1': score -1 .* not a non-negative integer"):
