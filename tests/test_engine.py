@@ -229,3 +229,33 @@ def test_reproduce_on_submitit_runs_two_jobs_at_once_and_reruns_a_killed_one(
 
     scores = pd.read_csv(summary.leaderboard / "scores_long.csv.gz")
     assert set(scores["label"]) >= {"st", "mono-st-tiny", "cross-st-tiny", "hybrid-st-tiny"}
+
+
+def test_slurm_options_reach_the_job_script(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """What a cluster user's options become: the ``#SBATCH`` lines submitit writes (``srun`` / ``sbatch`` are
+    stand-ins here that only accept the submission, as a Slurm login node would)."""
+    from hybrid_bench.cli import main
+    from hybrid_bench.experiment.engines import run_stage_job
+
+    # without Slurm, asking for it is one clear line, before any work
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert main(["reproduce", "--quick", "--output-folder", str(tmp_path / "r"), "--engine", "submitit",
+                 "--engine-cluster", "slurm"]) != 0
+    assert "submitit cannot use cluster 'slurm'" in capsys.readouterr().err
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text("#!/bin/sh\nexit 0\n", encoding="utf-8")
+    (bin_dir / "sbatch").write_text("#!/bin/sh\necho 'Submitted batch job 4242'\n", encoding="utf-8")
+    for tool in bin_dir.iterdir():
+        tool.chmod(0o755)
+    monkeypatch.setenv("PATH", os.pathsep.join([str(bin_dir), "/usr/bin", "/bin"]))
+    engine = SubmititEngine(tmp_path / "jobs", cluster="slurm", timeout_min=720, gpus_per_job=1, cpus_per_job=8,
+                            mem_gb=32, slurm_partition="gpu", slurm_extra={"account": "proj"})
+    assert engine.cluster == "slurm" and engine.max_jobs is None  # Slurm queues every job
+    job = engine.executor.submit(run_stage_job, None, plan(PRESETS["quick"], "me5-small")[1])
+    assert job.job_id == "4242"
+    script = next((tmp_path / "jobs").rglob("*.sh")).read_text(encoding="utf-8")
+    for line in ("#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=1", "#SBATCH --cpus-per-task=8",
+                 "#SBATCH --mem=32GB", "#SBATCH --time=720", "#SBATCH --account=proj"):
+        assert line in script, (line, script)
