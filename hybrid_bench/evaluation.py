@@ -71,10 +71,12 @@ def load_tasks(names: Sequence[str], languages: Sequence[str] | None, hf_subsets
     return tasks
 
 
-def load_model(name: str, *, max_seq_length: int | None = None, inference: Inference | None = None) -> Any:
+def load_model(name: str, *, max_seq_length: int | None = None, inference: Inference | None = None,
+               meta: Any = None) -> Any:  # noqa: ANN401 -- mteb's ModelMeta
     """An mteb model by hybrid-bench / mteb name (resolved through the hybrid-bench registry), or a local
     sentence-transformers folder (filed under its path with its content hash as revision, so results of changed
-    weights are never reused).
+    weights are never reused; ``meta``: under this :class:`~mteb.models.ModelMeta` instead, e.g. the experiment's
+    base given as a folder, :func:`~hybrid_bench.models.registry.folder_model_meta`).
 
     ``max_seq_length`` lowers the model's token limit for encoding (never raises it). ``inference`` (a concrete
     backend and dtype, see :func:`resolve_inference`) is recorded in the model's revision, which is how mteb's
@@ -97,12 +99,16 @@ def load_model(name: str, *, max_seq_length: int | None = None, inference: Infer
         from hybrid_bench.models.inference import REFERENCE, load_sentence_transformer
         from hybrid_bench.models.registry import local_revision
 
-        location, revision = check_model_folder(folder).resolve(), local_revision(folder)
+        location = check_model_folder(folder).resolve()
         choice = inference or REFERENCE
-        model = load_sentence_transformer(location, choice, cache_key=(str(location), revision))
+        if meta is None:
+            identity = (str(location), local_revision(folder))
+        else:
+            identity = (meta.name, meta.revision)
+        model = load_sentence_transformer(location, choice, cache_key=identity)
         encoder = SentenceTransformerEncoderWrapper(model)
-        encoder.mteb_model_meta = encoder.mteb_model_meta.model_copy(
-            update={"name": str(location), "revision": choice.revision(revision)})
+        encoder.mteb_model_meta = (meta or encoder.mteb_model_meta).model_copy(
+            update={"name": identity[0], "revision": choice.revision(identity[1]) or identity[1]})
         return cap_max_seq_length(encoder, max_seq_length)
     check_model_name(name)
     if inference is None or inference.is_reference:
@@ -185,6 +191,8 @@ def effective_max_seq_length(encoder: Any, requested: int | None) -> int | None:
 
 def prediction_folder(output: Path, model: Any) -> Path:
     """``<output>/predictions/<model>__<revision>``: mteb's ``prediction_folder`` of ``model`` under a results
-    root, where the leaderboard looks for per-query files."""
+    root, where the leaderboard looks for per-query files (:func:`hybrid_bench.result_store.prediction_folder`)."""
+    from hybrid_bench.result_store import prediction_folder as folder_of
+
     meta = model.mteb_model_meta
-    return output / "predictions" / f"{meta.model_name_as_path()}__{meta.revision or 'no_revision_available'}"
+    return folder_of(output, meta.name, meta.revision)

@@ -54,7 +54,11 @@ from hybrid_bench.io import set_aside
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SETTINGS_KEY", "ResultStore", "recorded_settings", "result_settings"]
+__all__ = ["PREDICTIONS_DIR", "SETTINGS_KEY", "ResultStore", "prediction_folder", "recorded_settings",
+           "result_settings"]
+
+#: the folder under a results root that holds each model's prediction files (mteb's ``prediction_folder``)
+PREDICTIONS_DIR = "predictions"
 
 #: the key of a result JSON under which hybrid-bench records the settings it was computed with
 SETTINGS_KEY = "hybrid_bench_settings"
@@ -82,6 +86,15 @@ def recorded_settings(result: Mapping[str, Any]) -> dict[str, Any]:
     return dict(result.get(SETTINGS_KEY) or {})
 
 
+def prediction_folder(root: str | os.PathLike[str], name: str, revision: str | None) -> Path:
+    """``<root>/predictions/<model>__<revision>``: where the prediction and per-query files of model ``name`` at
+    ``revision`` go under a results root (the model's name as mteb makes it a path)."""
+    from mteb.models import ModelMeta
+
+    path_name = ModelMeta.create_empty({"name": name, "revision": revision}).model_name_as_path()
+    return Path(root) / PREDICTIONS_DIR / f"{path_name}__{revision or 'no_revision_available'}"
+
+
 class ResultStore(ResultCache):
     """A :class:`mteb.cache.ResultCache` that writes atomically and records :func:`result_settings`.
 
@@ -93,6 +106,12 @@ class ResultStore(ResultCache):
     def __init__(self, directory: str | os.PathLike[str], *, settings: Mapping[str, Any] | None = None) -> None:
         super().__init__(directory)
         self.settings = dict(settings or {})
+
+    def model_folders(self, name: str, revision: str) -> tuple[Path, Path]:
+        """The results folder (``results/<model>/<revision>``) and the prediction folder (:func:`prediction_folder`)
+        of model ``name`` at ``revision`` in this store."""
+        results = Path(self.get_task_result_path("_", name, revision)).parent
+        return results, prediction_folder(self.cache_path, name, revision)
 
     def stale_reason(self, task: Any, meta: Any, *, check_settings: bool = True) -> str | None:
         """Why the existing result of ``task`` for model ``meta`` must not be reused by this run, or ``None`` (no
@@ -171,7 +190,11 @@ class ResultStore(ResultCache):
         target = Path(self.get_task_result_path(task_result.task_name, model_name, model_revision))
         target.parent.mkdir(parents=True, exist_ok=True)
         staging_root = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+        # the revision's run_settings.jsonl is shared by its tasks: parallel jobs of one model merge into it in turn
+        # (the lock lives next to the revision folder, which holds nothing but mteb's files)
+        lock = filelock.FileLock(target.parent.parent / f".{target.parent.name}.run_settings.lock")
         try:
+            lock.acquire()
             staging = ResultCache(staging_root)
             staged = Path(staging.get_task_result_path(task_result.task_name, model_name, model_revision))
             staged.parent.mkdir(parents=True, exist_ok=True)
@@ -186,6 +209,7 @@ class ResultStore(ResultCache):
             for file in sorted(staged.parent.iterdir(), key=lambda f: f == staged):
                 os.replace(file, target.parent / file.name)
         finally:
+            lock.release()
             shutil.rmtree(staging_root, ignore_errors=True)
 
 

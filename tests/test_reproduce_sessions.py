@@ -67,10 +67,10 @@ def test_next_session_skips_finished_models_without_the_model_store(
     monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "home-2"))
     trained.clear()
     loaded: list[str] = []
-    from hybrid_bench.experiment import runner
+    from hybrid_bench.experiment import stages
 
-    real_load = runner.load_encoder
-    monkeypatch.setattr(runner, "load_encoder",
+    real_load = stages.load_encoder
+    monkeypatch.setattr(stages, "load_encoder",
                         lambda spec, *a, **k: loaded.append(spec.name) or real_load(spec, *a, **k))
     second: list = []
     summary = reproduce(PRESET, out, base=base, on_event=second.append)

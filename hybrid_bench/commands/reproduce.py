@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from hybrid_bench import paths
-from hybrid_bench.commands.validate import check_writable, positive_int
+from hybrid_bench.commands.validate import check_writable, key_value, positive_float, positive_int
 from hybrid_bench.experiment.presets import EXPERIMENT_TASKS, MIRACL_FALLBACK, PRESETS
 from hybrid_bench.models.inference import add_arguments as add_inference_arguments
 
@@ -29,6 +28,11 @@ EPILOG = """examples:
   hybrid-bench reproduce --first-seed 45 --seeds 5     # a replication: seeds 45-49 (models named ...-seed45 ...)
   hybrid-bench reproduce --miracl-pool fallback        # MIRACL on a smaller stated pool (see --help)
   hybrid-bench reproduce --quick --output-folder /tmp/r --leaderboard /tmp/r-board
+
+on a cluster (submitit; one job per training and per evaluation; see docs/cluster.md):
+  hybrid-bench reproduce --engine submitit --engine-cluster slurm --slurm-partition gpu --gpus-per-job 1 \
+      --timeout-min 720 --output-folder /shared/hb/reproduce --data-dir /shared/hb/data
+  hybrid-bench reproduce --quick --engine submitit --engine-cluster local --max-jobs 2   # jobs on this machine
 
 Rerunning the same command skips finished trainings and evaluations (interrupted trainings resume from their last
 checkpoint). Trained models go to the model store as mono-/cross-/hybrid-me5-small (full preset, first seed; the
@@ -69,6 +73,27 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
                    help="MIRACL passages: the whole mirror (default), or the fallback pool: every passage of each "
                         "language with >= 30 queries, every judged passage + 1,000 random others for the rest")
     add_inference_arguments(p)
+    engine = p.add_argument_group("engine", "where the stages run: here, one after another (local, the default), or "
+                                  "as submitit jobs, on Slurm or on this machine (see docs/cluster.md)")
+    engine.add_argument("--engine", choices=["local", "submitit"], default="local",
+                        help="local: this process; submitit: one job per training and per evaluation, in the "
+                        "plan's order (a model's evaluations after its training, the leaderboard last, here)")
+    engine.add_argument("--engine-cluster", choices=["auto", "slurm", "local"], default="auto",
+                        help="submitit's executor: slurm, local (processes on this machine) or auto (slurm where "
+                        "srun exists; default)")
+    engine.add_argument("--engine-folder", type=Path, default=None, metavar="DIR",
+                        help="submitit's job files and logs (default OUTPUT_FOLDER/submitit); on a cluster, like "
+                        "OUTPUT_FOLDER and $HYBRID_BENCH_HOME, on a file system the nodes share")
+    engine.add_argument("--max-jobs", type=positive_int, default=None, metavar="N",
+                        help="at most N jobs at once (default: no limit on Slurm, 2 with --engine-cluster local)")
+    engine.add_argument("--timeout-min", type=positive_int, default=None, metavar="MIN",
+                        help="time limit of each job in minutes (Slurm --time; default 1440)")
+    engine.add_argument("--gpus-per-job", type=positive_int, default=None, metavar="N", help="GPUs per job")
+    engine.add_argument("--cpus-per-job", type=positive_int, default=None, metavar="N", help="CPU cores per job")
+    engine.add_argument("--mem-gb", type=positive_float, default=None, help="memory per job (GB)")
+    engine.add_argument("--slurm-partition", default=None, metavar="NAME", help="the Slurm partition")
+    engine.add_argument("--slurm-option", type=key_value, action="append", default=[], metavar="KEY=VALUE",
+                        help="another sbatch option, without its dashes (repeatable): --slurm-option account=proj")
     p.set_defaults(func=run)
 
 
@@ -94,11 +119,14 @@ class _Printer:
         if event.kind == "begin":
             self.texts_before = texts_encoded()
             self.bar.set_postfix_str(f"{event.label} ({self.texts_before:,} texts encoded)")
+            if event.job:
+                self.bar.write(f"[{event.index}/{event.total}] {event.label}: job {event.job}")
             return
         self.bar.update(1)
         encoded = texts_encoded() - getattr(self, "texts_before", 0)
         done = "already done, skipped" if event.skipped else f"{event.wall_s:.0f} s"
         done += f", {encoded:,} texts encoded" if encoded else ""
+        done = f"FAILED: {event.failed}" if event.failed else done
         self.bar.set_postfix_str(f"{texts_encoded():,} texts encoded")
         self.bar.write(f"[{event.index}/{event.total}] {event.label}: {done}")
         if event.index == event.total:
@@ -107,10 +135,9 @@ class _Printer:
 
 
 def run(args: argparse.Namespace) -> int:
-    from hybrid_bench.data.miracl import MIRACL_REPO
-    from hybrid_bench.data.mirrors import resolve_mirror
+    from hybrid_bench.errors import HybridBenchError
     from hybrid_bench.experiment.runner import reproduce
-    from hybrid_bench.tasks.miracl_train_topics import REPO as TRAIN_TOPICS_REPO
+    from hybrid_bench.experiment.setup import RunPaths
 
     preset = PRESETS["quick" if args.quick else "full"]
     changes: dict[str, Any] = {}
@@ -135,7 +162,29 @@ def run(args: argparse.Namespace) -> int:
     output = args.output_folder or default_folder
     check_writable(output, "--output-folder")
     check_writable(args.leaderboard or output, "--leaderboard")
-    check_writable(paths.home_dir(), "the model store's home ($HYBRID_BENCH_HOME)")
+    # every path of the run, the mirrors configuration included, read here once and passed down
+    locations = RunPaths.resolve(args.data_dir, configured_mirrors=True)
+    check_writable(locations.home, "the model store's home ($HYBRID_BENCH_HOME)")
+    engine_options = {"--engine-cluster": args.engine_cluster != "auto", "--engine-folder": args.engine_folder,
+                      "--max-jobs": args.max_jobs, "--timeout-min": args.timeout_min,
+                      "--gpus-per-job": args.gpus_per_job, "--cpus-per-job": args.cpus_per_job,
+                      "--mem-gb": args.mem_gb, "--slurm-partition": args.slurm_partition,
+                      "--slurm-option": args.slurm_option}
+    given = [option for option, value in engine_options.items() if value]
+    if args.engine == "local" and given:
+        raise HybridBenchError(f"{', '.join(given)}: options of --engine submitit (the local engine runs every "
+                               "stage in this process)")
+    engine = None
+    if args.engine == "submitit":
+        from hybrid_bench.experiment.engines import SubmititEngine
+
+        folder = check_writable(args.engine_folder or output / "submitit", "--engine-folder")
+        engine = SubmititEngine(folder, cluster=args.engine_cluster, max_jobs=args.max_jobs,
+                                timeout_min=args.timeout_min or 24 * 60, gpus_per_job=args.gpus_per_job,
+                                cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb,
+                                slurm_partition=args.slurm_partition, slurm_extra=dict(args.slurm_option))
+        limit = f"at most {engine.max_jobs} job(s) at once" if engine.max_jobs else "no limit on jobs at once"
+        print(f"engine: submitit on {engine.cluster}, {limit}; job files and logs: {folder}")
     from hybrid_bench.evaluation import resolve_inference
 
     # one setting for every model of the run, gated on the base model, so all arms are computed alike
@@ -143,11 +192,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"evaluation inference: {inference.label}")
     printer = _Printer()
     try:
-        reproduce(preset, output, base=args.base, alpha_sweep=args.alpha_sweep,
-                  leaderboard_out=args.leaderboard, data_dir=args.data_dir, batch_size=args.batch_size,
-                  # the mirrors configuration is read here, once; without one: <data dir>/miracl-lite
-                  miracl_mirror=resolve_mirror(MIRACL_REPO), train_topics_mirror=resolve_mirror(TRAIN_TOPICS_REPO),
-                  inference=inference, command=command, on_event=printer)
+        reproduce(preset, output, base=args.base, alpha_sweep=args.alpha_sweep, leaderboard_out=args.leaderboard,
+                  locations=locations, batch_size=args.batch_size, inference=inference, command=command,
+                  engine=engine, on_event=printer)
     finally:
         if printer.bar is not None:
             printer.bar.close()

@@ -21,7 +21,7 @@ from typing import NoReturn
 
 from hybrid_bench.errors import HybridBenchError
 
-__all__ = ["OneLineParser", "check_writable", "fraction", "positive_float", "positive_int"]
+__all__ = ["OneLineParser", "check_writable", "fraction", "key_value", "positive_float", "positive_int"]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -60,6 +60,14 @@ def fraction(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"must be a number between 0 and 1, got {text}")
     return value
+
+
+def key_value(text: str) -> tuple[str, str]:
+    """``KEY=VALUE`` with a non-empty key (e.g. an ``sbatch`` option: ``account=proj``)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
 
 
 def check_writable(path: str | os.PathLike[str], what: str) -> Path:

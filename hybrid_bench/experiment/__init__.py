@@ -9,10 +9,14 @@ MIRACL variant, and a leaderboard with paired bootstrap CIs is built. ``hybrid-b
 Modules, in the order a run uses them:
 
 * :mod:`~hybrid_bench.experiment.presets` — :class:`Preset` and the stock presets of ``presets.toml``;
-* :mod:`~hybrid_bench.experiment.plan` — pure: the models and the ordered :class:`Stage` list of a run;
+* :mod:`~hybrid_bench.experiment.plan` — pure: the models, the ordered :class:`Stage` list of a run and what each
+  stage waits for;
+* :mod:`~hybrid_bench.experiment.setup` — the run settled once: its paths (``RunPaths``) and facts (``RunSpec``);
 * :mod:`~hybrid_bench.experiment.ledger` — the resume ledger ``reproduce_state.json`` (atomic);
 * :mod:`~hybrid_bench.experiment.train_stage`, :mod:`~hybrid_bench.experiment.eval_stage`,
   :mod:`~hybrid_bench.experiment.leaderboard_stage` — the stage implementations;
+* :mod:`~hybrid_bench.experiment.stages` — the table of stage kinds (``STAGE_KINDS``) every stage is run through;
+* :mod:`~hybrid_bench.experiment.engines` — where the stages run: this process, or submitit jobs (Slurm);
 * :mod:`~hybrid_bench.experiment.runner` — :func:`reproduce`, which reports progress through a callback.
 
 Example::

@@ -38,31 +38,32 @@ logger = logging.getLogger(__name__)
 
 # ---- models ------------------------------------------------------------------------------------------------------
 
-def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None,
-                 inference: Inference | None = None) -> Any:
-    """An mteb encoder for ``spec``: a base given as a sentence-transformers folder is loaded from there (its
-    ModelMeta from :func:`~hybrid_bench.models.registry.folder_model_meta`); every other model by name through the
-    model table, which also lists what ``hybrid-bench train`` put in the store. ``inference`` (backend and dtype)
-    is recorded in the revision (:meth:`hybrid_bench.models.inference.Inference.revision`)."""
-    from hybrid_bench.evaluation import cap_max_seq_length, load_model
+def _base_folder_meta(spec: ModelSpec, base: str) -> Any:  # noqa: ANN401 -- mteb's ModelMeta
+    """The ModelMeta of ``spec`` when it is a base given as a folder (filed as ``hybrid-bench/<label>`` with the
+    folder's own facts, :func:`~hybrid_bench.models.registry.folder_model_meta`); ``None`` for every model the
+    model table names (the trained ones too: ``hybrid-bench train`` puts them in the store)."""
+    from hybrid_bench.errors import ModelNotFoundError
+    from hybrid_bench.models.registry import folder_model_meta
 
     folder = Path(base).expanduser()
-    if spec.is_base and folder.is_dir():
-        from mteb.models.sentence_transformer_wrapper import SentenceTransformerEncoderWrapper
+    if not (spec.is_base and folder.is_dir()):
+        return None
+    if not (folder / "modules.json").is_file():
+        raise ModelNotFoundError(f"{folder} is not a sentence-transformers model folder (no modules.json)")
+    return folder_model_meta(spec.name, folder)
 
-        from hybrid_bench.errors import ModelNotFoundError
-        from hybrid_bench.models.inference import REFERENCE, load_sentence_transformer
-        from hybrid_bench.models.registry import folder_model_meta
 
-        if not (folder / "modules.json").is_file():
-            raise ModelNotFoundError(f"{folder} is not a sentence-transformers model folder (no modules.json)")
-        choice, meta = inference or REFERENCE, folder_model_meta(spec.name, folder)
-        encoder = SentenceTransformerEncoderWrapper(
-            load_sentence_transformer(folder, choice, cache_key=(meta.name, meta.revision)))
-        encoder.mteb_model_meta = meta.model_copy(update={"revision": choice.revision(meta.revision) or meta.revision})
-    else:
-        encoder = load_model(spec.name, inference=inference)
-    return cap_max_seq_length(encoder, max_seq_length)
+def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None,
+                 inference: Inference | None = None) -> Any:
+    """An mteb encoder for ``spec``, through :func:`hybrid_bench.evaluation.load_model`: a base given as a
+    sentence-transformers folder is loaded from there under its experiment name; every other model by name through
+    the model table. ``inference`` (backend and dtype) is recorded in the revision
+    (:meth:`hybrid_bench.models.inference.Inference.revision`)."""
+    from hybrid_bench.evaluation import load_model
+
+    meta = _base_folder_meta(spec, base)
+    return load_model(str(Path(base).expanduser()) if meta is not None else spec.name,
+                      max_seq_length=max_seq_length, inference=inference, meta=meta)
 
 
 def model_identity(spec: ModelSpec, base: str, inference: Inference | None = None) -> tuple[str, str] | None:
@@ -70,18 +71,13 @@ def model_identity(spec: ModelSpec, base: str, inference: Inference | None = Non
     is not here (a trained model missing from the store). Used to skip finished evaluations without a model load."""
     from hybrid_bench.errors import ModelNotFoundError
     from hybrid_bench.models.inference import REFERENCE
-    from hybrid_bench.models.registry import folder_model_meta, model_meta
+    from hybrid_bench.models.registry import model_meta
 
-    folder, choice = Path(base).expanduser(), inference or REFERENCE
-    if spec.is_base and folder.is_dir():
-        if not (folder / "modules.json").is_file():
-            return None
-        meta = folder_model_meta(spec.name, folder)
-    else:
-        try:
-            meta = model_meta(spec.name)
-        except ModelNotFoundError:
-            return None
+    try:
+        meta = _base_folder_meta(spec, base) or model_meta(spec.name)
+    except ModelNotFoundError:
+        return None
+    choice = inference or REFERENCE
     return (meta.name, choice.revision(meta.revision) or meta.revision) if meta.revision else None
 
 

@@ -3,7 +3,12 @@
 A finished evaluation is recorded under :func:`stage_key` ``("eval", model, revision, task, settings_hash)``; a
 rerun skips it only while that key is present *and* mteb's result file still exists, so a result is never reused
 for another model revision, task or preset setting (:meth:`Preset.eval_settings`). Trainings are not recorded
-here: the model store's training record is their ledger (see :mod:`hybrid_bench.experiment.stages`).
+here: the model store's training record is their ledger (see :mod:`hybrid_bench.experiment.train_stage`).
+
+Stages run as separate jobs (:mod:`hybrid_bench.experiment.engines`) never write the ledger itself: each job's
+:meth:`Ledger.mark` writes one file of its own, atomically, into ``reproduce_state.marks/`` next to it (a job
+opens the ledger with ``own_marks=True``), and the coordinating process merges them (:meth:`Ledger.merge_marks`,
+also whenever a ledger is opened, so the marks of jobs that finished after their coordinator stopped are kept).
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ from typing import Any
 from hybrid_bench.errors import DataError
 from hybrid_bench.io import atomic_write_text
 
-__all__ = ["LEDGER_FILE", "Ledger", "settings_hash", "stage_key"]
+__all__ = ["LEDGER_FILE", "MARKS_DIR", "Ledger", "settings_hash", "stage_key"]
 
 LEDGER_FILE = "reproduce_state.json"
+#: the folder (next to the ledger) of the marks written by jobs, one JSON file per finished stage
+MARKS_DIR = "reproduce_state.marks"
 
 
 def stage_key(*parts: object) -> str:
@@ -32,10 +39,15 @@ def settings_hash(settings: dict[str, Any]) -> str:
 
 
 class Ledger:
-    """Finished stages with their wall times (``data["done"]``), the preset, the base and earlier runs."""
+    """Finished stages with their wall times (``data["done"]``), the preset, the base and earlier runs.
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    ``own_marks``: this process is a job of an engine: :meth:`mark` writes its own file into :data:`MARKS_DIR`
+    instead of rewriting the ledger, which only the coordinating process writes.
+    """
+
+    def __init__(self, path: Path, *, own_marks: bool = False) -> None:
+        self.path, self.own_marks = path, own_marks
+        self.marks = path.parent / MARKS_DIR
         try:
             self.data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -45,6 +57,10 @@ class Ledger:
         if not isinstance(self.data, dict) or not isinstance(self.data.setdefault("done", {}), dict):
             raise DataError("not a reproduce ledger (expected an object with a 'done' object); delete it to start "
                             "the bookkeeping afresh", file=path)
+        if own_marks:
+            self.data["done"].update(dict(pair for _, pair in self._read_marks()))
+        else:
+            self.merge_marks()
 
     def done(self, key: str) -> bool:
         return key in self.data["done"]
@@ -55,7 +71,39 @@ class Ledger:
 
     def mark(self, key: str, **info: Any) -> None:
         self.data["done"][key] = info
+        if self.own_marks:
+            name = hashlib.sha256(key.encode()).hexdigest()[:24]
+            atomic_write_text(self.marks / f"{name}.json", json.dumps({"key": key, "info": info}, indent=1,
+                                                                        default=str) + "\n", overwrite=True)
+        else:
+            self.save()
+
+    def merge_marks(self) -> int:
+        """Take the jobs' marks into the ledger (saved), then remove their files; returns how many were merged."""
+        marks = list(self._read_marks())
+        if not marks:
+            return 0
+        self.data["done"].update(dict(pair for _, pair in marks))
         self.save()
+        for file, _ in marks:
+            file.unlink(missing_ok=True)
+        return len(marks)
+
+    def _read_marks(self) -> list[tuple[Path, tuple[str, dict[str, Any]]]]:
+        """The jobs' marks as (file, (key, info)); a file that is not a mark is an error naming it."""
+        found = []
+        for file in sorted(self.marks.glob("*.json")) if self.marks.is_dir() else []:
+            if file.name.startswith("."):
+                continue  # a writer's temporary
+            try:
+                mark = json.loads(file.read_text(encoding="utf-8"))
+            except ValueError as err:
+                raise DataError(f"not valid JSON ({err}); delete it to recompute that stage", file=file) from None
+            if not (isinstance(mark, dict) and isinstance(mark.get("key"), str) and isinstance(mark.get("info"), dict)):
+                raise DataError("not a ledger mark (expected an object with 'key' and 'info'); delete it to "
+                                "recompute that stage", file=file)
+            found.append((file, (mark["key"], mark["info"])))
+        return found
 
     def save(self) -> None:
         atomic_write_text(self.path, json.dumps(self.data, indent=2, default=str) + "\n", overwrite=True)

@@ -21,6 +21,7 @@ Example::
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +29,8 @@ from typing import Any, Literal
 from hybrid_bench.experiment.presets import Preset
 from hybrid_bench.training.records import StrategyOf
 
-__all__ = ["ModelSpec", "Stage", "base_label", "model_specs", "plan", "train_config", "training_seeds"]
+__all__ = ["ModelSpec", "Stage", "base_label", "dependencies", "model_specs", "plan", "train_config",
+           "training_seeds"]
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,22 @@ def plan(preset: Preset, base: str, *, alpha_sweep: bool = False) -> list[Stage]
         stages += [*([] if spec.is_base else [Stage("train", spec)]),
                    *(Stage("evaluate", spec, task) for task in preset.tasks)]
     return [*stages, Stage("leaderboard")]
+
+
+def dependencies(stages: Sequence[Stage]) -> dict[int, frozenset[int]]:
+    """What each stage of ``stages`` (by its position) needs finished before it starts: a model's evaluations need
+    its training, the leaderboard needs every other stage; the rest (the trainings, the base's evaluations) need
+    nothing, so an engine may run them at once."""
+    trainings = {stage.model.name: i for i, stage in enumerate(stages) if stage.kind == "train" and stage.model}
+    needs: dict[int, frozenset[int]] = {}
+    for i, stage in enumerate(stages):
+        if stage.kind == "leaderboard":
+            needs[i] = frozenset(range(len(stages))) - {i}
+        elif stage.kind == "evaluate" and stage.model is not None and stage.model.name in trainings:
+            needs[i] = frozenset({trainings[stage.model.name]})
+        else:
+            needs[i] = frozenset()
+    return needs
 
 
 def train_config(preset: Preset, base: str, spec: ModelSpec) -> Any:

@@ -17,8 +17,8 @@ from hybrid_bench.errors import HybridBenchError
 from hybrid_bench.experiment.plan import ModelSpec, train_config
 from hybrid_bench.experiment.presets import Preset
 
-__all__ = ["MODEL_REVISION", "ensure_trained", "export_record", "exported_record", "same_recipe", "trained_record",
-           "training_data_sha256"]
+__all__ = ["MODEL_REVISION", "ensure_trained", "export_record", "exported_record", "same_recipe", "stored_is_current",
+           "train", "trained_record", "training_data_sha256"]
 
 #: key of an exported training record naming the content hash of the model its results were computed with
 MODEL_REVISION = "model_revision"
@@ -26,15 +26,22 @@ MODEL_REVISION = "model_revision"
 logger = logging.getLogger(__name__)
 
 
-def trained_record(name: str) -> dict[str, Any] | None:
-    """The training record of the stored model ``name`` (``None``: not in the store, or no readable record)."""
-    from hybrid_bench import paths
+def trained_record(name: str, models: Path | None = None) -> dict[str, Any] | None:
+    """The training record of the stored model ``name`` in the model store ``models`` (default: the configured one;
+    ``None``: not in the store, or no readable record)."""
     from hybrid_bench.training.records import read_training_record
 
-    return read_training_record(paths.models_dir() / name)
+    return read_training_record(_store(models) / name)
 
 
-def export_record(name: str, results: Path) -> Path:
+def _store(models: Path | None) -> Path:
+    from hybrid_bench import paths
+
+    return models if models is not None else paths.models_dir()
+
+
+def export_record(name: str, results: Path, record: dict[str, Any] | None = None, *,
+                  models: Path | None = None) -> Path:
     """Copy the stored model's training record next to the results (``<results>/training/<name>.json``), with the
     content hash of the stored model (:data:`MODEL_REVISION`, the revision its results are filed under).
 
@@ -42,18 +49,20 @@ def export_record(name: str, results: Path) -> Path:
     committed results folder rebuilds its leaderboard without the model store; a later session that lacks the model
     finds its finished evaluations by that revision (:func:`exported_record`).
 
+    ``record``: the stored model's training record as the caller read it (default: read from ``models``, the model
+    store; default the configured one).
+
     Raises:
         HybridBenchError: the model store has no training record for ``name``.
     """
-    from hybrid_bench import paths
     from hybrid_bench.io import atomic_write_text
     from hybrid_bench.leaderboard.arms import TRAINING_RECORDS_DIR
     from hybrid_bench.models.revision import local_revision
 
-    record = trained_record(name)
+    record = record if record is not None else trained_record(name, models)
     if record is None:
         raise HybridBenchError(f"no training record for {name!r} in the model store: train it first")
-    record = {**record, MODEL_REVISION: local_revision(paths.models_dir() / name)}
+    record = {**record, MODEL_REVISION: local_revision(_store(models) / name)}
     target = results / TRAINING_RECORDS_DIR / f"{name}.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     # the record of the model these results were computed with; a retrained model replaces it with its results
@@ -105,8 +114,10 @@ def exported_record(preset: Preset, base: str, spec: ModelSpec, results: Path, *
     return record if same_recipe(record, train_config(preset, base, spec).to_dict(), data_sha256) else None
 
 
-def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None) -> tuple[Path, bool]:
-    """Train ``spec`` unless the model store already holds it with the same settings; returns (folder, trained).
+def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None,
+                   models: Path | None = None) -> tuple[Path, bool]:
+    """Train ``spec`` unless the model store (``models``; default the configured one) already holds it with the
+    same settings; returns (folder, trained).
 
     An interrupted training resumes from its newest checkpoint (``train_model(..., resume=True)``).
 
@@ -114,25 +125,45 @@ def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str 
         HybridBenchError: the store holds a model of that name trained with other settings (it is never replaced
             silently: remove it, or use another preset name).
     """
-    from hybrid_bench import paths
+    folder = _store(models) / spec.name
+    record = trained_record(spec.name, models)
+    data_sha256 = training_data_sha256(preset, base, spec, data_dir=data_dir) if record is not None else None
+    if stored_is_current(preset, base, spec, record, folder, data_sha256=data_sha256):
+        return folder, False
+    train(preset, base, spec, data_dir=data_dir)
+    return folder, True
+
+
+def stored_is_current(preset: Preset, base: str, spec: ModelSpec, record: dict[str, Any] | None, folder: Path, *,
+                      data_sha256: str | None) -> bool:
+    """Whether the stored model ``folder`` (training ``record``, ``None``: not stored) is ``spec`` of this recipe
+    (:func:`same_recipe`, on training data of content hash ``data_sha256``); ``False``: it is not stored.
+
+    Raises:
+        HybridBenchError: the store holds a model of that name of another recipe, or a folder without a record.
+    """
+    if record is None:
+        if folder.exists():
+            raise HybridBenchError(f"{folder} exists but has no training record; remove it or choose another preset")
+        return False
+    config = train_config(preset, base, spec).to_dict()
+    if same_recipe(record, config, data_sha256):
+        return True
+    changed = sorted(k for k, v in config.items() if record.get("config", {}).get(k) != v)
+    raise HybridBenchError(
+        f"the model store already has {spec.name!r} ({folder}) trained with other "
+        f"{'settings (differs in ' + ', '.join(changed) + ')' if changed else 'training data (another content hash)'}"
+        "; remove that folder to retrain it, or run another preset")
+
+
+def train(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None) -> None:
+    """Train ``spec`` into the model store, continuing an interrupted run of the same settings from its newest
+    complete checkpoint (one of other settings with no complete checkpoint is discarded)."""
     from hybrid_bench.models.bases import resolve_base
     from hybrid_bench.training import records, trainer
     from hybrid_bench.training.trainer import train_model
 
     config = train_config(preset, base, spec)
-    folder = paths.models_dir() / spec.name
-    record = trained_record(spec.name)
-    if record is not None:
-        data_sha256 = training_data_sha256(preset, base, spec, data_dir=data_dir)
-        if same_recipe(record, config.to_dict(), data_sha256):
-            return folder, False
-        changed = sorted(k for k, v in config.to_dict().items() if record.get("config", {}).get(k) != v)
-        raise HybridBenchError(
-            f"the model store already has {spec.name!r} ({folder}) trained with other "
-            f"{'settings (differs in ' + ', '.join(changed) + ')' if changed else 'training data (another content hash)'}"
-            "; remove that folder to retrain it, or run another preset")
-    if folder.exists():
-        raise HybridBenchError(f"{folder} exists but has no training record; remove it or choose another preset")
     ckpt = trainer.checkpoint_dir(spec.name)
     stale = records.stale_run(ckpt, config.to_dict())
     if stale:
@@ -140,4 +171,3 @@ def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str 
     # resume=True continues an interrupted run of these settings (or starts afresh when there is none)
     train_model(config, spec.name, resume=not stale, overwrite=stale, base_path=resolve_base(base), data_dir=data_dir,
                 quiet=True)
-    return folder, True
