@@ -114,3 +114,11 @@ def test_encode_refuses_a_bad_rank_in_one_line(tiny_model_dir: Path, capsys: pyt
     assert cli.main(["encode", "-m", str(tiny_model_dir), "--rank", "3", "--world-size", "2"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "rank 3 of 2" in err
+
+
+def test_encode_help_shows_torchrun_examples(capsys: pytest.CaptureFixture[str]):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["encode", "--help"])
+    out = capsys.readouterr().out
+    assert exit_info.value.code == 0
+    assert "examples:" in out and "torchrun --standalone --nproc_per_node 2 -m hybrid_bench.cli encode" in out

@@ -34,6 +34,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -175,6 +176,12 @@ def missing_rows(model: Any, job: CorpusJob, *, step: int = ENCODE_CHUNK) -> int
     return absent
 
 
+#: how long a rank waits at :func:`barrier` for the slowest one (torch's default, 30 minutes, is shorter than the
+#: spread of finishing times a corpus of millions of passages can have; a rank that fails ends the others through
+#: torchrun instead)
+BARRIER_TIMEOUT = timedelta(hours=12)
+
+
 def barrier(shard: Shard) -> bool:
     """Wait for every rank (torch.distributed over gloo, which needs no GPU); ``False`` when the ranks were not
     started together (:attr:`Shard.coordinated`), so there is nothing to wait for."""
@@ -183,7 +190,7 @@ def barrier(shard: Shard) -> bool:
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        dist.init_process_group("gloo", rank=shard.rank, world_size=shard.world_size)
+        dist.init_process_group("gloo", rank=shard.rank, world_size=shard.world_size, timeout=BARRIER_TIMEOUT)
     dist.barrier()
     return True
 
