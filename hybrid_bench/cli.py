@@ -22,6 +22,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("reproduce", "reproduce", "the paper's experiment end to end: train, evaluate, leaderboard"),
     ("plan-study", "plan_study", "seeds and queries a comparison needs: variance components and power from a run"),
     ("export", "export", "write task settings in BEIR's GenericDataLoader layout"),
+    ("encode", "encode", "encode tasks' corpora into the embedding cache, sharded over processes (torchrun)"),
     ("cache", "cache", "show or clear the persistent embedding cache"),
     ("mteb", "mteb_passthrough", "run the stock `mteb` CLI with hybrid-bench's tasks and models registered"),
 )

@@ -26,8 +26,12 @@ XLMR_FILES = ("config.json", "model.safetensors", "tokenizer.json")
 LABSE_DENSE_OUT = 24
 
 
-def build_xlmr_stand_in(out_dir: str | Path, *, seed: int = 0, hidden_size: int = 32, layers: int = 2) -> Path:
-    """A tiny random XLM-R in ``FacebookAI/xlm-roberta-base``'s layout at ``out_dir``; returns ``out_dir``."""
+def build_xlmr_stand_in(out_dir: str | Path, *, seed: int = 0, hidden_size: int = 32, layers: int = 2,
+                        heads: int = 2, intermediate_size: int | None = None) -> Path:
+    """A random XLM-R in ``FacebookAI/xlm-roberta-base``'s layout at ``out_dir``; returns ``out_dir``.
+
+    Tiny by default; ``hidden_size=768, layers=12, heads=12, intermediate_size=3072`` is XLM-R base's shape (what
+    ``benchmarks/gpu_check.py`` times)."""
     from hybrid_bench.models.me5_small import tokenizer_file
 
     out = Path(out_dir)
@@ -36,8 +40,8 @@ def build_xlmr_stand_in(out_dir: str | Path, *, seed: int = 0, hidden_size: int 
     tokenizer = PreTrainedTokenizerFast(tokenizer_file=str(out / "tokenizer.json"))
     torch.manual_seed(seed)
     config = XLMRobertaConfig(
-        vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=2,
-        intermediate_size=hidden_size * 2, max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
+        vocab_size=len(tokenizer), hidden_size=hidden_size, num_hidden_layers=layers, num_attention_heads=heads,
+        intermediate_size=intermediate_size or hidden_size * 2, max_position_embeddings=514, type_vocab_size=1, pad_token_id=1,
         bos_token_id=0, eos_token_id=2, architectures=["XLMRobertaForMaskedLM"],
     )
     XLMRobertaForMaskedLM(config).save_pretrained(out)

@@ -148,17 +148,30 @@ class EmbeddingStore:
     def _keys(self) -> _KeyIndex:
         if self._index is None:
             self._index = _KeyIndex()
-            for index_file in sorted(self.folder.glob("*.json")):
-                if index_file.name == MODEL_FILE:
-                    continue
-                try:
-                    keys = json.loads(index_file.read_text(encoding="utf-8"))["keys"]
-                    found = digests([str(k) for k in keys])
-                except (OSError, ValueError, KeyError, TypeError) as err:
-                    self._discard(index_file.stem, f"unreadable index ({err})")
-                    continue
-                self._add(index_file.stem, found)
+            self._read_new_shards()
         return self._index
+
+    def _read_new_shards(self) -> int:
+        """Add the shards in the folder this store does not know yet to its key index; returns how many."""
+        known, added = set(self._names), 0
+        for index_file in sorted(self.folder.glob("*.json")):
+            if index_file.name == MODEL_FILE or index_file.stem in known:
+                continue
+            try:
+                keys = json.loads(index_file.read_text(encoding="utf-8"))["keys"]
+                found = digests([str(k) for k in keys])
+            except (OSError, ValueError, KeyError, TypeError) as err:
+                self._discard(index_file.stem, f"unreadable index ({err})")
+                continue
+            self._add(index_file.stem, found)
+            added += 1
+        return added
+
+    def refresh(self) -> int:
+        """Pick up the shards other processes (the ranks of a sharded encoding, :mod:`hybrid_bench.tasks.sharding`)
+        wrote since this store read its folder; returns how many were added. A store that has not read its folder
+        yet reads everything on first use anyway."""
+        return 0 if self._index is None else self._read_new_shards()
 
     def _add(self, shard: str, found: npt.NDArray[np.bytes_]) -> int:
         number = len(self._names)

@@ -147,7 +147,7 @@ class EmbeddingCache:
         encode = dict(prompt_type=prompt_type, task_metadata=task_metadata, hf_split=hf_split, hf_subset=hf_subset,
                       encode_kwargs=encode_kwargs)
         if self.store is None:
-            keys = _keys(dataset, group, prompt_type)
+            keys = dataset_keys(dataset, group, prompt_type)
             self._encode_missing(model, dataset, keys, range(len(keys)), encode)
             return np.stack([self._memory[k] for k in keys]) if keys else np.zeros((0, 0), dtype=np.float32)
         views = self._views.setdefault(dataset, {})
@@ -158,7 +158,7 @@ class EmbeddingCache:
         spill: list[npt.NDArray[np.float32]] = []  # slices whose shard could not be written
         for start in range(0, len(dataset), step):
             piece = dataset.select(range(start, min(start + step, len(dataset))))
-            keys = _keys(piece, group, prompt_type)
+            keys = dataset_keys(piece, group, prompt_type)
             shard, row = store.locate(keys)
             absent = [i for i in np.flatnonzero(shard < 0).tolist() if keys[i] not in self._memory]
             new = self._encode_missing(model, piece, keys, absent, encode)
@@ -194,7 +194,8 @@ class EmbeddingCache:
         return number, new
 
 
-def _keys(dataset: Dataset, group: str, prompt_type: PromptType) -> list[str]:
+def dataset_keys(dataset: Dataset, group: str, prompt_type: PromptType) -> list[str]:
+    """The cache key (:func:`~hybrid_bench.tasks.embedding_store.text_key`) of every row of ``dataset``."""
     titles = dataset["title"] if "title" in dataset.column_names else [""] * len(dataset)
     return [text_key(group, prompt_type.value, t or "", x) for t, x in zip(titles, dataset["text"])]
 

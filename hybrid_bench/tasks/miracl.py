@@ -231,6 +231,12 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
         self._langs = {}
         super().unload_data()
 
+    def language_corpora(self) -> dict[str, Dataset]:
+        """Each language's passages exactly as evaluation encodes them (``<x>``: MIRACL code), loading the data
+        first; what :mod:`hybrid_bench.tasks.sharding` splits over processes."""
+        self.load_data()
+        return {lang: data.corpus for lang, data in self._langs.items()}
+
     # -- evaluation: mteb's AbsTask.evaluate calls _evaluate_subset once per subset -----------------------------
     def _embed(self, model: Any, rows: Dataset, prompt_type: PromptType, lang: str, split: str,
                encode_kwargs: dict[str, Any], timer: TimingStack) -> Rows:

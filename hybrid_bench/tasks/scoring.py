@@ -14,8 +14,8 @@ persistent embedding cache's memory-mapped shards, which is what the tasks get w
 (:mod:`hybrid_bench.tasks.encoding`). Scoring then holds, besides the queries (in memory: ``n_queries × dim``),
 one chunk of document rows (float32 and float64 copies), one ``query_block × chunk`` score block, the relevant
 documents' rows of one query block, and per query the ranks and the running top ``k``: nothing that grows with the
-pool. With ``chunk_size=None`` the chunk is sized to :data:`BLOCK_CELLS` scores; any chunk size gives exactly the
-same ranks (``tests/test_scoring.py``). Ties are broken by pool position.
+pool. With ``chunk_size=None`` the chunk is sized to :data:`BLOCK_CELLS` scores and :data:`CHUNK_CELLS` document
+cells; any chunk size gives exactly the same ranks (``tests/test_scoring.py``). Ties are broken by pool position.
 
 Imports numpy only.
 """
@@ -39,6 +39,9 @@ __all__ = ["SIMILARITIES", "LazyRows", "Pool", "Ranking", "Rows", "rank_pool", "
 SIMILARITIES = ("cosine", "dot")
 #: default bound on one score block, in float32 cells (64 MB)
 BLOCK_CELLS = 1 << 24
+#: default bound on the document rows of one chunk, in cells (its float64 copy: 64 MB; 21,845 rows of 384 dims).
+#: Wider chunks cost memory and, past the CPU caches, time too (``benchmarks/large_corpus.py``, benchmarks/README.md)
+CHUNK_CELLS = 1 << 23
 
 
 class LazyRows:
@@ -200,7 +203,8 @@ def rank_pool(
         relevant: per query, the pool positions of its relevant documents (may be empty).
         top_k: how many best documents to return per query.
         similarity: ``"cosine"`` or ``"dot"`` (the model's ``similarity_fn_name``).
-        chunk_size: pool rows scored at once; ``None`` = as many as fit in :data:`BLOCK_CELLS` next to a query block.
+        chunk_size: pool rows scored at once; ``None`` = as many as fit in :data:`BLOCK_CELLS` next to a query block
+            and in :data:`CHUNK_CELLS` as document rows.
         query_block: queries scored at once.
     """
     if similarity not in SIMILARITIES:
@@ -211,7 +215,8 @@ def rank_pool(
     if len(relevant) != n_q:
         raise ValueError(f"relevant has {len(relevant)} entries but there are {n_q} queries")
     rel = metrics.relevant_matrix(relevant, n_docs, allow_empty=True)
-    size = chunk_size or max(1, BLOCK_CELLS // max(1, min(query_block, n_q)))
+    dim = q_all.shape[1] if q_all.size else 1
+    size = chunk_size or max(1, min(BLOCK_CELLS // max(1, min(query_block, n_q)), CHUNK_CELLS // max(1, dim)))
     ranks = np.zeros(rel.shape, dtype=np.int64)
     top = np.zeros((n_q, min(top_k, n_docs)), dtype=np.int64)
     for qs in range(0, n_q, query_block):
