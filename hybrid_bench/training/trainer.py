@@ -144,6 +144,7 @@ def train_model(
         BatchLogCallback,
         CostProjectionCallback,
         HybridLossCallback,
+        ReadableProgressCallback,
         SamplerEpochCallback,
         WallClockCallback,
     )
@@ -212,10 +213,12 @@ def train_model(
         callbacks=[HybridLossCallback(loss), BatchLogCallback(loss, corpus.languages),
                    SamplerEpochCallback(), clock, CostProjectionCallback(bf16=config.bf16, level=logging.INFO if quiet else logging.WARNING)],
     )
-    if quiet:  # without its progress bar the trainer would print every log dict instead
-        from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+    if quiet:  # without its progress bar the trainer would print every log dict instead
         trainer.remove_callback(PrinterCallback)
+    elif trainer.pop_callback(ProgressCallback) is not None:  # readable log lines, no raw metrics dict
+        trainer.add_callback(ReadableProgressCallback())
     if resume_from:
         logger.info("resuming from %s", resume_from)
     if main_process:
