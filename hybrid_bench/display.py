@@ -23,14 +23,17 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import time
 import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-__all__ = ["configure", "count_encoded", "encode_bar", "texts_encoded", "track_encoder"]
+__all__ = ["configure", "count_encoded", "encode_bar", "encode_rate", "on_encoded", "texts_encoded", "track_encoder"]
 
 _ENCODED = [0]
 _BAR: list[Any] = [None]  # the active encode_bar, if any
+_FORWARD = {"texts": 0, "seconds": 0.0, "start": None}  # tracked batches: texts and time in the model's forward
+_LISTENERS: list[Any] = []  # called after every count (cost projections)
 
 
 def count_encoded(n: int) -> None:
@@ -40,6 +43,25 @@ def count_encoded(n: int) -> None:
     _ENCODED[0] += n
     if _BAR[0] is not None:
         _BAR[0].update(n)
+    for listener in list(_LISTENERS):
+        listener(n)
+
+
+def encode_rate() -> float | None:
+    """Texts per second of the tracked models' forward passes so far in this process (from the first encoded
+    batch on; tokenisation and scoring are not in it); ``None`` before any."""
+    seconds = float(_FORWARD["seconds"])  # type: ignore[arg-type]
+    return int(_FORWARD["texts"]) / seconds if seconds > 0 else None  # type: ignore[call-overload]
+
+
+@contextlib.contextmanager
+def on_encoded(listener: Any) -> Iterator[None]:  # noqa: ANN401 -- a callable(n)
+    """Call ``listener(n)`` after every :func:`count_encoded` while the block runs."""
+    _LISTENERS.append(listener)
+    try:
+        yield
+    finally:
+        _LISTENERS.remove(listener)
 
 
 def texts_encoded() -> int:
@@ -67,10 +89,19 @@ def encode_bar(total: int | None, *, desc: str = "encoding", disable: bool = Fal
         bar.close()
 
 
+def _start_batch(_module: Any, _inputs: Any) -> None:  # noqa: ANN401 -- a torch forward pre-hook
+    _FORWARD["start"] = time.perf_counter()
+
+
 def _count_batch(_module: Any, _inputs: Any, output: Any) -> None:  # noqa: ANN401 -- a torch forward hook
     embeddings = output.get("sentence_embedding") if isinstance(output, Mapping) else None
-    if embeddings is not None:
-        count_encoded(int(len(embeddings)))
+    if embeddings is None:
+        return
+    start, _FORWARD["start"] = _FORWARD["start"], None
+    if start is not None:
+        _FORWARD["texts"] = int(_FORWARD["texts"]) + int(len(embeddings))  # type: ignore[call-overload]
+        _FORWARD["seconds"] = float(_FORWARD["seconds"]) + time.perf_counter() - start  # type: ignore[arg-type]
+    count_encoded(int(len(embeddings)))
 
 
 def track_encoder(encoder: Any) -> Any:  # noqa: ANN401 -- an mteb encoder or a sentence-transformers model
@@ -79,6 +110,7 @@ def track_encoder(encoder: Any) -> Any:  # noqa: ANN401 -- an mteb encoder or a 
     module = getattr(encoder, "model", encoder)
     register = getattr(module, "register_forward_hook", None)
     if register is not None and not getattr(module, "_hybrid_bench_tracked", False):
+        module.register_forward_pre_hook(_start_batch)
         register(_count_batch)
         module._hybrid_bench_tracked = True
     return encoder

@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from hybrid_bench import paths
 from hybrid_bench.errors import DataError, HybridBenchError
+from hybrid_bench.display import encode_rate, on_encoded, texts_encoded
 from hybrid_bench.experiment import leaderboard_stage
+from hybrid_bench.experiment.cost import CostTracker, tracker_for_run
 from hybrid_bench.experiment.eval_stage import Evaluator, load_encoder, model_identity, mteb_name
 from hybrid_bench.experiment.ledger import LEDGER_FILE, Ledger
 from hybrid_bench.experiment.plan import ModelSpec, Stage, model_specs, plan
@@ -51,11 +53,13 @@ class Event:
     """One progress report of :func:`reproduce`.
 
     ``kind``: ``"note"`` (a line worth showing: what the preset leaves out, which MIRACL data, the leaderboard's
-    headline tables, where the results went; in ``text``), ``"begin"`` (a stage starts) or ``"end"`` (a stage
-    finished: ``wall_s``, ``skipped``). ``index`` counts stages from 1 of ``total``.
+    headline tables, where the results went; in ``text``), ``"begin"`` (a stage starts), ``"end"`` (a stage
+    finished: ``wall_s``, ``skipped``) or ``"cost"`` (the projected wall time of the whole remaining run on this
+    machine, :mod:`hybrid_bench.experiment.cost`: its line in ``text``, its seconds in ``wall_s``, ``None`` while a
+    rate is unmeasured). ``index`` counts stages from 1 of ``total``.
     """
 
-    kind: Literal["note", "begin", "end"]
+    kind: Literal["note", "begin", "end", "cost"]
     text: str = ""
     stage: Stage | None = None
     index: int = 0
@@ -145,7 +149,7 @@ def reproduce(
     report(Event("note", preset.describe()))
 
     miracl_folder, miracl_languages, notes = _miracl_data(preset, out, report, data_dir, miracl_mirror)
-    from hybrid_bench.models.inference import REFERENCE, bf16_training_warning
+    from hybrid_bench.models.inference import REFERENCE, bf16_training_warning, cpu_facts
 
     notes = [*notes, f"evaluation inference: {(inference or REFERENCE).label} (backend-dtype, also the suffix of every "
              "evaluated model's revision unless torch-float32)"]
@@ -153,23 +157,53 @@ def reproduce(
     evaluator = Evaluator(preset, out, ledger, batch_size=batch_size, miracl_folder=miracl_folder,
                           miracl_languages=miracl_languages, data_dir=data_dir, train_topics_folder=train_topics)
     board = Path(leaderboard_out) if leaderboard_out else default_leaderboard(out)
-    done: list[dict[str, Any]] = []
-    encoders: dict[str, Any] = {}
     choice = inference or REFERENCE
     # said once, before the first model that is really trained (see _train)
     warning = bf16_training_warning() if preset.bf16 else None
     pending_notes = [warning] if warning else []
     # (mteb name, revision) of each model, to find its finished evaluations without loading it
     identities: dict[str, tuple[str, str] | None] = {}
+    # what the rest of the run will cost here: said once measured, then kept current (hybrid_bench.experiment.cost)
+    tracker, to_train = tracker_for_run(stages_planned, preset=preset, evaluator=evaluator, ledger=ledger,
+                                        report=lambda line, s: report(Event("cost", line, wall_s=s, total=total)),
+                                        bf16_emulated=bool(warning) and not cpu_facts().cuda)
+    with on_encoded(lambda n: tracker.encoded(n, encode_rate())):
+        done = _run_stages(stages_planned, preset=preset, base=base, out=out, evaluator=evaluator, choice=choice,
+                           inference=inference, data_dir=data_dir, report=report, pending_notes=pending_notes,
+                           identities=identities, tracker=tracker, to_train=to_train, board=board, command=command,
+                           notes=notes, start=start)
+    wall = time.perf_counter() - start
+    ledger.data.setdefault("runs", []).append({"command": command, "wall_s": round(wall, 1), "stages": done})
+    ledger.save()
+    report(Event("note", f"reproduce ({preset.name}) finished in {wall:.0f} s; results: {out}; leaderboard: {board}"))
+    if miracl_folder is not None:
+        from hybrid_bench.data.miracl import MIRACL_REPO
 
+        report(Event("note", "to rebuild the leaderboard with MIRACL intervals, point the mirror at the same data: "
+                     f"HYBRID_BENCH_MIRRORS='{MIRACL_REPO}={miracl_folder}' hybrid-bench leaderboard {out} --out DIR"))
+    return ReproduceSummary(out, board, [s.name for s in specs], done, round(wall, 1))
+
+
+def _run_stages(stages_planned: list[Stage], *, preset: Preset, base: str, out: Path, evaluator: Evaluator,
+                choice: Inference, inference: Inference | None, data_dir: str | None,
+                report: Callable[[Event], None], pending_notes: list[str],
+                identities: dict[str, tuple[str, str] | None], tracker: CostTracker, to_train: set[str],
+                board: Path, command: str | None, notes: list[str], start: float) -> list[dict[str, Any]]:
+    """Run every stage in order (see :func:`reproduce`); returns each stage's record (label, wall time, skipped)."""
+    done: list[dict[str, Any]] = []
+    encoders: dict[str, Any] = {}
+    total = len(stages_planned)
     for index, stage in enumerate(stages_planned, 1):
-        t0 = time.perf_counter()
+        t0, encoded_before = time.perf_counter(), texts_encoded()
         report(Event("begin", stage=stage, index=index, total=total))
         earlier: float | None = None
         if stage.kind == "train":
             assert stage.model is not None
             ran, earlier, identities[stage.model.name] = _train(preset, base, stage.model, out, evaluator, choice,
-                                                                data_dir, report, pending_notes)
+                                                                data_dir, report, pending_notes,
+                                                                on_step_time=tracker.measured_step)
+            if stage.model.name in to_train:
+                tracker.trained(preset.steps)
         elif stage.kind == "evaluate":
             assert stage.model is not None and stage.task is not None
             name = stage.model.name
@@ -185,6 +219,7 @@ def reproduce(
                     encoders[name] = load_encoder(stage.model, base, max_seq_length=preset.eval_max_seq_length,
                                                   inference=inference)
                 ran, earlier = evaluator.run(encoders[name], stage.task)
+                tracker.evaluated(texts_encoded() - encoded_before, time.perf_counter() - t0)
         else:
             encoders.clear()
             # per-query MIRACL scores need the qrels of the same (sampled) data: the evaluator's tasks
@@ -198,21 +233,12 @@ def reproduce(
         done.append({"stage": stage.label, "wall_s": round(wall, 1), "skipped": not ran,
                      "earlier_wall_s": earlier})
         report(Event("end", stage=stage, index=index, total=total, wall_s=wall, skipped=not ran))
-    wall = time.perf_counter() - start
-    ledger.data.setdefault("runs", []).append({"command": command, "wall_s": round(wall, 1), "stages": done})
-    ledger.save()
-    report(Event("note", f"reproduce ({preset.name}) finished in {wall:.0f} s; results: {out}; leaderboard: {board}"))
-    if miracl_folder is not None:
-        from hybrid_bench.data.miracl import MIRACL_REPO
-
-        report(Event("note", "to rebuild the leaderboard with MIRACL intervals, point the mirror at the same data: "
-                     f"HYBRID_BENCH_MIRRORS='{MIRACL_REPO}={miracl_folder}' hybrid-bench leaderboard {out} --out DIR"))
-    return ReproduceSummary(out, board, [s.name for s in specs], done, round(wall, 1))
+    return done
 
 
 def _train(preset: Preset, base: str, spec: ModelSpec, out: Path, evaluator: Evaluator, inference: Inference,
-           data_dir: str | None, report: Callable[[Event], None],
-           pending_notes: list[str]) -> tuple[bool, float | None, tuple[str, str] | None]:
+           data_dir: str | None, report: Callable[[Event], None], pending_notes: list[str], *,
+           on_step_time: Callable[[float], None] | None = None) -> tuple[bool, float | None, tuple[str, str] | None]:
     """The train stage of ``spec``: (trained, earlier wall time, (mteb name, revision) of its evaluations).
 
     ``pending_notes`` are reported (and emptied) before the first model that is not in the model store already.
@@ -232,7 +258,7 @@ def _train(preset: Preset, base: str, spec: ModelSpec, out: Path, evaluator: Eva
         for note in pending_notes:
             report(Event("note", note))
         pending_notes.clear()
-    _, ran = ensure_trained(preset, base, spec, data_dir=data_dir)
+    _, ran = ensure_trained(preset, base, spec, data_dir=data_dir, on_step_time=on_step_time)
     export_record(spec.name, out)
     identity = model_identity(spec, base, inference)
     if old is not None and identity is not None and identity[1] != old[1]:

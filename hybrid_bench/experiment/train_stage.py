@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -105,10 +106,12 @@ def exported_record(preset: Preset, base: str, spec: ModelSpec, results: Path, *
     return record if same_recipe(record, train_config(preset, base, spec).to_dict(), data_sha256) else None
 
 
-def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None) -> tuple[Path, bool]:
+def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None,
+                   on_step_time: Callable[[float], None] | None = None) -> tuple[Path, bool]:
     """Train ``spec`` unless the model store already holds it with the same settings; returns (folder, trained).
 
-    An interrupted training resumes from its newest checkpoint (``train_model(..., resume=True)``).
+    An interrupted training resumes from its newest checkpoint (``train_model(..., resume=True)``);
+    ``on_step_time`` receives the seconds per step measured over its first steps.
 
     Raises:
         HybridBenchError: the store holds a model of that name trained with other settings (it is never replaced
@@ -139,5 +142,5 @@ def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str 
         logger.info("discarding %s: an interrupted run with other settings and no complete checkpoint", ckpt)
     # resume=True continues an interrupted run of these settings (or starts afresh when there is none)
     train_model(config, spec.name, resume=not stale, overwrite=stale, base_path=resolve_base(base), data_dir=data_dir,
-                quiet=True)
+                quiet=True, on_step_time=on_step_time)
     return folder, True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -155,13 +156,16 @@ class CostProjectionCallback(TrainerCallback):
         measure: steps to time after the first.
         bf16: whether the run autocasts to bf16.
         level: the log level of the line.
+        on_measure: called once with the measured seconds per step (``reproduce`` projects its whole run from it).
     """
 
-    def __init__(self, measure: int = 3, *, bf16: bool = False, level: int = logging.WARNING) -> None:
-        self.measure, self.bf16, self.level = measure, bf16, level
+    def __init__(self, measure: int = 3, *, bf16: bool = False, level: int = logging.WARNING,
+                 on_measure: Callable[[float], None] | None = None) -> None:
+        self.measure, self.bf16, self.level, self.on_measure = measure, bf16, level, on_measure
         self._t0: float | None = None
         self._first_step = 0
         self.projection_s: float | None = None
+        self.per_step_s: float | None = None
 
     def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any):
         from hybrid_bench.machine import cpu_kind, cpu_model
@@ -176,7 +180,9 @@ class CostProjectionCallback(TrainerCallback):
             return
         per_step = (time.monotonic() - self._t0) / max(timed, 1)
         remaining = max(0, state.max_steps - state.global_step)
-        self.projection_s = per_step * remaining
+        self.projection_s, self.per_step_s = per_step * remaining, per_step
+        if self.on_measure is not None and state.is_world_process_zero:
+            self.on_measure(per_step)
         emulated = self.bf16 and cpu_kind() == "no-bf16" and args.device.type == "cpu"
         if state.is_world_process_zero:
             logger.log(self.level, "training: %.2f s/step measured over steps %d-%d on %s (%s)%s; projected %s more "
