@@ -44,6 +44,7 @@ def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None,
     ModelMeta from :func:`~hybrid_bench.models.registry.folder_model_meta`); every other model by name through the
     model table, which also lists what ``hybrid-bench train`` put in the store. ``inference`` (backend and dtype)
     is recorded in the revision (:meth:`hybrid_bench.models.inference.Inference.revision`)."""
+    from hybrid_bench.display import track_encoder
     from hybrid_bench.evaluation import cap_max_seq_length, load_model
 
     folder = Path(base).expanduser()
@@ -62,7 +63,8 @@ def load_encoder(spec: ModelSpec, base: str, *, max_seq_length: int | None,
         encoder.mteb_model_meta = meta.model_copy(update={"revision": choice.revision(meta.revision) or meta.revision})
     else:
         encoder = load_model(spec.name, inference=inference)
-    return cap_max_seq_length(encoder, max_seq_length)
+    # every encoded batch counts in the run's progress and cost projection (hybrid_bench.display)
+    return cap_max_seq_length(track_encoder(encoder), max_seq_length)
 
 
 def model_identity(spec: ModelSpec, base: str, inference: Inference | None = None) -> tuple[str, str] | None:
