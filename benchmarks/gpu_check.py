@@ -92,8 +92,9 @@ def run_cli(name: str, argv: list[str]) -> Step:
 def parse_figures(output: str) -> dict[str, float]:
     """steps/s (``hybrid-bench train``) and passages/s (``hybrid-bench encode``, summed over ranks) in ``output``."""
     figures: dict[str, float] = {}
-    if m := re.search(r"\(([\d.]+) steps/s\)", output):
-        figures["steps/s"] = float(m.group(1))
+    # the summary line of `hybrid-bench train` (hybrid_bench.training.callbacks.summary_line): "(1.40 s/step)"
+    if m := re.search(r"\(([\d.]+) s/step\)", output):
+        figures["steps/s"] = 1.0 / float(m.group(1)) if float(m.group(1)) > 0 else 0.0
     rates = [float(r.replace(",", "")) for r in re.findall(r"encoded in [\d.]+ s \(([\d,.]+) passages/s\)", output)]
     if rates:
         figures["passages/s"] = sum(rates)

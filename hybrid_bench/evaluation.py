@@ -28,7 +28,8 @@ from hybrid_bench.errors import HybridBenchError, ModelNotFoundError
 if TYPE_CHECKING:
     from hybrid_bench.models.inference import Inference
 
-__all__ = ["cap_max_seq_length", "effective_max_seq_length", "load_model", "load_tasks", "prediction_folder", "resolve_inference"]
+__all__ = ["cap_max_seq_length", "effective_max_seq_length", "encode_plan", "load_model", "load_tasks", "planned_texts",
+           "prediction_folder", "resolve_inference"]
 
 
 def load_tasks(names: Sequence[str], languages: Sequence[str] | None, hf_subsets: Sequence[str] | None, *,
@@ -73,6 +74,15 @@ def load_tasks(names: Sequence[str], languages: Sequence[str] | None, hf_subsets
 
 def load_model(name: str, *, max_seq_length: int | None = None, inference: Inference | None = None,
                meta: Any = None) -> Any:  # noqa: ANN401 -- mteb's ModelMeta
+    """An mteb model by name or folder (:func:`_load_model`), whose encoded batches advance the progress bar of
+    :func:`hybrid_bench.display.encode_bar` and a run's cost projection (:func:`hybrid_bench.display.track_encoder`)."""
+    from hybrid_bench.display import track_encoder
+
+    return track_encoder(_load_model(name, max_seq_length=max_seq_length, inference=inference, meta=meta))
+
+
+def _load_model(name: str, *, max_seq_length: int | None = None, inference: Inference | None = None,
+                meta: Any = None) -> Any:  # noqa: ANN401 -- mteb's ModelMeta
     """An mteb model by hybrid-bench / mteb name (resolved through the hybrid-bench registry), or a local
     sentence-transformers folder (filed under its path with its content hash as revision, so results of changed
     weights are never reused; ``meta``: under this :class:`~mteb.models.ModelMeta` instead, e.g. the experiment's
@@ -196,3 +206,52 @@ def prediction_folder(output: Path, model: Any) -> Path:
 
     meta = model.mteb_model_meta
     return folder_of(output, meta.name, meta.revision)
+
+
+def encode_plan(task: Any) -> tuple[list[Any], int]:  # noqa: ANN401 -- an mteb task
+    """What evaluating ``task`` embeds: (its :data:`~hybrid_bench.tasks.encoding.EncodePlan` of cached texts, the
+    count of texts encoded outside any cache). Loads the task's data (mteb reuses it).
+
+    hybrid-bench's tasks declare their plan (``task.encode_plan()``); a stock mteb retrieval task encodes each
+    selected subset's queries and corpus, the corpus through the embedding cache where it is shared
+    (:data:`~hybrid_bench.tasks.shared_embeddings.STOCK_EMBEDDING_GROUPS`), else once per subset.
+    """
+    from mteb.types import PromptType
+
+    from hybrid_bench.tasks.shared_embeddings import STOCK_EMBEDDING_GROUPS
+
+    if hasattr(task, "encode_plan"):
+        return list(task.encode_plan()), 0
+    task.load_data()
+    group = STOCK_EMBEDDING_GROUPS.get(task.metadata.name)
+    plan, uncached = [], 0
+    subsets = set(getattr(task, "hf_subsets", None) or task.dataset)
+    for subset, splits in (task.dataset or {}).items():
+        if subset not in subsets:
+            continue
+        for split, data in splits.items():
+            if split not in task.eval_splits or not isinstance(data, dict):
+                continue
+            corpus, queries = data.get("corpus"), data.get("queries")
+            uncached += len(queries) if queries is not None else 0
+            if corpus is None:
+                continue
+            if group is None:
+                uncached += len(corpus)
+            else:
+                titles = corpus["title"] if "title" in corpus.column_names else None
+                plan.append((group, PromptType.document, corpus["text"], titles))
+    return plan, uncached
+
+
+def planned_texts(tasks: Sequence[Any], model: Any = None) -> int:  # noqa: ANN401
+    """How many texts evaluating ``model`` on ``tasks`` will encode (texts its embedding cache holds left out;
+    every distinct text without a ``model``): the total of the progress bar and of cost projections."""
+    from hybrid_bench.tasks.encoding import texts_to_encode
+
+    plan, uncached = [], 0
+    for task in tasks:
+        cached, other = encode_plan(task)
+        plan += cached
+        uncached += other
+    return texts_to_encode(plan, model) + uncached

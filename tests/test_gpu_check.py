@@ -29,7 +29,7 @@ def test_script_skips_in_one_line_without_a_gpu():
 
 
 def test_figures_are_read_from_the_commands_output():
-    out = ("/m\n30 steps in 12 s (2.50 steps/s)\n"
+    out = ("gpu-check-bf16: 30 steps in 12 s (0.40 s/step), final loss 0.8123 (step 30); saved to /m\n"
            "rank 0/2: 352 passages encoded in 4.0 s (1,088.1 passages/s), inference torch-float32\n"
            "rank 1/2: 353 passages encoded in 3.8 s (93.3 passages/s), inference torch-float32\n")
     assert gpu_check.parse_figures(out) == {"steps/s": 2.5, "passages/s": pytest.approx(1181.4)}

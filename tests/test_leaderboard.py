@@ -396,9 +396,14 @@ def test_score_and_query_indexes_read_what_filtering_the_frames_reads() -> None:
     # m1: subset a is the mean of its two rows, then the macro mean over a and b
     assert scores.score(cell, "m1") == pytest.approx(((0.2 + 0.4) / 2 + 0.5) / 2)
     assert scores.score(cell, "m2") == pytest.approx((0.1 + 0.2) / 2)
-    # a subset whose only value is NaN is present (skipped in the mean); a missing subset makes the cell NaN
+    # a subset whose only value is NaN is present (skipped in the mean); a missing subset is left out of that
+    # model's mean (the coverage marks say so) and out of the cell two models share
     assert scores.score(tables.Cell("T", "test", "y", "map", ("b", "c"), "setting"), "m1") == pytest.approx(0.5)
-    assert np.isnan(scores.score(tables.Cell("T", "test", "z", "ndcg_at_10", ("a", "b"), "setting"), "m1"))
+    ndcg = tables.Cell("T", "test", "z", "ndcg_at_10", ("a", "b"), "setting")
+    assert scores.score(ndcg, "m1") == pytest.approx(0.9) and scores.subsets(ndcg, "m1") == ("a",)
+    assert scores.shared(cell, ["m1", "m2"]).subsets == ("a", "b")
+    assert scores.shared(tables.Cell("T", "test", "y", "map", ("a", "b", "c", "d"), "setting"),
+                         ["m1", "m2"]).subsets == ("a", "b", "c")
     assert np.isnan(scores.score(cell, "nobody"))
     assert scores.score(cell, "m1") == tables.cell_score(results, cell, "m1")
 

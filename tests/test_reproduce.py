@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -173,10 +174,19 @@ def test_bf16_on_slow_hardware_is_said_once_before_the_first_training(tiny_model
     said = [i for i, e in enumerate(events) if e.kind == "note" and e.text == "BF16 IS EMULATED"]
     first_train_end = next(i for i, e in enumerate(events) if e.kind == "end" and e.stage.kind == "train")
     assert len(said) == 1 and said[0] < first_train_end
+    # the whole run's projection names the emulation, with the slowdown measured here, and becomes complete
+    # (seconds per step and texts per second measured) before the run ends
+    costs = [e for e in events if e.kind == "cost"]
+    assert costs and all("bf16 training is emulated on this CPU" in e.text and "x slower than fp32 here" in e.text
+                         for e in costs)
+    complete = [i for i, e in enumerate(events) if e.kind == "cost" and e.wall_s is not None]
+    assert complete and complete[0] < len(events) - 1
+    assert re.search(r"training \d+ steps × \d+\.\d\d s/step", events[complete[0]].text), events[complete[0]].text
     # a rerun trains nothing: nothing to warn about
     again: list = []
     reproduce(preset, tmp_path / "results", on_event=again.append, **kwargs)
     assert not any(e.kind == "note" and e.text == "BF16 IS EMULATED" for e in again)
+    assert not any("emulated" in e.text for e in again if e.kind == "cost")
     # fp32 presets never ask
     monkeypatch.setattr(inference, "bf16_training_warning", lambda *a, **k: pytest.fail("asked for an fp32 preset"))
     reproduce(TINY, tmp_path / "fp32", on_event=lambda e: None, **kwargs)

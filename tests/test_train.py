@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -387,3 +388,28 @@ def test_device_auto_and_fp16_needs_a_gpu(base_dir: Path, corpus_file: Path):
                         device="auto")
     with pytest.raises(HybridBenchError, match="one of fp16 and bf16"):
         TrainConfig(fp16=True, bf16=True)
+
+
+def test_cli_prints_one_readable_summary_line(base_dir: Path, corpus_file: Path, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]):
+    """``hybrid-bench train`` ends with one line (steps, wall time, s/step, final loss, where saved), its loss lines
+    are readable, and the trainer's raw metrics dict (``{'train_runtime': ...}``) is not printed."""
+    from hybrid_bench.cli import main
+
+    monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "home"))
+    argv = ["train", "--base", str(base_dir), "--data", str(corpus_file), "--steps", "4", "--logging-steps", "2",
+            "--save-steps", "100", "--max-seq-length", "24", "--batch-size", "8", "--out", "tiny-summary"]
+    assert main(argv) == 0
+    shown = capfd.readouterr()
+    both = shown.out + shown.err
+    assert "train_runtime" not in both and "{'loss'" not in both, both[-2000:]
+    assert re.search(r"step 2/4: loss \d+\.\d{4} \(mono \d+\.\d{4}, cross \d+\.\d{4}\), lr ", shown.out), shown.out[-2000:]
+    [summary] = [line for line in shown.out.splitlines() if "steps in" in line]
+    record = json.loads((tmp_path / "home" / "models" / "tiny-summary" / TRAINING_RECORD).read_text(encoding="utf-8"))
+    last = [h for h in record["log_history"] if "loss" in h][-1]
+    match = re.fullmatch(r"tiny-summary: 4 steps in (\d+) s \((\d+\.\d\d) s/step\), final loss (\d+\.\d{4}) "
+                         r"\(step 4\); saved to (.+)", summary)
+    assert match, summary
+    assert float(match[2]) == pytest.approx(record["wall_time_s"] / 4, abs=0.006)
+    assert float(match[3]) == pytest.approx(last["loss"], abs=5e-5) and last["step"] == 4
+    assert Path(match[4]) == tmp_path / "home" / "models" / "tiny-summary"

@@ -60,11 +60,13 @@ def run(args: argparse.Namespace) -> int:
     import mteb
 
     from hybrid_bench.data.mirrors import check_task_mirror
+    from hybrid_bench.display import encode_bar, texts_encoded
     from hybrid_bench.evaluation import (
         cap_max_seq_length,
         effective_max_seq_length,
         load_model,
         load_tasks,
+        planned_texts,
         prediction_folder,
         resolve_inference,
     )
@@ -91,19 +93,31 @@ def run(args: argparse.Namespace) -> int:
     # one task at a time: a stock task that encodes a hybrid-bench task's documents shares their embeddings
     # one task result (JSON + prediction files) is one locked unit: see ResultStore.task_unit
     predictions = prediction_folder(args.output_folder, model)
+    meta = model.mteb_model_meta
+    # the bar's total: the texts of the tasks without a result yet, less those the embedding cache holds
+    pending = [t for t in tasks if args.overwrite
+               or not Path(cache.get_task_result_path(t.metadata.name, meta.name, meta.revision)).is_file()]
     task_results = []
-    for task in tasks:
-        with cache.task_unit(task, model.mteb_model_meta, prediction_folder=predictions, overwrite=args.overwrite):
-            task_results += mteb.evaluate(
-                share_embeddings(model, task.metadata.name),
-                [task],
-                cache=cache,
-                prediction_folder=predictions,
-                overwrite_strategy="always" if args.overwrite else "only-missing",
-                encode_kwargs={"batch_size": args.batch_size, "show_progress_bar": args.verbose},
-            ).task_results
+    encoded = texts_encoded()
+    with encode_bar(planned_texts(pending, model), desc=f"{args.model}: encoding") as bar:
+        for task in tasks:
+            bar.set_postfix_str(task.metadata.name)
+            with cache.task_unit(task, meta, prediction_folder=predictions, overwrite=args.overwrite):
+                task_results += mteb.evaluate(
+                    share_embeddings(model, task.metadata.name),
+                    [task],
+                    cache=cache,
+                    prediction_folder=predictions,
+                    overwrite_strategy="always" if args.overwrite else "only-missing",
+                    # one bar, ours; mteb's per-task and sentence-transformers' per-call bars only with --verbose
+                    show_progress_bar=args.verbose,
+                    encode_kwargs={"batch_size": args.batch_size, "show_progress_bar": args.verbose},
+                ).task_results
     wall = time.perf_counter() - start
-    print(f"\n{args.model}: results in {args.output_folder / 'results'} ({wall:.0f} s)")
+    encoded = texts_encoded() - encoded
+    rate = f", {encoded / wall:.1f} texts/s" if encoded and wall > 0 else ""
+    print(f"\n{args.model}: results in {args.output_folder / 'results'} ({wall:.0f} s; {encoded:,} texts "
+          f"encoded{rate})")
     lareqa = {t.metadata.name for t in tasks if isinstance(t, _LAReQARetrieval)}
     header = f"{'task':<24} {'mono mAP':>9} {'cross mAP':>9} {'multi mAP':>9} {'bias':>8}"
     rows = []

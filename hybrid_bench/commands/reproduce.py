@@ -98,12 +98,22 @@ def add_parser(subparsers: Any, name: str, help: str) -> None:
 
 
 class _Printer:
-    """Shows a run's :class:`~hybrid_bench.experiment.runner.Event` s: one progress bar and one line per stage."""
+    """Shows a run's :class:`~hybrid_bench.experiment.runner.Event` s: one progress bar and one line per stage;
+    the projected wall time of the whole run (``"cost"`` events) as one line once it is measured, then in the bar."""
 
     def __init__(self, progress: bool = True) -> None:
         self.progress = progress
         self.bar: Any = None
         self.texts_before = 0
+        self.label = ""
+        self.left = ""  # the bar's "≈ 3.2 h left"
+        self.cost_said = False
+
+    def _postfix(self) -> None:
+        from hybrid_bench.display import texts_encoded
+
+        parts = [self.label, f"{texts_encoded():,} texts encoded", self.left]
+        self.bar.set_postfix_str(", ".join(p for p in parts if p))
 
     def __call__(self, event: Any) -> None:
         from tqdm.auto import tqdm
@@ -115,10 +125,19 @@ class _Printer:
             self.bar = tqdm(total=event.total, desc="reproduce", unit="stage", disable=not self.progress,
                             file=sys.stdout)
         from hybrid_bench.display import texts_encoded
+        from hybrid_bench.experiment.cost import duration
 
+        if event.kind == "cost":
+            if event.wall_s is not None:
+                self.left = f"≈ {duration(event.wall_s)} left"
+                if not self.cost_said:  # the one line; later projections only move the bar's figure
+                    self.bar.write(event.text)
+                    self.cost_said = True
+            self._postfix()
+            return
         if event.kind == "begin":
-            self.texts_before = texts_encoded()
-            self.bar.set_postfix_str(f"{event.label} ({self.texts_before:,} texts encoded)")
+            self.texts_before, self.label = texts_encoded(), event.label
+            self._postfix()
             if event.job:
                 self.bar.write(f"[{event.index}/{event.total}] {event.label}: job {event.job}")
             return
@@ -127,7 +146,8 @@ class _Printer:
         done = "already done, skipped" if event.skipped else f"{event.wall_s:.0f} s"
         done += f", {encoded:,} texts encoded" if encoded else ""
         done = f"FAILED: {event.failed}" if event.failed else done
-        self.bar.set_postfix_str(f"{texts_encoded():,} texts encoded")
+        self.label = ""
+        self._postfix()
         self.bar.write(f"[{event.index}/{event.total}] {event.label}: {done}")
         if event.index == event.total:
             self.bar.close()

@@ -141,13 +141,10 @@ def run_command(args: argparse.Namespace) -> int:
             print(f"warning: {warning}", file=sys.stderr)
     result = train_model(config, args.out, resume=args.resume, overwrite=args.overwrite, base_path=base_path,
                          data_dir=args.data_dir, device=args.device)
-    print(result.path)
-    rate = (f" ({result.global_step / result.wall_time_s:.2f} steps/s)"
-            if result.resumed_from_step is None and result.wall_time_s > 0 else "")
-    print(
-        f"{result.global_step} steps in {result.wall_time_s:.0f} s{rate}"
-        + (f" (resumed from step {result.resumed_from_step})" if result.resumed_from_step is not None else "")
-    )
+    from hybrid_bench.training.callbacks import summary_line
+
+    print(summary_line(args.out, result.path, result.global_step, result.wall_time_s,
+                       result.record.get("log_history", []), result.resumed_from_step))
     return 0
 
 

@@ -31,7 +31,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from hybrid_bench.display import encode_rate, on_encoded
 from hybrid_bench.errors import HybridBenchError
+from hybrid_bench.experiment.cost import tracker_for_run
 from hybrid_bench.experiment.engines import Engine, LocalEngine
 from hybrid_bench.experiment.ledger import LEDGER_FILE, Ledger
 from hybrid_bench.experiment.plan import model_specs, plan
@@ -136,7 +138,7 @@ def reproduce(
         report(Event("note", text))
 
     miracl_folder, miracl_languages, notes = miracl_data(preset, out, locations, note)
-    from hybrid_bench.models.inference import REFERENCE, bf16_training_warning
+    from hybrid_bench.models.inference import REFERENCE, bf16_training_warning, cpu_facts
 
     choice = inference or REFERENCE
     notes = [*notes, f"evaluation inference: {choice.label} (backend-dtype, also the suffix of every "
@@ -163,8 +165,16 @@ def reproduce(
         report(Event("end", stage=stage, index=position, total=len(stages), wall_s=wall,
                      skipped=outcome is not None and not outcome.ran, failed=failed))
 
+    # what the rest of the run will cost here: said once measured, then kept current (hybrid_bench.experiment.cost;
+    # stages an engine runs as jobs elsewhere are counted when they end, not while they run)
+    ctx.tracker, ctx.to_train = tracker_for_run(
+        stages, preset=preset, evaluator=ctx.evaluator, ledger=ledger, models=spec.paths.models,
+        report=lambda line, seconds: report(Event("cost", line, wall_s=seconds, total=len(stages))),
+        bf16_emulated=bool(warning) and not cpu_facts().cuda)
+    tracker = ctx.tracker
     try:
-        (engine or LocalEngine()).execute(ctx, stages, begin, end)
+        with on_encoded(lambda n: tracker.encoded(n, encode_rate())):
+            (engine or LocalEngine()).execute(ctx, stages, begin, end)
     finally:
         ledger.merge_marks()  # an engine's jobs' marks, also when stages failed
     wall = time.perf_counter() - start

@@ -12,12 +12,15 @@ the model store, atomically.
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hybrid_bench.display import texts_encoded
 from hybrid_bench.experiment import leaderboard_stage
+from hybrid_bench.experiment.cost import CostTracker
 from hybrid_bench.experiment.eval_stage import Evaluator, load_encoder, model_identity, mteb_name
 from hybrid_bench.experiment.ledger import Ledger
 from hybrid_bench.experiment.plan import Stage
@@ -37,11 +40,13 @@ class Event:
 
     ``kind``: ``"note"`` (a line worth showing: what the preset leaves out, which MIRACL data, the leaderboard's
     headline tables, where the results went; in ``text``), ``"begin"`` (a stage starts; ``job``: the engine's job
-    id when it runs as a job) or ``"end"`` (a stage finished: ``wall_s``, ``skipped``; ``failed``: the reason it
-    did not finish, when an engine's job failed). ``index`` counts stages from 1 of ``total``.
+    id when it runs as a job), ``"end"`` (a stage finished: ``wall_s``, ``skipped``; ``failed``: the reason it
+    did not finish, when an engine's job failed) or ``"cost"`` (the projected wall time of the whole remaining run
+    on this machine, :mod:`hybrid_bench.experiment.cost`: its line in ``text``, its seconds in ``wall_s``, ``None``
+    while a rate is unmeasured). ``index`` counts stages from 1 of ``total``.
     """
 
-    kind: Literal["note", "begin", "end"]
+    kind: Literal["note", "begin", "end", "cost"]
     text: str = ""
     stage: Stage | None = None
     index: int = 0
@@ -75,7 +80,9 @@ class StageContext:
 
     ``pending_notes`` are reported (and emptied) before the first model that is really trained. The leaderboard
     stage also reads ``done`` (the stages so far, for its table), ``notes`` (for its preamble), ``board``,
-    ``command`` and ``started`` (``time.perf_counter()`` at the start of the run).
+    ``command`` and ``started`` (``time.perf_counter()`` at the start of the run). ``tracker`` (when set) receives
+    the measured step times and evaluation rates of the stages run here, and ``to_train`` names the models it
+    counts as still to train (:func:`~hybrid_bench.experiment.cost.tracker_for_run`).
     """
 
     spec: RunSpec
@@ -89,6 +96,8 @@ class StageContext:
     done: list[dict[str, Any]] = field(default_factory=list)
     identities: dict[str, tuple[str, str] | None] = field(default_factory=dict)
     encoders: dict[str, Any] = field(default_factory=dict)
+    tracker: CostTracker | None = None
+    to_train: set[str] = field(default_factory=set)
     _evaluator: Evaluator | None = None
 
     @property
@@ -173,7 +182,10 @@ def _train(ctx: StageContext, stage: Stage) -> Outcome:
         for text in ctx.pending_notes:
             ctx.note(text)
         ctx.pending_notes.clear()
-        train(run.preset, run.base, spec, data_dir=run.data_dir)
+        train(run.preset, run.base, spec, data_dir=run.data_dir,
+              on_step_time=ctx.tracker.measured_step if ctx.tracker is not None else None)
+    if ctx.tracker is not None and spec.name in ctx.to_train:
+        ctx.tracker.trained(run.preset.steps)
     record = trained_record(spec.name, models) if ran else stored  # a new model has a new record
     export_record(spec.name, run.out, record, models=models)
     ctx.identities.pop(spec.name, None)
@@ -224,6 +236,7 @@ def _evaluate(ctx: StageContext, stage: Stage) -> Outcome:
     recorded = _recorded(ctx, stage)
     if recorded is not None:  # finished: no model load
         return Outcome(False, recorded.get("wall_s"))
+    started, encoded_before = time.perf_counter(), texts_encoded()
     name = stage.model.name
     if name not in ctx.encoders:
         ctx.encoders.clear()  # one model in memory at a time
@@ -231,6 +244,8 @@ def _evaluate(ctx: StageContext, stage: Stage) -> Outcome:
         ctx.encoders[name] = load_encoder(stage.model, run.base, max_seq_length=run.preset.eval_max_seq_length,
                                           inference=run.inference)
     ran, earlier = ctx.evaluator.run(ctx.encoders[name], stage.task)
+    if ctx.tracker is not None:
+        ctx.tracker.evaluated(texts_encoded() - encoded_before, time.perf_counter() - started)
     return Outcome(ran, earlier)
 
 
@@ -238,8 +253,6 @@ def _evaluate(ctx: StageContext, stage: Stage) -> Outcome:
 
 def _leaderboard(ctx: StageContext, stage: Stage) -> Outcome:
     """Build the leaderboard of the run's results folder, with the preamble of its stages so far."""
-    import time
-
     from hybrid_bench.leaderboard.write import summary_text
 
     ctx.encoders.clear()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -115,11 +116,13 @@ def exported_record(preset: Preset, base: str, spec: ModelSpec, results: Path, *
 
 
 def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None,
-                   models: Path | None = None) -> tuple[Path, bool]:
+                   models: Path | None = None,
+                   on_step_time: Callable[[float], None] | None = None) -> tuple[Path, bool]:
     """Train ``spec`` unless the model store (``models``; default the configured one) already holds it with the
     same settings; returns (folder, trained).
 
-    An interrupted training resumes from its newest checkpoint (``train_model(..., resume=True)``).
+    An interrupted training resumes from its newest checkpoint (``train_model(..., resume=True)``);
+    ``on_step_time`` receives the seconds per step measured over its first steps.
 
     Raises:
         HybridBenchError: the store holds a model of that name trained with other settings (it is never replaced
@@ -130,7 +133,7 @@ def ensure_trained(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str 
     data_sha256 = training_data_sha256(preset, base, spec, data_dir=data_dir) if record is not None else None
     if stored_is_current(preset, base, spec, record, folder, data_sha256=data_sha256):
         return folder, False
-    train(preset, base, spec, data_dir=data_dir)
+    train(preset, base, spec, data_dir=data_dir, on_step_time=on_step_time)
     return folder, True
 
 
@@ -156,9 +159,11 @@ def stored_is_current(preset: Preset, base: str, spec: ModelSpec, record: dict[s
         "; remove that folder to retrain it, or run another preset")
 
 
-def train(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None) -> None:
+def train(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = None,
+          on_step_time: Callable[[float], None] | None = None) -> None:
     """Train ``spec`` into the model store, continuing an interrupted run of the same settings from its newest
-    complete checkpoint (one of other settings with no complete checkpoint is discarded)."""
+    complete checkpoint (one of other settings with no complete checkpoint is discarded); ``on_step_time``
+    receives the seconds per step measured over its first steps."""
     from hybrid_bench.models.bases import resolve_base
     from hybrid_bench.training import records, trainer
     from hybrid_bench.training.trainer import train_model
@@ -170,4 +175,4 @@ def train(preset: Preset, base: str, spec: ModelSpec, *, data_dir: str | None = 
         logger.info("discarding %s: an interrupted run with other settings and no complete checkpoint", ckpt)
     # resume=True continues an interrupted run of these settings (or starts afresh when there is none)
     train_model(config, spec.name, resume=not stale, overwrite=stale, base_path=resolve_base(base), data_dir=data_dir,
-                quiet=True)
+                quiet=True, on_step_time=on_step_time)

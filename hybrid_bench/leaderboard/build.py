@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from hybrid_bench.errors import DataError
 from hybrid_bench.io import atomic_path
-from hybrid_bench.leaderboard import arms, clusters, comparisons, decisions, plots, tables
+from hybrid_bench.leaderboard import arms, clusters, comparisons, coverage, decisions, plots, tables
 from hybrid_bench.leaderboard.figures import add_alpha_sweeps, add_figures
 from hybrid_bench.leaderboard.page import write_index
 from hybrid_bench.leaderboard.per_query import (JSON_TO_PER_QUERY, KEY_COLUMNS, PER_QUERY_DIR, QrelsLoader,
@@ -279,7 +279,7 @@ def build_leaderboard(
             per_language = comparisons.comparison_table(results, per_query, detail, pairs, **kwargs)
             board.tables["comparison_per_language"] = per_language
             board.display["comparison_per_language"] = comparisons.format_comparison(per_language, confidence=confidence)
-        missing = comparison[comparison["note"] == tables.NO_CI_NOTE]
+        missing = comparison[comparison["note"].str.startswith(tables.NO_CI_NOTE)]
         for task in sorted(set(missing["task"])):
             board.notes.append(f"{tables.dataset_name(task)}: {tables.NO_CI_NOTE}")
         for note in comparison.loc[comparison["note"].str.contains("≠ results JSON", regex=False), "note"]:
@@ -296,9 +296,10 @@ def _add_score_tables(board: Leaderboard, arm_list: Sequence[arms.Arm], per_quer
     results, cells = board.results, board.cells
     seeded = any(len(a.labels) > 1 for a in arm_list)
     members = {a.name: list(a.labels) for a in arm_list} if seeded else None
+    covered = coverage.coverage_table(results, cells)
 
     def add(name: str, frame: pd.DataFrame, digits: int, flatten: bool, level: int | None = None,
-            task: str | None = None) -> None:
+            task: str | None = None, table: str = "subset") -> None:
         if frame.empty:
             return
         if not seeded:
@@ -313,19 +314,23 @@ def _add_score_tables(board: Leaderboard, arm_list: Sequence[arms.Arm], per_quer
                 mean = pd.concat([mean, frame[extra]], axis=1)
                 shown = pd.concat([shown, _formatted(frame[extra], digits)], axis=1)
             board.tables[name], board.tables[f"{name}_seed_sd"] = mean, sd
-        # the numeric tables (CSV) stay numbers; each score's dataset revision is in scores_long.csv.gz
+        # the numeric tables (CSV) stay numbers; each score's dataset revision is in scores_long.csv.gz, each
+        # number's coverage in coverage.csv
+        shown = coverage.mark_coverage(shown, covered, cells, table=table, task=task, members=members)
         shown = tables.mark_data(shown, results, task=task, members=members)
         board.display[name] = tables.flatten_columns(shown) if flatten else shown
 
     order = _row_order(arm_list)
-    add("table1_map", tables.table1(results, cells, order), 3, True)
-    add("table2_language_bias", tables.table2(results, cells, order), 1, False)
+    add("table1_map", tables.table1(results, cells, order), 3, True, table="table1")
+    add("table2_language_bias", tables.table2(results, cells, order), 1, False, table="table2")
     for task in sorted({c.task for c in cells if c.kind in ("subset", "mean")}):
         add(f"per_language_{task}", tables.subset_table(results, cells, task, per_query, order), 4, True, level=1,
             task=task)
     pairs = results[["task", "dataset_revision"]].drop_duplicates().itertuples(index=False)
     kinds = {data_kind(task, revision) for task, revision in pairs}
     board.notes.extend(f"{mark} {DATA_MARK_MEANING[kind]}" for kind, mark in DATA_MARKS.items() if kind in kinds)
+    board.tables["coverage"] = covered.set_index(["model", "task", "split", "cell", "metric"])
+    board.notes.extend(coverage.coverage_notes(covered, results))
 
 
 def _row_order(arm_list: Sequence[arms.Arm]) -> list[str]:

@@ -151,6 +151,11 @@ def compare_cell(
     (``replicates``) for the equivalence decisions; they are not written out.
     """
     pairs = list(seed_pairs or [(a, b)])
+    # both sides over the same settings: those every model of the comparison has (each side's table number may
+    # average more, see hybrid_bench.leaderboard.coverage)
+    full, cell = cell, scores.shared(cell, [label for pair in pairs for label in pair])
+    shared_note = ("" if len(cell.subsets) == len(full.subsets) else
+                   f"on the {len(cell.subsets)} of {len(full.subsets)} settings both sides have")
     per_seed = [scores.score(cell, x) - scores.score(cell, y) for x, y in pairs]
     score_a = float(np.mean([scores.score(cell, x) for x in dict.fromkeys(x for x, _ in pairs)]))
     score_b = float(np.mean([scores.score(cell, y) for y in dict.fromkeys(y for _, y in pairs)]))
@@ -162,15 +167,18 @@ def compare_cell(
         "ci_low": np.nan, "ci_high": np.nan, "ci90_low": np.nan, "ci90_high": np.nan, "p_value": np.nan,
         "n_units": np.nan, "n_queries": np.nan, "note": "", "replicates": None,
     }
+    if not cell.subsets:
+        row["note"] = "no setting evaluated by both sides"
+        return row
     stacked = seed_paired_rows(rows, cell, pairs)
     if stacked is None:
-        row["note"] = NO_CI_NOTE
+        row["note"] = "; ".join(filter(None, [NO_CI_NOTE, shared_note]))
         return row
     frame, n_a, n_b = stacked.frame, stacked.n_a, stacked.n_b
     if len(frame) < 2 * len(pairs):
-        row["note"] = "no CI: fewer than 2 queries evaluated by both models"
+        row["note"] = "; ".join(filter(None, ["no CI: fewer than 2 queries evaluated by both models", shared_note]))
         return row
-    notes = []
+    notes = [shared_note] if shared_note else []
     if len(frame) < max(n_a, n_b):
         notes.append(f"paired on {len(frame)} of {max(n_a, n_b)} queries")
     kwargs = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}

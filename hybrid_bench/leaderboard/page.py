@@ -40,7 +40,8 @@ _TITLES = {
     "comparison_per_language": "Per-language differences",
 }
 _LOWER_IS_BETTER = re.compile(r"bias|intrusion|rank distance", re.I)
-_NUMBER = re.compile(r"^[+-]?\d+(\.\d+)?[†‡§]*$")  # a number, with the marks of non-official data
+# a number, with the marks of non-official data and the coverage mark of hybrid_bench.leaderboard.coverage
+_NUMBER = re.compile(r"^(?P<value>[+-]?\d+(\.\d+)?)(?P<coverage> \([^)]*\))?[†‡§]*$")
 _CI = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*\[([+-]?\d+(?:\.\d+)?),\s*([+-]?\d+(?:\.\d+)?)\]$")
 _NOT_DATA = ("n_queries", "n", "p", "q (BH)", "model", "baseline", "data")
 
@@ -69,7 +70,14 @@ def _read_markdown_table(path: Path) -> tuple[list[str], list[list[str]]]:
 
 
 def _number(cell: str) -> float | None:
-    return float(cell.rstrip("†‡§")) if _NUMBER.match(cell) else None
+    match = _NUMBER.match(cell)
+    return float(match["value"]) if match else None
+
+
+def _coverage(cell: str) -> str:
+    """The coverage mark of a number (``" (1/7)"``), ``""`` for a number over its whole task."""
+    match = _NUMBER.match(cell)
+    return (match["coverage"] or "") if match else ""
 
 
 def _best_cells(name: str, header: list[str], rows: list[list[str]]) -> set[tuple[int, int]]:
@@ -80,6 +88,8 @@ def _best_cells(name: str, header: list[str], rows: list[list[str]]) -> set[tupl
 
     def pick(cells: list[tuple[int, int]], label: str) -> None:
         values = [(v, rc) for rc in cells if (v := _number(rows[rc[0]][rc[1]])) is not None]
+        if len({_coverage(rows[r][c]) for _, (r, c) in values}) > 1:  # best only among numbers over the same data
+            values = [(v, (r, c)) for v, (r, c) in values if not _coverage(rows[r][c])]
         if len(values) < 2:
             return
         target = (min if _LOWER_IS_BETTER.search(f"{name} {label}") else max)(v for v, _ in values)

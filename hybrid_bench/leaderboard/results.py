@@ -217,9 +217,9 @@ def _unique_labels(frame: pd.DataFrame) -> pd.Series:
 # ---- data identity ------------------------------------------------------------------------------------------------
 
 @functools.cache
-def pinned_revision(task: str) -> str | None:
-    """The dataset revision ``task`` pins (its class in mteb's registry, past a mirror's subclass); ``None`` for a
-    task mteb and hybrid-bench do not know."""
+def task_class(task: str) -> Any:  # noqa: ANN401 -- an mteb AbsTask subclass
+    """The class of ``task`` in mteb's registry (hybrid-bench's tasks registered), past a mirror's subclass;
+    ``None`` for a task mteb and hybrid-bench do not know."""
     import importlib
 
     from hybrid_bench.mteb_plugin import register
@@ -228,6 +228,12 @@ def pinned_revision(task: str) -> str | None:
     cls = importlib.import_module("mteb.get_tasks")._TASKS_REGISTRY.get(task)
     while cls is not None and "mirror" in vars(cls):  # hybrid_bench.data.mirrors.mirrored_task_class
         cls = cls.__mro__[1]
+    return cls
+
+
+def pinned_revision(task: str) -> str | None:
+    """The dataset revision ``task`` pins (:func:`task_class`); ``None`` for a task not known here."""
+    cls = task_class(task)
     return None if cls is None else str(cls.metadata.revision)
 
 

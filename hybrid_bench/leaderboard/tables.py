@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -99,17 +99,14 @@ def _main_split(splits: Sequence[str]) -> str:
     return sorted(splits)[0]
 
 
-def _common_subsets(task_scores: pd.DataFrame, metric: str) -> list[str]:
-    """Subsets that every model evaluated on the task has ``metric`` for (so that model means are comparable)."""
-    have = task_scores[task_scores["metric"] == metric].groupby("label")["subset"].agg(set)
-    if have.empty:
-        return []
-    common = set.intersection(*have.tolist())
-    dropped = set.union(*have.tolist()) - common
-    if dropped:
-        logger.warning("%s/%s: subsets %s are missing for some models and left out of the means", 
-                       task_scores["task"].iloc[0], metric, sorted(dropped))
-    return sorted(common)
+def _present_subsets(task_scores: pd.DataFrame, metric: str) -> list[str]:
+    """Subsets that at least one model evaluated on the task has ``metric`` for.
+
+    A cell spans all of them; each model's number averages the subsets it has (:meth:`ScoreIndex.score`), so a
+    complete run's number never depends on an incomplete run beside it, and
+    :mod:`hybrid_bench.leaderboard.coverage` marks the numbers that average less than the task defines.
+    """
+    return sorted(set(task_scores.loc[task_scores["metric"] == metric, "subset"]))
 
 
 def find_cells(results: pd.DataFrame) -> list[Cell]:
@@ -122,12 +119,12 @@ def find_cells(results: pd.DataFrame) -> list[Cell]:
         split = _main_split(task_scores["split"].unique().tolist())
         task_scores = task_scores[task_scores["split"] == split]
         if is_pair_task(task_scores["subset"].unique().tolist()):
-            maps = _common_subsets(task_scores, "map")
+            maps = _present_subsets(task_scores, "map")
             for name in SETTINGS:
                 subsets = [s for s in maps if setting_of(s) == name]
                 if subsets:
                     cells.append(Cell(task, split, name, "map", tuple(subsets), "setting"))
-            bias = [s for s in _common_subsets(task_scores, "language_bias") if setting_of(s) == "multi"]
+            bias = [s for s in _present_subsets(task_scores, "language_bias") if setting_of(s) == "multi"]
             if bias:
                 cells.append(Cell(task, split, "bias", "language_bias", tuple(bias), "setting"))
             continue
@@ -135,7 +132,7 @@ def find_cells(results: pd.DataFrame) -> list[Cell]:
         metrics = [m for m in SUBSET_METRICS if m in set(task_scores["metric"]) and m not in saturated] \
             or ["main_score"]
         for metric in metrics:
-            subsets = _common_subsets(task_scores, metric)
+            subsets = _present_subsets(task_scores, metric)
             cells.extend(Cell(task, split, s, metric, (s,), "subset") for s in subsets)
             for suffix, members in suffix_groups(subsets).items():
                 if len(members) > 1:
@@ -185,19 +182,32 @@ class ScoreIndex:
         for (label, task, split, metric, subset), value in means.items():  # subsets in sorted order
             self._subsets.setdefault((label, task, split, metric), {})[subset] = value
 
+    def subsets(self, cell: Cell, label: str) -> tuple[str, ...]:
+        """The subsets of ``cell`` one model has a value for (sorted)."""
+        per_subset = self._subsets.get((label, cell.task, cell.split, cell.metric), {})
+        return tuple(s for s in per_subset if s in set(cell.subsets))
+
     def score(self, cell: Cell, label: str) -> float:
-        """Macro mean of ``cell.metric`` over ``cell.subsets`` for one model (each subset's mean first, subsets in
-        sorted order); NaN if the model lacks a subset."""
+        """Macro mean of ``cell.metric`` over the subsets of ``cell.subsets`` the model has (each subset's mean
+        first, subsets in sorted order): the model's own number, whatever other models have; NaN if it has none.
+        :mod:`hybrid_bench.leaderboard.coverage` says how many of the task's subsets that is."""
         per_subset = self._subsets.get((label, cell.task, cell.split, cell.metric), {})
         wanted = set(cell.subsets)
         values = [value for subset, value in per_subset.items() if subset in wanted]
-        if len(values) < len(cell.subsets):
+        if not values:
             return float("nan")
         return float(pd.Series(values, dtype="float64").mean())
 
+    def shared(self, cell: Cell, labels: Sequence[str]) -> Cell:
+        """``cell`` restricted to the subsets every model of ``labels`` has: what a comparison of them averages."""
+        common = set(cell.subsets)
+        for label in labels:
+            common &= set(self.subsets(cell, label))
+        return replace(cell, subsets=tuple(s for s in cell.subsets if s in common))
+
 
 def cell_score(results: pd.DataFrame, cell: Cell, label: str) -> float:
-    """Macro mean of ``cell.metric`` over ``cell.subsets`` for one model; NaN if the model lacks a subset.
+    """Macro mean of ``cell.metric`` over the subsets of ``cell.subsets`` the model has; NaN if it has none.
 
     One cell; for many, build a :class:`ScoreIndex` once and call its :meth:`~ScoreIndex.score`."""
     return ScoreIndex(results[results["label"] == label]).score(cell, label)

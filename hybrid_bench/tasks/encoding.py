@@ -30,7 +30,7 @@ from mteb._create_dataloaders import create_dataloader
 from mteb.abstasks.task_metadata import TaskMetadata
 from mteb.types import PromptType
 
-from hybrid_bench.display import count_encoded
+from hybrid_bench.display import count_encoded, texts_encoded
 from hybrid_bench.tasks.embedding_store import EmbeddingStore, text_key
 from hybrid_bench.tasks.scoring import LazyRows, Rows
 
@@ -184,10 +184,11 @@ class EmbeddingCache:
         first = sorted({keys[i]: i for i in reversed(wanted) if keys[i] not in self._memory}.values())
         if not first:
             return None
+        counted = texts_encoded()
         emb = encode_dataset(model, dataset.select(first), **encode)
         new = [keys[i] for i in first]
         self.encoded_texts += len(new)
-        count_encoded(len(new))
+        count_encoded(len(new) - (texts_encoded() - counted))  # what a tracked model's batches did not count
         number = self.store.put(new, emb) if self.store is not None else None
         if number is None:
             self._memory.update(zip(new, emb))
@@ -237,6 +238,34 @@ def use_persistent_cache(enabled: bool) -> None:
     """Switch the persistent cache on (default) or off for models whose cache is created from now on (benchmarks
     that time encoding switch it off)."""
     _PERSISTENT[0] = enabled
+
+
+#: what a task will embed, for the progress bar and cost projections: ``(cache group, prompt type, texts, titles)``
+#: per dataset it sends through :func:`embed` (``titles`` ``None`` for datasets without a title column)
+EncodePlan = list[tuple[str, PromptType, Sequence[str], Sequence[str] | None]]
+
+
+def plan_keys(plan: EncodePlan) -> set[str]:
+    """The distinct cache keys of ``plan`` (a text is encoded once per group and prompt type)."""
+    keys: set[str] = set()
+    for group, prompt_type, texts, titles in plan:
+        keys.update(text_key(group, prompt_type.value, (titles[i] if titles is not None else "") or "", text)
+                    for i, text in enumerate(texts))
+    return keys
+
+
+def texts_to_encode(plan: EncodePlan, model: Any = None) -> int:  # noqa: ANN401 -- any mteb model
+    """How many texts of ``plan`` the model will really encode: its distinct texts, less those ``model``'s cache
+    (memory and persistent store) already holds; all of them without a ``model``."""
+    keys = plan_keys(plan)
+    if model is None or not keys:
+        return len(keys)
+    cache = cache_for(model)
+    missing = [k for k in keys if k not in cache._memory]
+    if cache.store is None or not missing:
+        return len(missing)
+    shard, _ = cache.store.locate(missing)
+    return int((shard < 0).sum())
 
 
 def embed(model: Any, dataset: Dataset, *, group: str, prompt_type: PromptType,  # noqa: ANN401

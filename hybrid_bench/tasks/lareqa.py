@@ -48,7 +48,7 @@ from hybrid_bench.data.splits import load_xquad_r_heldout
 from hybrid_bench.errors import DataError
 from hybrid_bench.tasks import metrics
 from hybrid_bench.tasks.descriptive_stats import HybridTaskMetadata
-from hybrid_bench.tasks.encoding import embed, similarity_name, texts_dataset
+from hybrid_bench.tasks.encoding import EncodePlan, embed, similarity_name, texts_dataset
 from hybrid_bench.tasks.predictions import write_per_query
 from hybrid_bench.tasks.scoring import rank_pool
 from hybrid_bench.tasks.settings import ISO3, POOL, LazySettings, candidate_text, iso639_3, lareqa_setting
@@ -196,6 +196,16 @@ class _LAReQARetrieval(AbsTaskRetrieval):
     def unload_data(self) -> None:
         self._data = None
         super().unload_data()
+
+    def encode_plan(self) -> EncodePlan:
+        """The questions and candidates the selected settings embed (see :func:`~hybrid_bench.tasks.encoding.texts_to_encode`)."""
+        plan: EncodePlan = []
+        for subset in self.hf_subsets:
+            setting = lareqa_setting(self.lareqa_data, subset)
+            plan.append((self.embedding_group, PromptType.query, [q.text for q in setting.questions], None))
+            plan.append((self.embedding_group, PromptType.document,
+                         [candidate_text(c, context=self.candidate_context) for c in setting.candidates], None))
+        return plan
 
     # -- evaluation: mteb's AbsTask.evaluate calls this once per setting ------------------------------------
     def _evaluate_subset(

@@ -78,7 +78,7 @@ from hybrid_bench.data.mirrors import apply_mirrors_to_task, load_task_data
 from hybrid_bench.errors import DataError
 from hybrid_bench.tasks import metrics
 from hybrid_bench.tasks.descriptive_stats import HybridTaskMetadata
-from hybrid_bench.tasks.encoding import embed, similarity_name
+from hybrid_bench.tasks.encoding import EncodePlan, embed, similarity_name
 from hybrid_bench.tasks.miracl_pools import (
     ALL_AVAILABLE,
     DEFAULT_LANGUAGE_POOLS,
@@ -236,6 +236,16 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
         first; what :mod:`hybrid_bench.tasks.sharding` splits over processes."""
         self.load_data()
         return {lang: data.corpus for lang, data in self._langs.items()}
+
+    def encode_plan(self) -> EncodePlan:
+        """The passages of every loaded language and the queries of the selected subsets' query languages."""
+        plan: EncodePlan = []
+        for corpus in self.language_corpora().values():
+            titles = corpus["title"] if "title" in corpus.column_names else None
+            plan.append((self.embedding_group, PromptType.document, corpus["text"], titles))
+        for lang in dict.fromkeys(subset_parts(s)[0] for s in self.hf_subsets):
+            plan.append((self.embedding_group, PromptType.query, self._langs[lang].queries["text"], None))
+        return plan
 
     # -- evaluation: mteb's AbsTask.evaluate calls _evaluate_subset once per subset -----------------------------
     def _embed(self, model: Any, rows: Dataset, prompt_type: PromptType, lang: str, split: str,

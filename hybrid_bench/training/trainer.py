@@ -35,6 +35,7 @@ import logging
 import os
 import re
 import shutil
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,7 @@ def train_model(
     corpus: ParallelCorpus | None = None,
     quiet: bool = False,
     device: str = "auto",
+    on_step_time: Callable[[float], None] | None = None,
 ) -> TrainResult:
     """Train ``config.base`` with the hybrid sampler and loss and save it as model ``out`` in the model store.
 
@@ -114,6 +116,8 @@ def train_model(
             ``torchrun`` each process uses its own GPU (the trainer places the model).
         corpus: Train on this corpus instead of loading ``config.data`` (its name is recorded as the data).
         quiet: No progress bar and no printed loss lines (a caller such as ``reproduce`` shows its own progress).
+        on_step_time: Called once with the seconds per step measured over the first steps
+            (:class:`~hybrid_bench.training.callbacks.CostProjectionCallback`).
 
     Raises:
         HybridBenchError: The model exists, stale checkpoints exist, the resumed run's settings differ, ...
@@ -144,6 +148,7 @@ def train_model(
         BatchLogCallback,
         CostProjectionCallback,
         HybridLossCallback,
+        ReadableProgressCallback,
         SamplerEpochCallback,
         WallClockCallback,
     )
@@ -210,12 +215,15 @@ def train_model(
     trainer = SentenceTransformerTrainer(
         model=model, args=args, train_dataset=train_dataset, loss=loss,
         callbacks=[HybridLossCallback(loss), BatchLogCallback(loss, corpus.languages),
-                   SamplerEpochCallback(), clock, CostProjectionCallback(bf16=config.bf16, level=logging.INFO if quiet else logging.WARNING)],
+                   SamplerEpochCallback(), clock, CostProjectionCallback(
+                       bf16=config.bf16, level=logging.INFO if quiet else logging.WARNING, on_measure=on_step_time)],
     )
-    if quiet:  # without its progress bar the trainer would print every log dict instead
-        from transformers.trainer_callback import PrinterCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
+    if quiet:  # without its progress bar the trainer would print every log dict instead
         trainer.remove_callback(PrinterCallback)
+    elif trainer.pop_callback(ProgressCallback) is not None:  # readable log lines, no raw metrics dict
+        trainer.add_callback(ReadableProgressCallback())
     if resume_from:
         logger.info("resuming from %s", resume_from)
     if main_process:
