@@ -14,6 +14,9 @@ import pytest
 from mteb.models.abs_encoder import AbsEncoder
 from mteb.models.model_meta import ModelMeta
 
+from fake_models import HashEncoder
+from mteb_parity import assert_scores_match_mteb
+
 from hybrid_bench.data.lareqa import XQUAD_R_LANGS, load_lareqa
 from hybrid_bench.tasks import lareqa as T
 
@@ -155,3 +158,18 @@ def test_tiny_sentence_transformer_through_mteb(small_data_dir: Path, tiny_model
         assert 0.0 < s["map"] <= 1.0 and 0.0 <= s["recall_at_10"] <= 1.0
     assert scores["eng-pool"]["language_bias"] >= 0
     assert scores["eng-pool"]["n_candidates"] > scores["eng-eng"]["n_candidates"]
+
+
+@pytest.mark.parametrize("task_cls", T.LAREQA_TASKS, ids=lambda cls: cls.metadata.name)
+def test_every_lareqa_task_writes_mtebs_retrieval_set_equal_to_mtebs_evaluator(task_cls: type, shared_data: Path) -> None:
+    """mteb's whole retrieval set (nDCG/MAP/recall/precision/MRR/hit rate @ 1…1000, accuracy, nAUCs) next to our own
+    metrics, each equal to mteb's RetrievalEvaluator + pytrec_eval on the task's own split (sampled: de, en)."""
+    task = task_cls(data_dir=shared_data)
+    task.set_sample(languages=["de", "en"], max_queries=25, max_candidates=120, seed=1)
+    wanted = [s for s in T.lareqa_subsets(task.lareqa_name, ["de", "en"]) if s in task.metadata.eval_langs]
+    task = task.filter_languages(None, hf_subsets=wanted[:3])
+    ours = assert_scores_match_mteb(task, HashEncoder(), "test", task.hf_subsets)
+    for subset, scores in ours.items():
+        assert scores["main_score"] == scores["map"] and "precision_at_1000" in scores and "mrr" in scores
+        assert scores["map"] >= scores["map_at_10"]  # the full-ranking AP is not cut
+        assert ("language_bias" in scores) == subset.endswith("-pool")
