@@ -323,9 +323,15 @@ def test_stock_task_through_mirror_matches_mono_subsets(
     cross = _cross_task(["swa", "yor", "deu"]).evaluate(model, "dev", encode_kwargs=ENCODE)
     for lang in SLICE_LANGS:
         assert counted_scores[lang]["n_queries"] == 8
+        stock_set = {k: v for k, v in stock_scores[lang].items()
+                     if isinstance(v, float | int) and k not in ("evaluation_time", "kg_co2_emissions")}
+        assert len(stock_set) >= 148 and "nauc_mrr_at_10_std" in stock_set
+        for metric, value in stock_set.items():  # every score of mteb's set, under the same name
+            assert counted_scores[lang][metric] == pytest.approx(value, abs=1e-12, nan_ok=True), metric
+            assert metric in cross[f"{lang}-mono"], metric
         for metric in ("ndcg_at_10", "recall_at_100"):
-            assert counted_scores[lang][metric] == stock_scores[lang][metric]
-            # mteb rounds to 5 digits; ties aside, the mono control is the stock setting
+            # mteb rounds to 5 digits; ties and float32 near-ties of this real model aside (exact parity on a tie-free
+            # ranking: test_hash_model_scores_match_mtebs_own_evaluator), the mono control is the stock setting
             assert cross[f"{lang}-mono"][metric] == pytest.approx(stock_scores[lang][metric], abs=1e-5)
     # per-query values come from mteb's own predictions file (no per-query capture inside the task)
     assert not (tmp_path / "MIRACLMonolingualRetrieval_per_query.parquet").exists()
