@@ -42,3 +42,32 @@ class CountingEncoder:
 
     def similarity_pairwise(self, a, b):  # noqa: ANN001, ANN201
         raise NotImplementedError
+
+
+class HashEncoder:
+    """Deterministic hash embeddings (16 dims) with mteb's own similarity functions, an mteb EncoderProtocol that
+    mteb's stock retrieval search can run: identical texts embed identically, other texts (almost surely) never tie.
+    Counts the texts it is sent."""
+
+    def __init__(self) -> None:
+        self.mteb_model_meta = fake_meta("test/hash", embed_dim=16)
+        self.texts_encoded = 0
+
+    def encode(self, inputs, **kwargs):  # noqa: ANN001, ANN003, ANN201 -- mteb's encode protocol
+        import hashlib
+
+        import numpy as np
+
+        seeds = [int.from_bytes(hashlib.sha256(t.encode()).digest()[:8], "little") for b in inputs for t in b["text"]]
+        self.texts_encoded += len(seeds)
+        return np.asarray([np.random.default_rng(s).normal(size=16) for s in seeds], dtype=np.float32)
+
+    def similarity(self, a, b):  # noqa: ANN001, ANN201
+        from mteb.similarity_functions import cos_sim
+
+        return cos_sim(a, b)
+
+    def similarity_pairwise(self, a, b):  # noqa: ANN001, ANN201
+        from mteb.similarity_functions import pairwise_cos_sim
+
+        return pairwise_cos_sim(a, b)

@@ -17,7 +17,8 @@ _USER_MODELS = Path(os.environ.get("HYBRID_BENCH_HOME") or platformdirs.user_cac
 LOOKUP = """
 import sys, mteb
 from hybrid_bench.experiment.presets import DEFAULT_TASKS
-for name, alias in [("HybridBench(LAReQA)", "hybrid-bench-lareqa"), ("HybridBench(2408.10536)", "hybrid-bench")]:
+for name, alias in [("HybridBench(LAReQA)", "hybrid-bench-lareqa"), ("HybridBench(2408.10536)", "hybrid-bench"),
+                    ("HybridBench(LAReQA-settings)", "hybrid-bench-lareqa-settings")]:
     b = mteb.get_benchmark(name)
     assert mteb.get_benchmark(alias) is b, alias
     assert b.description and b.reference and "@" in b.citation, name
@@ -28,11 +29,13 @@ print(sorted(b.name for b in mteb.get_benchmarks() if b.name.startswith("HybridB
 """
 
 
-def test_get_benchmark_finds_both_in_a_fresh_process(tmp_path: Path) -> None:
+def test_get_benchmark_finds_all_three_in_a_fresh_process(tmp_path: Path) -> None:
     proc = _run([sys.executable, "-c", LOOKUP], _env(tmp_path), cwd=tmp_path, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "HybridBench(LAReQA) XQuADRRetrieval MLQARRetrieval" in proc.stdout
-    assert "['HybridBench(2408.10536)', 'HybridBench(LAReQA)']" in proc.stdout
+    assert ("HybridBench(LAReQA-settings) XQuADRMonoRetrieval XQuADRCrossRetrieval XQuADRMultiRetrieval "
+            "MLQARMonoRetrieval MLQARCrossRetrieval MLQARMultiRetrieval") in proc.stdout
+    assert "['HybridBench(2408.10536)', 'HybridBench(LAReQA)', 'HybridBench(LAReQA-settings)']" in proc.stdout
     # registration happens on `import mteb`, never at interpreter start-up
     start = _run([sys.executable, "-c", "import sys; print('mteb' in sys.modules)"], _env(tmp_path), cwd=tmp_path)
     assert start.stdout.strip() == "False", start.stderr

@@ -14,8 +14,12 @@ import pytest
 from mteb.models.abs_encoder import AbsEncoder
 from mteb.models.model_meta import ModelMeta
 
+from fake_models import HashEncoder
+from mteb_parity import assert_scores_match_mteb
+
 from hybrid_bench.data.lareqa import XQUAD_R_LANGS, load_lareqa
 from hybrid_bench.tasks import lareqa as T
+from hybrid_bench.tasks.lareqa_settings import SETTING_KINDS, SETTING_TASKS
 
 
 def _small_xquad_copy(shared_data: Path, root: Path, n_articles: int = 2) -> Path:
@@ -155,3 +159,57 @@ def test_tiny_sentence_transformer_through_mteb(small_data_dir: Path, tiny_model
         assert 0.0 < s["map"] <= 1.0 and 0.0 <= s["recall_at_10"] <= 1.0
     assert scores["eng-pool"]["language_bias"] >= 0
     assert scores["eng-pool"]["n_candidates"] > scores["eng-eng"]["n_candidates"]
+
+
+@pytest.mark.parametrize("task_cls", (*T.LAREQA_TASKS, *SETTING_TASKS), ids=lambda cls: cls.metadata.name)
+def test_every_lareqa_task_writes_mtebs_retrieval_set_equal_to_mtebs_evaluator(task_cls: type, shared_data: Path) -> None:
+    """mteb's whole retrieval set (nDCG/MAP/recall/precision/MRR/hit rate @ 1…1000, accuracy, nAUCs) next to our own
+    metrics, each equal to mteb's RetrievalEvaluator + pytrec_eval on the task's own split (sampled: de, en)."""
+    task = task_cls(data_dir=shared_data)
+    task.set_sample(languages=["de", "en"], max_queries=25, max_candidates=120, seed=1)
+    wanted = [s for s in T.lareqa_subsets(task.lareqa_name, ["de", "en"]) if s in task.metadata.eval_langs]
+    task = task.filter_languages(None, hf_subsets=wanted[:3])
+    ours = assert_scores_match_mteb(task, HashEncoder(), "test", task.hf_subsets)
+    for subset, scores in ours.items():
+        assert scores["main_score"] == scores["map"] and "precision_at_1000" in scores and "mrr" in scores
+        assert scores["map"] >= scores["map_at_10"]  # the full-ranking AP is not cut
+        assert ("language_bias" in scores) == subset.endswith("-pool")
+
+
+def test_setting_tasks_are_found_by_mteb_and_hold_exactly_one_kind_of_setting() -> None:
+    parents = {"XQuADR": T.XQuADRRetrieval, "XQuADRHeldOut": T.XQuADRHeldOutRetrieval, "MLQAR": T.MLQARRetrieval}
+    names = [f"{p}{k.capitalize()}Retrieval" for p in parents for k in SETTING_KINDS]
+    assert [t.metadata.name for t in mteb.get_tasks(tasks=names)] == names
+    for prefix, parent in parents.items():
+        by_kind = {k: set(mteb.get_task(f"{prefix}{k.capitalize()}Retrieval").hf_subsets) for k in SETTING_KINDS}
+        for kind, subsets in by_kind.items():
+            assert subsets == {s for s in parent.metadata.eval_langs if T.setting_of(s) == kind}, (prefix, kind)
+        assert set.union(*by_kind.values()) == set(parent.metadata.eval_langs)  # together: the parent, no more
+    assert len(mteb.get_task("XQuADRCrossRetrieval").hf_subsets) == 110
+    assert mteb.get_task("MLQARMonoRetrieval").metadata.adapted_from == ["MLQARRetrieval"]
+
+
+def test_a_setting_tasks_mteb_score_is_its_kinds_mean_of_the_parents_settings(shared_data: Path,
+                                                                               tmp_path: Path) -> None:
+    """The mono task scores each mono setting exactly as the parent does, its texts reach the model as the parent's
+    (so the embedding cache serves both), and mteb's aggregate is then the mono mean, not the 132-setting mean."""
+    model = HashEncoder()
+    parent = T.XQuADRRetrieval(data_dir=shared_data)
+    mono = SETTING_TASKS[0](data_dir=shared_data)
+    for task in (parent, mono):
+        task.set_sample(languages=["de", "en", "es"], max_queries=20, max_candidates=80, seed=2)
+    wanted = T.lareqa_subsets("xquad-r", ["de", "en", "es"])
+    parent = parent.filter_languages(None, hf_subsets=[s for s in wanted if not s.endswith("-pool")])
+    mono = mono.filter_languages(None, hf_subsets=[s for s in wanted if T.setting_of(s) == "mono"])
+    cache = mteb.cache.ResultCache(tmp_path)
+    whole = mteb.evaluate(model, [parent], cache=cache).task_results[0]
+    texts = model.texts_encoded
+    only = mteb.evaluate(model, [mono], cache=cache).task_results[0]
+    assert model.texts_encoded == texts  # nothing encoded again
+    by_subset = {s["hf_subset"]: s for s in whole.scores["test"]}
+    mono_scores = {s["hf_subset"]: s for s in only.scores["test"]}
+    assert set(mono_scores) == {"deu-deu", "eng-eng", "spa-spa"}
+    for subset, scores in mono_scores.items():
+        assert scores["map"] == by_subset[subset]["map"] and scores["ndcg_at_10"] == by_subset[subset]["ndcg_at_10"]
+    assert only.get_score() == pytest.approx(np.mean([s["map"] for s in mono_scores.values()]))
+    assert whole.get_score() != pytest.approx(only.get_score())  # the parent's aggregate mixes 3 mono + 6 cross

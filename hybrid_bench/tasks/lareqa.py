@@ -9,14 +9,20 @@ Settings (mteb ``hf_subsets``), with ISO 639-3 codes:
 
 XQuAD-R: 11 mono + 110 cross + 11 pool = 132 settings; MLQA-R: 7 + 42 + 7 = 56.
 
-Scores per setting: ``map`` (main score: mean average precision over the *whole* ranking, no cut-off, as LAReQA and
-arXiv 2408.10536 define it), ``mrr``, ``recall_at_1``, ``recall_at_10``, ``ndcg_at_10``, ``hit_rate_at_1``,
-``hit_rate_at_10``, ``n_queries``, ``n_candidates``, and on pool settings ``language_bias``: the mean over
-questions of (rank of the lowest-ranked relevant candidate − rank of the highest-ranked one), i.e. the paper's
-"rank distance"; lower is better. :func:`summarize` averages settings into the paper's Table 1 / Table 2 cells.
+Scores per setting: mteb's standard retrieval set, as any stock mteb retrieval task writes it (``ndcg_at_k``,
+``map_at_k``, ``recall_at_k``, ``precision_at_k``, ``mrr_at_k``, ``hit_rate_at_k`` for ``k`` in 1, 3, 5, 10, 20, 100,
+1000, ``accuracy`` and the ``nauc_*`` abstention scores; see :mod:`hybrid_bench.tasks.retrieval_scores`), plus
+``map`` (main score: mean average precision over the *whole* ranking, no cut-off, as LAReQA and arXiv 2408.10536
+define it; ``map_at_1000`` is the cut one), ``mrr`` (over the whole ranking), ``n_queries``, ``n_candidates``, and on
+pool settings ``language_bias``: the mean over questions of (rank of the lowest-ranked relevant candidate − rank of
+the highest-ranked one), i.e. the paper's "rank distance"; lower is better. mteb's ``main_score`` of a run is the
+mean over its settings: over all 132 of XQuAD-R it is dominated by the 110 cross settings and matches no number of
+the paper; the setting tasks (:mod:`hybrid_bench.tasks.lareqa_settings`: ``XQuADRMonoRetrieval``, ...) hold one
+kind of setting each, so their mteb aggregate is one of the paper's cells. :func:`summarize` averages settings into
+the paper's Table 1 / Table 2 cells.
 
 Evaluation follows mteb's own flow (``AbsTask.evaluate``: protocol checks, timer, one ``_evaluate_subset`` call per
-setting). Encode once: every question and candidate text goes through the model once per model and task family
+setting, :class:`~hybrid_bench.tasks.full_ranking.FullRankingRetrieval`'s, which scores what ``_rank_subset`` ranks). Encode once: every question and candidate text goes through the model once per model and task family
 (:mod:`hybrid_bench.tasks.encoding`, in memory and in the persistent embedding cache), and each setting is ranked
 from those embeddings by :func:`hybrid_bench.tasks.scoring.rank_pool`, chunk by chunk (``chunk_size``); with the
 persistent cache on, candidates are encoded ``encode_chunk`` at a time and scored from its memory-mapped shards, so
@@ -31,15 +37,11 @@ Data comes from ``data_dir`` (a folder holding ``lareqa/``; default: ``$HYBRID_B
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
-from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.timing import TimingStack
 from mteb.types import PromptType
 
@@ -49,11 +51,9 @@ from hybrid_bench.errors import DataError
 from hybrid_bench.tasks import metrics
 from hybrid_bench.tasks.descriptive_stats import HybridTaskMetadata
 from hybrid_bench.tasks.encoding import EncodePlan, embed, similarity_name, texts_dataset
-from hybrid_bench.tasks.predictions import write_per_query
+from hybrid_bench.tasks.full_ranking import FullRankingRetrieval, RankedSubset
 from hybrid_bench.tasks.scoring import rank_pool
 from hybrid_bench.tasks.settings import ISO3, POOL, LazySettings, candidate_text, iso639_3, lareqa_setting
-
-logger = logging.getLogger(__name__)
 
 SPLIT = "test"
 _code = iso639_3
@@ -108,7 +108,7 @@ def summarize(scores: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
     return {k: float(np.mean(v)) for k, v in groups.items() if v}
 
 
-class _LAReQARetrieval(AbsTaskRetrieval):
+class _LAReQARetrieval(FullRankingRetrieval):
     """Shared machinery of the LAReQA tasks; subclasses declare metadata and which data they load.
 
     Args:
@@ -129,6 +129,10 @@ class _LAReQARetrieval(AbsTaskRetrieval):
     #: encode each candidate as its sentence followed by its paragraph (LAReQA's response-encoder input) instead
     #: of the sentence alone; the *Context* task variants set it, so it is part of the task name in every result
     candidate_context: ClassVar[bool] = False
+    #: the metadata given to the model with the texts (it picks prompts from it); ``None``: the task's own. A
+    #: setting task (:mod:`hybrid_bench.tasks.lareqa_settings`) encodes as its parent, so both send the same inputs
+    encode_as: ClassVar[HybridTaskMetadata | None] = None
+    per_query_columns = (*metrics.PER_QUERY_METRICS, "language_bias")
     _support_cross_encoder = False
     _support_search = False
 
@@ -207,49 +211,28 @@ class _LAReQARetrieval(AbsTaskRetrieval):
                          [candidate_text(c, context=self.candidate_context) for c in setting.candidates], None))
         return plan
 
-    # -- evaluation: mteb's AbsTask.evaluate calls this once per setting ------------------------------------
-    def _evaluate_subset(
-        self,
-        model: Any,
-        data_split: Any,
-        *,
-        hf_split: str,
-        hf_subset: str,
-        encode_kwargs: dict[str, Any],
-        prediction_folder: Path | None = None,
-        timer: TimingStack | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        timer = timer or TimingStack()
+    # -- evaluation: mteb's AbsTask.evaluate → FullRankingRetrieval._evaluate_subset → this, once per setting -----
+    def _rank_subset(self, model: Any, *, hf_split: str, hf_subset: str, encode_kwargs: dict[str, Any],
+                     timer: TimingStack) -> RankedSubset:
         setting = lareqa_setting(self.lareqa_data, hf_subset)
         questions, candidates = setting.questions, setting.candidates
-        relevant = [list(rel) for rel in setting.relevant]
-        c_code = hf_subset.partition("-")[2]
-
-        common = dict(group=self.embedding_group, task_metadata=self.metadata, hf_split=hf_split,
+        common = dict(group=self.embedding_group, task_metadata=self.encode_as or self.metadata, hf_split=hf_split,
                       hf_subset=hf_subset, encode_kwargs=encode_kwargs, encode_chunk=self.encode_chunk)
         with timer("Encoding queries", split=hf_split, subset=hf_subset):
             q_emb = embed(model, texts_dataset([q.id for q in questions], [q.text for q in questions]),
                           prompt_type=PromptType.query, **common)
         with timer("Encoding documents", split=hf_split, subset=hf_subset):
-            c_emb = embed(model, texts_dataset([c.id for c in candidates], [candidate_text(c, context=self.candidate_context)
-                                                                    for c in candidates]),
-                          prompt_type=PromptType.document, **common)
+            texts = [candidate_text(c, context=self.candidate_context) for c in candidates]
+            c_emb = embed(model, texts_dataset([c.id for c in candidates], texts), prompt_type=PromptType.document,
+                          **common)
         with timer("Scoring", split=hf_split, subset=hf_subset):
-            ranking = rank_pool(q_emb, c_emb, relevant, similarity=similarity_name(model), chunk_size=self.chunk_size)
-        per_query = metrics.per_query_metrics(ranking.ranks, with_bias=c_code == POOL)
-        values: dict[str, Any] = {
-            **metrics.mean_scores(per_query), "n_queries": len(questions), "n_candidates": len(candidates),
-        }
-        logger.debug("%s %s: mAP %.4f over %d queries × %d candidates", self.metadata.name, hf_subset,
-                     values["map"], len(questions), len(candidates))
-        if prediction_folder is not None:
-            frame = pd.DataFrame({"query_id": [q.id for q in questions], **per_query})
-            if "language_bias" not in frame:
-                frame["language_bias"] = np.nan
-            write_per_query(prediction_folder, model=model, task=self.metadata.name, split=hf_split,
-                            subset=hf_subset, values=frame)
-        return values
+            ranking = rank_pool(q_emb, c_emb, [list(rel) for rel in setting.relevant], top_k=max(self.k_values),
+                                similarity=similarity_name(model), chunk_size=self.chunk_size)
+        own = {"ap": metrics.average_precision(ranking.ranks), "rr": metrics.reciprocal_rank(ranking.ranks)}
+        if hf_subset.partition("-")[2] == POOL:
+            own["language_bias"] = metrics.rank_distance(ranking.ranks)
+        return RankedSubset(query_ids=[q.id for q in questions], ranks=ranking.ranks, top_scores=ranking.top_scores,
+                            own=own, counts={"n_queries": len(questions), "n_candidates": len(candidates)})
 
 
 _LAREQA_BIBTEX = r"""

@@ -10,7 +10,8 @@ Rank arrays: one query's ranks are a 1-D array (ascending); many queries' ranks 
 Every metric accepts either and returns a float for 1-D input, an array of per-query values for 2-D input.
 
 The standard metrics (AP, RR, recall@k, nDCG@k, hit@k) are checked against ``ranx`` in
-``tests/test_metrics.py``; language bias (rank distance, arXiv 2408.10536 / LAReQA) and foreign intrusion are
+``tests/test_metrics.py``, and the cut-off set mteb reports (:mod:`hybrid_bench.tasks.retrieval_scores`) against
+mteb's own evaluator and pytrec_eval in ``tests/test_retrieval_scores.py``; language bias (rank distance, arXiv 2408.10536 / LAReQA) and foreign intrusion are
 checked on hand-computed fixtures.
 """
 
@@ -121,6 +122,29 @@ def average_precision(ranks: npt.ArrayLike) -> Any:
 def reciprocal_rank(ranks: npt.ArrayLike) -> Any:
     arr, _, single = _prepare(ranks)
     return _out(1.0 / arr[:, 0], single)
+
+
+def average_precision_at_k(ranks: npt.ArrayLike, k: int) -> Any:
+    """AP cut at ``k`` (trec_eval's ``map_cut_k``, mteb's ``map_at_k``): precision at each relevant rank ≤ ``k``,
+    summed and divided by the number of relevant candidates (all of them, not just those within ``k``)."""
+    arr, mask, single = _prepare(ranks)
+    position = np.arange(1, arr.shape[1] + 1)[None, :]
+    inside = mask & (arr <= k)
+    prec = np.where(inside, position / np.where(inside, arr, 1), 0.0)
+    return _out(prec.sum(axis=1) / mask.sum(axis=1), single)
+
+
+def reciprocal_rank_at_k(ranks: npt.ArrayLike, k: int) -> Any:
+    """1 / rank of the first relevant candidate if it is in the top ``k``, else 0 (mteb's ``mrr_at_k``)."""
+    arr, _, single = _prepare(ranks)
+    return _out(np.where(arr[:, 0] <= k, 1.0 / arr[:, 0], 0.0), single)
+
+
+def precision_at_k(ranks: npt.ArrayLike, k: int) -> Any:
+    """Relevant candidates in the top ``k``, divided by ``k`` (trec_eval's ``P_k``: by ``k`` even in a pool
+    smaller than ``k``)."""
+    arr, mask, single = _prepare(ranks)
+    return _out((mask & (arr <= k)).sum(axis=1) / k, single)
 
 
 def recall_at_k(ranks: npt.ArrayLike, k: int) -> Any:

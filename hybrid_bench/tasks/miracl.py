@@ -14,10 +14,13 @@ Subsets (mteb ``hf_subsets``) are ``"<x>-<pool>"`` with MIRACL's two-letter lang
 * ``"de-train"``: the languages arXiv 2408.10536 trains on (ar zh en de es hi ru th tr) that MIRACL and the source
   have; only for query languages in that group.
 
-Scores per subset: ``ndcg_at_10`` (main score), ``recall_at_100``, ``foreign_intrusion_at_10``, ``n_queries``,
-``n_documents`` (pool size) and ``n_pool_languages``. Scoring follows mteb's ``MIRACLRetrieval``: queries with at
-least one judgment are scored, judgments with score 0 are non-relevant, a query without any relevant passage
-scores 0, and a relevant passage missing from the corpus counts as not retrieved (pytrec_eval's conventions).
+Scores per subset: mteb's standard retrieval set, as its ``RetrievalEvaluator`` writes it (``ndcg_at_k``,
+``map_at_k``, ``recall_at_k``, ``precision_at_k``, ``mrr_at_k``, ``hit_rate_at_k`` for ``k`` in 1, 3, 5, 10, 20, 100,
+1000, ``accuracy``, ``nauc_*``; :mod:`hybrid_bench.tasks.retrieval_scores`) with ``ndcg_at_10`` the main score, plus
+``foreign_intrusion_at_10``, ``n_queries``, ``n_documents`` (pool size) and ``n_pool_languages``. Scoring follows
+mteb's ``MIRACLRetrieval``: queries with at least one judgment are scored, judgments with score 0 are
+non-relevant, a query without any relevant passage scores 0, and a relevant passage missing from the corpus counts
+as not retrieved (pytrec_eval's conventions).
 ``"<x>-mono"`` therefore reproduces the stock task's numbers (up to ties and mteb's 5-digit rounding; see
 ``tests/test_miracl.py``).
 
@@ -54,12 +57,11 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 from datasets import Dataset, concatenate_datasets
 from mteb.abstasks.retrieval import AbsTaskRetrieval
 from mteb.abstasks.retrieval_dataset_loaders import RetrievalSplitData
@@ -90,7 +92,8 @@ from hybrid_bench.tasks.miracl_pools import (
     pool_languages,
     subset_parts,
 )
-from hybrid_bench.tasks.predictions import write_per_query
+from hybrid_bench.tasks.full_ranking import FullRankingRetrieval, RankedSubset
+from hybrid_bench.tasks.retrieval_scores import ABSENT
 from hybrid_bench.tasks.scoring import Pool, Rows, rank_pool
 
 logger = logging.getLogger(__name__)
@@ -112,7 +115,7 @@ EMBEDDING_GROUP = "miracl"
 _NDCG_K, _RECALL_K, _INTRUSION_K = 10, 100, 10
 
 
-class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
+class MIRACLCrossLingualRetrieval(FullRankingRetrieval):
     """MIRACL queries against a corpus pooled over several languages; see the module docstring.
 
     Args:
@@ -132,8 +135,7 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
     metadata = cross_lingual_metadata(DEFAULT_LANGUAGE_POOLS)
     language_pools: ClassVar[Mapping[str, str | tuple[str, ...]]] = DEFAULT_LANGUAGE_POOLS
     embedding_group: ClassVar[str] = EMBEDDING_GROUP
-    # 1 is not reported, but mteb's own evaluator (used for cross-checks) always reads Recall@1
-    k_values: Sequence[int] = (1, _NDCG_K, _RECALL_K)
+    per_query_columns = (f"ndcg_at_{_NDCG_K}", f"recall_at_{_RECALL_K}", f"foreign_intrusion_at_{_INTRUSION_K}")
     _support_cross_encoder = False
     _support_search = False
 
@@ -247,27 +249,16 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
             plan.append((self.embedding_group, PromptType.query, self._langs[lang].queries["text"], None))
         return plan
 
-    # -- evaluation: mteb's AbsTask.evaluate calls _evaluate_subset once per subset -----------------------------
+    # -- evaluation: mteb's AbsTask.evaluate → FullRankingRetrieval._evaluate_subset → _rank_subset, per subset -----
     def _embed(self, model: Any, rows: Dataset, prompt_type: PromptType, lang: str, split: str,
                encode_kwargs: dict[str, Any], timer: TimingStack) -> Rows:
         with timer(f"Encoding {prompt_type.value}s", split=split, subset=lang):
             return embed(model, rows, group=self.embedding_group, prompt_type=prompt_type, task_metadata=ENCODE_AS,
                          hf_split=split, hf_subset=lang, encode_kwargs=encode_kwargs, encode_chunk=self.encode_chunk)
 
-    def _evaluate_subset(
-        self,
-        model: Any,
-        data_split: Any,
-        *,
-        hf_split: str,
-        hf_subset: str,
-        encode_kwargs: dict[str, Any],
-        prediction_folder: Path | None = None,
-        timer: TimingStack | None = None,
-        **kwargs: Any,
-    ) -> dict[str, Any]:
-        """Score one ``"<x>-<pool>"`` subset from embeddings encoded once per language (see the module docstring)."""
-        timer = timer or TimingStack()
+    def _rank_subset(self, model: Any, *, hf_split: str, hf_subset: str, encode_kwargs: dict[str, Any],
+                     timer: TimingStack) -> RankedSubset:
+        """Rank one ``"<x>-<pool>"`` subset from embeddings encoded once per language (see the module docstring)."""
         lang, pool = subset_parts(hf_subset)
         if lang not in self._langs or pool not in self.language_pools:
             raise ValueError(f"{self.metadata.name}: unknown or unloaded subset {hf_subset!r}")
@@ -283,37 +274,24 @@ class MIRACLCrossLingualRetrieval(AbsTaskRetrieval):
         in_pool = [sorted(column[d] for d in p if d in column) for p in positives]
         n_absent = np.array([len(p) - len(c) for p, c in zip(positives, in_pool)], dtype=np.int64)
         with timer("Scoring", split=hf_split, subset=hf_subset):
-            ranking = rank_pool(q_emb, docs, in_pool, top_k=_INTRUSION_K, similarity=similarity_name(model),
-                                chunk_size=self.chunk_size)
-        top_lang = np.searchsorted(docs.offsets, ranking.top, side="right") - 1
+            ranking = rank_pool(q_emb, docs, in_pool, top_k=max(_INTRUSION_K, *self.k_values),
+                                similarity=similarity_name(model), chunk_size=self.chunk_size)
+        top_lang = np.searchsorted(docs.offsets, ranking.top[:, :_INTRUSION_K], side="right") - 1
         intrusion = (top_lang != own).mean(axis=1) if ranking.top.size else np.zeros(len(query_ids))
         # a relevant passage absent from the corpus can never be retrieved: rank it past every cut-off (not just past
         # the pool, which may be smaller than k), as pytrec_eval counts it in the recall denominator and ideal DCG
-        never = np.iinfo(np.int32).max
-        absent = np.where(np.arange(max(1, n_absent.max(initial=0)))[None, :] < n_absent[:, None], never, 0)
+        absent = np.where(np.arange(max(1, n_absent.max(initial=0)))[None, :] < n_absent[:, None], ABSENT, 0)
         ranks = metrics.sort_ranks(np.concatenate([ranking.ranks, absent], axis=1))
-        judged = ranks[:, 0] > 0  # queries without any relevant judgment keep 0, as pytrec_eval gives them in mteb
-        ndcg, recall = np.zeros(len(query_ids)), np.zeros(len(query_ids))
-        if judged.any():
-            ndcg[judged] = metrics.ndcg_at_k(ranks[judged], _NDCG_K)
-            recall[judged] = metrics.recall_at_k(ranks[judged], _RECALL_K)
-        if not judged.all():
+        unjudged = int((ranks[:, 0] == 0).sum())  # keep 0 everywhere, as pytrec_eval gives them in mteb
+        if unjudged:
             logger.warning("%s %s: %d of %d queries have no relevant judgment and score 0 (as in mteb)",
-                           self.metadata.name, hf_subset, int((~judged).sum()), len(query_ids))
-        per_query = {f"ndcg_at_{_NDCG_K}": ndcg, f"recall_at_{_RECALL_K}": recall,
-                     f"foreign_intrusion_at_{_INTRUSION_K}": intrusion}
-        values: dict[str, Any] = {
-            **metrics.mean_scores(per_query), "n_queries": len(query_ids), "n_documents": len(docs),
-            "n_pool_languages": len(langs),
-        }
-        logger.debug("%s %s: nDCG@10 %.4f, intrusion@10 %.3f over %d queries × %d passages (%s)",
-                     self.metadata.name, hf_subset, values["ndcg_at_10"], values["foreign_intrusion_at_10"],
-                     len(query_ids), len(docs), " ".join(langs))
-        if prediction_folder is not None:
-            write_per_query(prediction_folder, model=model, task=self.metadata.name, split=hf_split, subset=hf_subset,
-                            values=pd.DataFrame({"query_id": query_ids, **per_query}),
-                            extra={"dataset_revision": self.metadata.revision})
-        return values
+                           self.metadata.name, hf_subset, unjudged, len(query_ids))
+        logger.debug("%s %s: %d queries × %d passages (%s)", self.metadata.name, hf_subset, len(query_ids),
+                     len(docs), " ".join(langs))
+        return RankedSubset(query_ids=query_ids, ranks=ranks, top_scores=ranking.top_scores,
+                            own={f"foreign_intrusion_at_{_INTRUSION_K}": intrusion},
+                            counts={"n_queries": len(query_ids), "n_documents": len(docs),
+                                    "n_pool_languages": len(langs)})
 
 
 def _positions(corpus: Dataset, ids: set[str], offset: int, batch: int = 1 << 16) -> dict[str, int]:

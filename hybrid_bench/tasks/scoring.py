@@ -161,10 +161,13 @@ class Ranking:
             (the layout of :func:`~hybrid_bench.tasks.metrics.relevant_ranks`); a query without any relevant
             document in the pool has a row of zeros.
         top: ``(n_queries, top_k)`` pool positions of each query's best documents, best first.
+        top_scores: ``(n_queries, top_k)`` their scores (float32), best first: what mteb's abstention metrics
+            (nAUC) read as a query's retrieved scores.
     """
 
     ranks: IntArray
     top: IntArray
+    top_scores: FloatArray
 
 
 def _prepare(x: FloatArray, similarity: str) -> npt.NDArray[np.float64]:
@@ -201,7 +204,7 @@ def rank_pool(
         queries: ``(n_queries, dim)`` query embeddings.
         pool: the documents' embeddings, an array or a :class:`Pool`.
         relevant: per query, the pool positions of its relevant documents (may be empty).
-        top_k: how many best documents to return per query.
+        top_k: how many best documents (and their scores) to return per query.
         similarity: ``"cosine"`` or ``"dot"`` (the model's ``similarity_fn_name``).
         chunk_size: pool rows scored at once; ``None`` = as many as fit in :data:`BLOCK_CELLS` next to a query block
             and in :data:`CHUNK_CELLS` as document rows.
@@ -219,6 +222,7 @@ def rank_pool(
     size = chunk_size or max(1, min(BLOCK_CELLS // max(1, min(query_block, n_q)), CHUNK_CELLS // max(1, dim)))
     ranks = np.zeros(rel.shape, dtype=np.int64)
     top = np.zeros((n_q, min(top_k, n_docs)), dtype=np.int64)
+    top_scores = np.zeros(top.shape, dtype=np.float32)
     for qs in range(0, n_q, query_block):
         q, r = q_all[qs : qs + query_block], rel[qs : qs + query_block]
         # each relevant document's own score, computed once, is what every chunk is compared against
@@ -229,12 +233,24 @@ def rank_pool(
         better = np.zeros(r.shape, dtype=np.int64)
         best = np.zeros((q.shape[0], 0), dtype=np.float32)
         best_cols = np.zeros((q.shape[0], 0), dtype=np.int64)
+        # consecutive blocks narrower than top_k wait and are merged together: merging any grouping of consecutive
+        # columns gives the same top k, and a merge then costs O(top_k) per row per top_k columns, not per block
+        pending: list[FloatArray] = []
+        pending_start = 0
         for start, chunk in pool.chunks(size):
             block = score_block(q, chunk, similarity)
             for j in range(r.shape[1]):
                 better[:, j] += metrics.count_better(block, target[:, j], r[:, j], start)
             if top_k:
-                best, best_cols = metrics.merge_top_k(best, best_cols, block, start, top_k)
+                pending_start = pending_start if pending else start
+                pending.append(block)
+                if sum(b.shape[1] for b in pending) >= top_k:
+                    best, best_cols = metrics.merge_top_k(best, best_cols, np.concatenate(pending, axis=1),
+                                                          pending_start, top_k)
+                    pending = []
+        if pending:
+            best, best_cols = metrics.merge_top_k(best, best_cols, np.concatenate(pending, axis=1), pending_start, top_k)
         ranks[qs : qs + q.shape[0]] = np.where(r >= 0, better + 1, 0)
         top[qs : qs + q.shape[0]] = best_cols
-    return Ranking(ranks=metrics.sort_ranks(ranks), top=top)
+        top_scores[qs : qs + q.shape[0]] = best
+    return Ranking(ranks=metrics.sort_ranks(ranks), top=top, top_scores=top_scores)
