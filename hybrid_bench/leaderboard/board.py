@@ -10,9 +10,9 @@ Example:
     >>> board = Leaderboard(results=pd.DataFrame(), per_query=pd.DataFrame(), cells=[], pairs=[])
     >>> board.display["t"] = pd.DataFrame({"model": ["a"], "map": ["0.500"]})
     >>> print(board.markdown("t"))
-    |    | model   | map   |
-    |---:|:--------|:------|
-    |  0 | a       | 0.500 |
+    | model   | map   |
+    |:--------|:------|
+    | a       | 0.500 |
 """
 
 from __future__ import annotations
