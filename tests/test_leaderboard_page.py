@@ -64,8 +64,8 @@ def test_page_written_with_the_leaderboard(boards: dict[str, Path]) -> None:
         if md.stem != "README":
             assert f'id="{md.stem}"' in page, md.stem
     table1 = re.search(r'<table id="table1_map">.*?</table>', page, re.S).group(0)
-    assert table1.count('class="num best"') >= 1
-    assert re.search(r'class="num sig">[+-]\d\.\d+ <span class="ci">\[', page)
+    assert table1.count('class="best"') >= 1
+    assert re.search(r'class="sig">[+-]\d\.\d+ <span class="ci">\[', page)
     assert "hybrid-bench" in page and "Package versions" in page and "mteb" in page
 
 
@@ -75,7 +75,7 @@ def test_best_is_the_highest_mAP_and_the_lowest_bias(boards: dict[str, Path]) ->
         body = re.search(rf'<table id="{table}">.*?</table>', page, re.S).group(0)
         rows = [re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", body)]
         rows = [r for r in rows if r]
-        marked = re.findall(r'<td class="num best">([^<]*)</td>', body)
+        marked = re.findall(r'<td class="best">([^<]*)</td>', body)
         for col in range(1, len(rows[0]) - 1):  # the last column names the data of the row
             assert rows[0][-1] == "official"
             values = [float(r[col]) for r in rows]
@@ -222,3 +222,17 @@ def test_the_answer_and_the_decisions_are_on_the_first_screen(which: str, boards
     assert opened["height"] > closed["height"] + 1000 and opened["width"] <= 1400, opened
     assert opened["kv"] and max(opened["kv"]) <= 0, opened
     _not_blank(report.screenshot)
+
+
+def test_rows_without_any_difference_are_counted_not_shown(tmp_path: Path) -> None:
+    """A comparison row of Δ 0.000 [0.000, 0.000] (e.g. Recall@100 1.000 vs 1.000 on every query) is left out of the
+    page's table and counted in its summary; every other row, ties with a non-zero interval included, stays."""
+    from hybrid_bench.leaderboard.page_tables import table_html
+
+    md = tmp_path / "comparison_per_language.md"
+    md.write_text("| cell | model | baseline | Δ [95% CI] |\n|:--|:--|:--|:--|\n"
+                  "| ar | 1.000 | 1.000 | +0.000 [+0.000, +0.000] |\n| bn | 0.900 | 0.910 | -0.010 [-0.020, +0.001] |\n"
+                  "| de | 0.800 | 0.800 | +0.000 [-0.004, +0.004] |\n", encoding="utf-8")
+    table, shown, left_out = table_html(md.stem, md, drop_ties=True)
+    assert (shown, left_out) == (2, 1) and "<td>ar</td>" not in table and "<td>de</td>" in table
+    assert table_html(md.stem, md)[1:] == (3, 0)

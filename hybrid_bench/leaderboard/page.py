@@ -96,10 +96,13 @@ class _Figures:
 
 def _table_section(folder: Path, name: str, *, fit: bool = False, collapse: bool | None = None,
                    group_by: str | None = None) -> str:
-    table, n_rows = table_html(name, folder / f"{name}.md", fit=fit, group_by=group_by)
+    table, n_rows, n_ties = table_html(name, folder / f"{name}.md", fit=fit, group_by=group_by,
+                                       drop_ties=name.startswith("comparison"))
+    ties = (f"; {n_ties} more rows, where the two models score every query alike (Δ = 0.000 [0.000, 0.000]), are "
+            f"left out here and kept in {name}.md / .csv") if n_ties else ""
     if collapse if collapse is not None else n_rows > LONG_TABLE:
-        return details(f"the table ({n_rows} rows)", table)
-    return table
+        return details(f"the table ({n_rows} rows{ties})", table)
+    return table + (f'<p class="legend">{html.escape(ties.removeprefix("; ").capitalize())}.</p>' if ties else "")
 
 
 def _sections(folder: Path, names: list[str], figures: _Figures) -> list[str]:

@@ -10,6 +10,8 @@ Example:
     >>> header, rows = ["model", "map"], [["a", "0.5"], ["b", "0.7"]]
     >>> sorted(best_cells("table1_map", header, rows))
     [(1, 1)]
+    >>> _no_difference("+0.000 [-0.000, +0.000]"), _no_difference("+0.000 [-0.001, +0.001]")
+    (True, False)
 """
 
 from __future__ import annotations
@@ -71,41 +73,59 @@ def best_cells(name: str, header: list[str], rows: list[list[str]]) -> set[tuple
     return best
 
 
-def _cell(text: str, *, best: bool, ci_column: bool = False, decision_column: bool = False) -> str:
+def _cell(text: str, *, best: bool, ci_column: bool = False, decision_column: bool = False,
+          fit: bool = False) -> str:
+    """One ``<td>``; in a ``fit`` table numbers are marked ``num`` (they keep from wrapping; elsewhere nothing wraps,
+    and the mark on every cell of a table of thousands of rows would cost hundreds of kB of page)."""
     if decision_column and text in DECISIONS:
         return f'<td class="decision d-{text}">{html.escape(text)}</td>'
     if "no CI" in text:
         return f'<td><span class="noci">{html.escape(text)}</span></td>'
     match = _CI.match(text)
+    num = "num " if fit else ""
     if ci_column and not match and text not in ("", "–"):  # a difference without its interval
-        return f'<td class="num">{html.escape(text)} <span class="noci">no CI</span></td>'
+        opening = '<td class="num">' if fit else "<td>"
+        return f'{opening}{html.escape(text)} <span class="noci">no CI</span></td>'
     if match:
         low, high = float(match.group(2)), float(match.group(3))
         significant = low > 0 or high < 0
         body = f'{html.escape(match.group(1))} <span class="ci">[{html.escape(match.group(2))}, ' \
                f'{html.escape(match.group(3))}]</span>'
-        return f'<td class="num sig">{body}</td>' if significant else f'<td class="num">{body}</td>'
-    classes = " ".join(c for c, on in (("num", bool(_NUMERIC.match(text))), ("best", best)) if on)
+        classes = (num + ("sig" if significant else "")).strip()
+        return f'<td class="{classes}">{body}</td>' if classes else f"<td>{body}</td>"
+    classes = " ".join(c for c, on in (("num", fit and bool(_NUMERIC.match(text))), ("best", best)) if on)
     return f'<td class="{classes}">{html.escape(text)}</td>' if classes else f"<td>{html.escape(text)}</td>"
 
 
-def table_html(name: str, path: Path, *, fit: bool = False, group_by: str | None = None) -> tuple[str, int]:
-    """The HTML table of ``path`` (``id`` = ``name``) and its number of rows.
+def _no_difference(text: str) -> bool:
+    """``text`` is a difference of exactly 0 with the interval [0, 0]: the two models scored every query alike."""
+    match = _CI.match(text)
+    return bool(match) and all(float(g) == 0.0 for g in match.groups())
+
+
+def table_html(name: str, path: Path, *, fit: bool = False, group_by: str | None = None,
+               drop_ties: bool = False) -> tuple[str, int, int]:
+    """The HTML table of ``path`` (``id`` = ``name``), its number of rows shown and of rows left out.
 
     ``fit``: as wide as the page, text cells wrapping (no horizontal scrollbar), instead of a block that scrolls
     sideways when it is wider; a column with one value in every row is then stated once in the caption.
     ``group_by``: a column whose runs of equal values become header rows (e.g. the decisions' ``endpoint``).
+    ``drop_ties``: leave out the rows whose difference is 0.000 [0.000, 0.000] (e.g. Recall@100 1.000 vs 1.000 on
+    every query of a language); the caller says how many, and the files keep them.
     """
     header, rows = read_markdown_table(path)
     if not header:
-        return "", 0
+        return "", 0, 0
+    ci_columns = [i for i, h in enumerate(header) if h.startswith("Δ [")]
+    n_all = len(rows)
+    if drop_ties and ci_columns:
+        rows = [row for row in rows if not all(_no_difference(row[i]) for i in ci_columns)]
     best = best_cells(name, header, rows)
     group = header.index(group_by) if group_by in header else None
     constant = [i for i in range(len(header)) if fit and len(rows) > 1 and i != group and header[i] != "decision"
                 and len({row[i] for row in rows}) == 1]
     shown = [i for i in range(len(header)) if i not in constant and i != group]
     head = "".join(f"<th>{html.escape(header[i])}</th>" for i in shown)
-    ci_columns = {i for i, h in enumerate(header) if h.startswith("Δ [")}
     decision_columns = {i for i, h in enumerate(header) if h == "decision"}
     body, current = [], None
     for r, row in enumerate(rows):
@@ -114,8 +134,9 @@ def table_html(name: str, path: Path, *, fit: bool = False, group_by: str | None
             body.append(f'<tr class="group"><th colspan="{len(shown)}">{html.escape(header[group])}: '
                         f"{html.escape(current)}</th></tr>")
         body.append("<tr>" + "".join(_cell(row[i], best=(r, i) in best, ci_column=i in ci_columns,
-                                           decision_column=i in decision_columns) for i in shown) + "</tr>")
+                                           decision_column=i in decision_columns, fit=fit) for i in shown)
+                    + "</tr>")
     caption = "; ".join(f"{html.escape(header[i])} = {html.escape(rows[0][i])} in every row" for i in constant)
     kind = ' class="fit"' if fit else ""
     return (f'<table id="{html.escape(name)}"{kind}>' + (f"<caption>{caption}</caption>" if caption else "")
-            + f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>', len(rows))
+            + f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>', len(rows), n_all - len(rows))
