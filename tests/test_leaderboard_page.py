@@ -186,8 +186,8 @@ def test_figures_sit_next_to_the_claims_they_back(boards: dict[str, Path]) -> No
     assert re.search(r"<details><summary>mAP per language pair: \d+ heatmaps</summary>", page)
     assert re.search(r'<details><summary>the table \(\d+ rows\)</summary><table id="per_language_MIRACLRetrieval"',
                      page)
-    order = [page.index(f'<h2 id="{a}"') for a in ("h-decisions", "h-table1_map", "h-notes", "h-how-made",
-                                                     "h-provenance")]
+    order = [page.index(f'<h2 id="{a}"') for a in ("h-decisions", "h-alpha-sweep", "h-per_language_MIRACLRetrieval",
+                                                     "h-table1_map", "h-notes", "h-how-made", "h-provenance")]
     assert order == sorted(order)
     assert "<details><summary>Inputs, options, package versions" in _section(page, "h-provenance")
 

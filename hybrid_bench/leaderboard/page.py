@@ -6,9 +6,9 @@ as base64 data URIs, there is no script. It is laid out the way a reader reads:
 1. **the answer** in one sentence, with its interval, made from ``decisions.csv``
    (:mod:`~hybrid_bench.leaderboard.page_answer`), then the decision table (as wide as the page, no scrollbar)
    and the forest plot of its comparisons;
-2. the claims in turn, each table next to the figures that back it: the α sweep, Table 1 with its per-pair
-   heatmaps, Table 2 with the language-bias plots, each per-language table with its plot, the comparisons with
-   their difference heatmaps (tables of :mod:`~hybrid_bench.leaderboard.page_tables`);
+2. the claims in turn, each table next to the figures that back it: the α sweep, each per-language table with
+   its plot (the datasets of the decisions first, primary first), Table 1 with its per-pair heatmaps, Table 2
+   with the language-bias plots, the comparisons with their difference heatmaps (tables of :mod:`~hybrid_bench.leaderboard.page_tables`);
 3. the notes; then how the board was made (the README's preamble: command, machine, preset, stage wall times) and
    the provenance from ``meta.json`` (:mod:`~hybrid_bench.leaderboard.page_parts`).
 
@@ -26,6 +26,8 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import pandas as pd
 
 from hybrid_bench.io import atomic_write_text
 from hybrid_bench.leaderboard.page_answer import answer_html
@@ -160,13 +162,28 @@ def _how_made(preamble: str, meta: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _table_order(folder: Path) -> list[str]:
+    """The folder's tables in page order: the decisions (without them, the comparisons), then the per-language
+    tables of the datasets the decisions name (primary first), then :data:`_ORDER`'s, then any other."""
+    present = sorted(p.stem for p in folder.glob("*.md") if p.stem != "README")
+    decided = folder / "decisions.csv"
+    datasets = list(dict.fromkeys(pd.read_csv(decided)["dataset"])) if decided.is_file() else []
+    per_language = sorted((n for n in present if n.startswith("per_language_")),
+                          key=lambda n: (datasets.index(dataset_name(n.removeprefix("per_language_")))
+                                         if dataset_name(n.removeprefix("per_language_")) in datasets
+                                         else len(datasets), n))
+    # without decisions the paired comparisons are the board's claims: they come first
+    first = ("decisions",) if datasets else ("comparison",)
+    names = [n for n in (*first, *per_language, *_ORDER) if n in present]
+    return list(dict.fromkeys(names + present))
+
+
 def render_index(folder: str | Path) -> str:
     """The ``index.html`` of a written leaderboard folder, from its files only."""
     folder = Path(folder)
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8")) if (folder / "meta.json").is_file() else {}
     title, preamble = _preamble(folder / "README.md")
-    names = [n for n in _ORDER if (folder / f"{n}.md").is_file()]
-    names += sorted(p.stem for p in folder.glob("*.md") if p.stem not in names and p.stem not in ("README",))
+    names = _table_order(folder)
     notes = meta.get("notes") or []
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
