@@ -30,6 +30,8 @@ def chromium_binary() -> str | None:
 class PageReport:
     errors: list[str] = field(default_factory=list)
     screenshot: bytes = b""
+    #: the value of each expression passed as ``evaluate``, in the loaded page (JSON-serialisable results)
+    values: list[Any] = field(default_factory=list)
 
 
 class _Pipe:
@@ -79,8 +81,10 @@ def _onto_3_and_4(read_fd: int, write_fd: int) -> None:
     os.dup2(b, 4)
 
 
-def open_page(path: Path, user_data_dir: Path, *, width: int = 1280, height: int = 1600) -> PageReport:
-    """Load ``path`` (a local file) and return the console errors and a PNG screenshot of the viewport."""
+def open_page(path: Path, user_data_dir: Path, *, width: int = 1280, height: int = 1600,
+              evaluate: tuple[str, ...] = ()) -> PageReport:
+    """Load ``path`` (a local file) and return the console errors, a PNG screenshot of the viewport and the values of
+    the JavaScript expressions ``evaluate`` (e.g. layout measurements) in the page at a ``width`` px window."""
     binary = chromium_binary()
     assert binary is not None, "chromium is not installed"
     to_child_r, to_child_w = os.pipe()
@@ -104,6 +108,15 @@ def open_page(path: Path, user_data_dir: Path, *, width: int = 1280, height: int
         pipe.call("Page.navigate", {"url": path.resolve().as_uri()}, session=session)
         pipe.wait_for("Page.loadEventFired")
         time.sleep(0.5)  # late console messages
+        # the viewport itself, not only the window: headless windows can differ from their --window-size
+        pipe.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
+                                                          "mobile": False}, session=session)
+        for expression in evaluate:
+            result = pipe.call("Runtime.evaluate", {"expression": expression, "returnByValue": True},
+                               session=session)
+            if "exceptionDetails" in result:
+                raise RuntimeError(f"{expression}: {result['exceptionDetails']}")
+            report.values.append(result["result"].get("value"))
         shot = pipe.call("Page.captureScreenshot", {"format": "png"}, session=session)
         report.screenshot = base64.b64decode(shot["data"])
         for event in pipe.events:

@@ -256,19 +256,25 @@ def test_models_trained_on_other_data_are_arms_of_their_own(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("stem", ["language_bias_XQuADRRetrieval", "MIRACLRetrieval_ndcg_at_10"])
-def test_bar_plots_carry_bootstrap_error_bars(board, stem: str) -> None:  # noqa: ANN001
+def test_per_language_plots_carry_bootstrap_error_bars(board, stem: str) -> None:  # noqa: ANN001
+    """One dot per model and language (a row per language), each inside its own horizontal bootstrap interval."""
     ax = board.figures[stem].axes[0]
-    bars = [c for c in ax.containers if hasattr(c, "errorbar")]
-    assert len(bars) == len(MODELS)
-    for container in bars:
-        assert container.errorbar is not None, f"{container.get_label()} has no error bars"
-        segments = container.errorbar.lines[2][0].get_segments()  # one vertical segment per bar: [low, high]
-        heights = [patch.get_height() for patch in container.patches]
-        assert len(segments) == len(heights)
-        spans = [(seg[0][1], seg[1][1]) for seg in segments]
-        assert all(low <= h + 1e-9 and h - 1e-9 <= high for (low, high), h in zip(spans, heights))
+    dots = [c for c in ax.containers if c.get_label() in MODELS]
+    assert len(dots) == len(MODELS)
+    n_rows = len(ax.get_yticks())
+    for container in dots:
+        line, _caps, bar_lines = container.lines
+        assert bar_lines, f"{container.get_label()} has no error bars"
+        segments = bar_lines[0].get_segments()  # one horizontal segment per dot: [low, high]
+        values = line.get_xdata()
+        assert len(segments) == len(values) == n_rows
+        spans = [(seg[0][0], seg[1][0]) for seg in segments]
+        assert all(low <= v + 1e-9 and v - 1e-9 <= high for (low, high), v in zip(spans, values))
         assert any(high - low > 0 for low, high in spans)  # real intervals, not zero-width placeholders
     assert "bootstrap CI" in ax.get_title()
+    # drawn at a size a page shows unscaled: not a strip many times wider than tall
+    width, height = board.figures[stem].get_size_inches()
+    assert width <= 7 and height >= 2.5
 
 
 @pytest.fixture(scope="module")
@@ -328,16 +334,46 @@ def test_compare_by_arm_name_is_seed_by_seed(seeded_board, tmp_path: Path) -> No
     assert (comp.loc[comp["model"] == "hybrid-me5-small-r2", "n_seeds"] == 1).all()
 
 
-def test_alpha_sweep_figures_with_hierarchical_error_bars(seeded_board) -> None:  # noqa: ANN001
-    # mono (α = 1), cross (α = 0), hybrid (α = 0.5): one figure per headline metric against α
+def test_alpha_sweep_figures_are_paired_differences_to_mono(seeded_board) -> None:  # noqa: ANN001
+    """mono (α = 1), cross (α = 0), hybrid (α = 0.5): per headline metric, each arm − mono seed by seed with the
+    comparison table's own interval, mono itself at 0, the untrained base − mono as a dashed reference line."""
     assert {"alpha_sweep_XQuADRRetrieval_map", "alpha_sweep_MIRACLRetrieval_ndcg_at_10"} <= set(seeded_board.figures)
     ax = seeded_board.figures["alpha_sweep_XQuADRRetrieval_map"].axes[0]
     series = {c.get_label(): c for c in ax.containers}
     assert sorted(series) == ["cross", "mono", "multi"]
-    line, _caps, (bars,) = series["mono"].lines
-    assert list(line.get_xdata()) == [0.0, 0.5, 1.0]
-    assert "3 seed(s)" in ax.get_title()
-    assert all(np.ptp(segment[:, 1]) > 0 for segment in bars.get_segments())  # real intervals, not zero-width
+    line, _caps, (bars,) = series["cross"].lines
+    alphas, diffs = np.round(line.get_xdata(), 1), line.get_ydata()
+    assert list(alphas) == [0.0, 0.5, 1.0] and diffs[-1] == 0.0  # mono − mono
+    comp = seeded_board.tables["comparison"]
+    row = comp[(comp["cell"] == "cross") & (comp["model"] == "hybrid-me5-small")
+               & (comp["baseline"] == "mono-me5-small") & (comp["task"] == "XQuADRRetrieval")].iloc[0]
+    assert diffs[1] == pytest.approx(row["diff"])  # hybrid − mono: the table's paired difference, not a raw score
+    hybrid_bar = bars.get_segments()[1]
+    assert (hybrid_bar[0][1], hybrid_bar[1][1]) == pytest.approx((row["ci_low"], row["ci_high"]))
+    assert all(np.ptp(segment[:, 1]) > 0 for segment in bars.get_segments()[:2])  # real intervals
+    # cross − mono is no row of the default comparisons: computed the same way, seed by seed
+    assert diffs[0] > 0  # planted: the cross-lingual specialist beats mono cross-lingually (log-rank 0.35 vs 1.2)
+    base = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--" and ln.get_label() == "cross: untrained base"]
+    assert len(base) == 1
+    base_row = comp[(comp["cell"] == "cross") & (comp["model"] == "mono-me5-small")
+                    & (comp["baseline"] == "me5-small") & (comp["task"] == "XQuADRRetrieval")].iloc[0]
+    assert base[0].get_ydata()[0] == pytest.approx(-base_row["diff"])  # base − mono = −(mono − base)
+    assert "3 seed(s)" in ax.get_title() and "paired differences to mono" in ax.get_title()
+
+
+def test_forest_plot_of_the_decisions(seeded_board) -> None:  # noqa: ANN001
+    decided = seeded_board.tables["decisions"]
+    ax = seeded_board.figures["forest_decisions"].axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert len(labels) == len(decided) and labels[0].startswith("primary:")
+    # per row: 95 % CI (thin), 90 % CI (thick), Δ (dot), in the table's order, top to bottom
+    lines = ax.get_lines()[1:]  # after the zero line
+    first = decided.iloc[0]
+    thin, thick, dot = lines[0], lines[1], lines[2]
+    assert list(thin.get_xdata()) == pytest.approx([first["ci_low"], first["ci_high"]])
+    assert list(thick.get_xdata()) == pytest.approx([first["ci90_low"], first["ci90_high"]])
+    assert dot.get_xdata()[0] == pytest.approx(first["diff"])
+    assert [t.get_text() for t in ax.texts] == list(decided["decision"])
 
 
 def test_seeded_leaderboard_writes_without_replicates(seeded_board, tmp_path: Path) -> None:  # noqa: ANN001
@@ -375,8 +411,8 @@ def test_figures_draw_arms_not_seeds(seeded_board) -> None:  # noqa: ANN001
     expected = np.mean([cell[f"hybrid-me5-small{s}"] - cell[f"mono-me5-small{s}"] for s in ("", "-r2", "-r3")])
     shown = [t.get_text() for t in diff.texts]
     assert f"{expected:+.3f}" in " ".join(shown)
-    bars = figures["language_bias_XQuADRRetrieval"].axes[0]
-    assert {t.get_text() for t in bars.get_legend().get_texts()} == {
+    legend = figures["language_bias_XQuADRRetrieval"].legends[0]
+    assert {t.get_text() for t in legend.get_texts()} == {
         "me5-small", "mono-me5-small", "cross-me5-small", "hybrid-me5-small"}
 
 

@@ -1,9 +1,11 @@
 """The leaderboard's figures: which plots a board gets, and the bootstrap intervals drawn on them.
 
-:func:`add_figures` adds the per-pair heatmaps, difference heatmaps, language-bias and per-language bars;
-:func:`add_alpha_sweeps` the score-against-α curves of bases with at least three trained α values. The drawing is
-:mod:`hybrid_bench.leaderboard.plots`; the intervals are :mod:`hybrid_bench.leaderboard.stats`'.
-:func:`~hybrid_bench.leaderboard.build.build_leaderboard` calls both.
+:func:`add_figures` adds the per-pair heatmaps, difference heatmaps, language-bias and per-language dot plots;
+:func:`add_alpha_sweeps` the paired differences to mono against α of bases with at least three trained α values;
+:func:`add_forest` the forest plot of the decision table. The drawing is :mod:`hybrid_bench.leaderboard.plots`; the
+intervals are :mod:`hybrid_bench.leaderboard.stats`' (through :mod:`~hybrid_bench.leaderboard.comparisons` for
+differences). :func:`~hybrid_bench.leaderboard.build.build_leaderboard` calls all three on a
+:class:`~hybrid_bench.leaderboard.board.Leaderboard`.
 
 Example:
     >>> from hybrid_bench.leaderboard.figures import slug
@@ -15,19 +17,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from hybrid_bench.leaderboard import arms, comparisons, plots, tables
-from hybrid_bench.leaderboard.per_query import JSON_TO_PER_QUERY
+from hybrid_bench.leaderboard.board import Leaderboard
 from hybrid_bench.leaderboard.results import is_pair_task
 from hybrid_bench.leaderboard.stats import bootstrap_mean_ci, macro_paired_bootstrap
 from hybrid_bench.leaderboard.tables import Cell
-
-if TYPE_CHECKING:
-    from hybrid_bench.leaderboard.build import Leaderboard
 
 
 def slug(text: str) -> str:
@@ -35,43 +34,69 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
 
 
+def add_forest(board: Leaderboard) -> None:
+    """The forest plot of ``board``'s decision table (``forest_decisions``), where it has one."""
+    decided = board.tables.get("decisions")
+    if decided is not None and not decided.empty:
+        board.figures["forest_decisions"] = plots.plot_forest(decided)
+
+
 def add_alpha_sweeps(board: Leaderboard, arm_list: Sequence[arms.Arm], *, n_resamples: int, confidence: float,
                      seed: int) -> None:
     """One figure per headline metric (LAReQA mAP mono/cross/multi, MIRACL nDCG@10 mean) against α, where the
-    trained arms of one base span at least three values of α (mono = 1, cross = 0, hybrid = 0.5, sweep arms)."""
-    per_query, scores = board.per_query, tables.ScoreIndex(board.results)
-    for base in sorted({str(a.base) for a in arm_list if not a.is_base}):
+    trained arms of one base span at least three values of α (mono = 1, cross = 0, hybrid = 0.5, sweep arms).
+
+    Each point is the paired difference ``arm − mono`` seed by seed with its hierarchical-bootstrap interval,
+    exactly as the comparison table computes it (its rows are reused where it has them); the untrained base's
+    difference to mono is the reference line. Differences, not raw scores: the arms share the queries, so their
+    raw intervals overlap even where the paired difference is clear.
+    """
+    cells = [c for c in board.cells if (c.kind == "setting" and c.name in tables.SETTINGS)
+             or (c.kind == "mean" and c.metric == "ndcg_at_10")]
+    trained_bases = sorted({str(a.base) for a in arm_list if not a.is_base})
+    untrained = {a.name: a for a in arm_list if a.is_base}
+    for base in trained_bases:
         swept = sorted((a for a in arm_list if not a.is_base and str(a.base) == base),
                        key=lambda a: a.resolved_alpha or 0.0)
-        if len({a.resolved_alpha for a in swept}) < 3:
+        mono = next((a for a in swept if a.resolved_alpha == 1.0), None)
+        if len({a.resolved_alpha for a in swept}) < 3 or mono is None or not cells:
             continue
-        cells = [c for c in board.cells if (c.kind == "setting" and c.name in tables.SETTINGS)
-                 or (c.kind == "mean" and c.metric == "ndcg_at_10")]
-        by_metric: dict[tuple[str, str], list[Cell]] = {}
-        for cell in cells:
-            by_metric.setdefault((cell.task, cell.metric), []).append(cell)
-        for (task, metric), group in by_metric.items():
-            rows = []
-            for cell in group:
-                for arm in swept:
-                    per_seed = [scores.score(cell, label) for label in arm.labels]
-                    point = {"series": cell.name, "alpha": arm.resolved_alpha, "mean": float(np.mean(per_seed)),
-                             "ci_low": np.nan, "ci_high": np.nan, "n_seeds": len(arm.labels)}
-                    column = JSON_TO_PER_QUERY.get(metric, metric)
-                    scope = per_query[per_query["label"].isin(arm.labels) & (per_query["task"] == task)
-                                      & per_query["subset"].isin(cell.subsets)] if not per_query.empty else per_query
-                    scope = scope.dropna(subset=[column]) if column in scope.columns else scope.iloc[0:0]
-                    if scope["subset"].nunique() == len(cell.subsets) and len(scope) >= 2:
-                        ci = bootstrap_mean_ci(scope[column], groups=scope["subset"].tolist(),
-                                               units=scope["unit"].tolist(), seeds=scope["label"].tolist(),
-                                               n_resamples=n_resamples, confidence=confidence, seed=seed)
-                        macro = ci.set_index("group").loc["mean"]
-                        point.update(ci_low=float(macro["ci_low"]), ci_high=float(macro["ci_high"]))
-                    rows.append(point)
-            suffix = f"_{slug(base)}" if len({str(a.base) for a in arm_list if not a.is_base}) > 1 else ""
+        base_arm = untrained.get(Path(base).name)
+        sides = [a for a in swept if a is not mono] + ([base_arm] if base_arm is not None else [])
+        diffs = _differences_to(board, cells, sides, mono, n_resamples=n_resamples, confidence=confidence, seed=seed)
+        suffix = f"_{slug(base)}" if len(trained_bases) > 1 else ""
+        for (task, metric), group in diffs.groupby(["task", "metric"], sort=False):
+            alpha_of = {a.name: a.resolved_alpha for a in swept}
+            points = group[group["model"].isin(list(alpha_of))].assign(
+                series=lambda g: g["cell"], alpha=lambda g: g["model"].map(alpha_of))
+            zero = pd.DataFrame({"series": list(dict.fromkeys(points["series"])), "alpha": 1.0, "diff": 0.0,
+                                 "ci_low": np.nan, "ci_high": np.nan, "n_seeds": len(mono.labels)})
+            reference = group[group["model"] == (base_arm.name if base_arm else None)].assign(series=lambda g: g["cell"])
             board.figures[f"alpha_sweep_{slug(task)}_{metric}{suffix}"] = plots.plot_alpha_sweep(
-                pd.DataFrame(rows), title=f"{tables.dataset_name(task)}: {tables.metric_name(metric)} against α",
-                ylabel=tables.metric_name(metric), confidence=confidence)
+                pd.concat([points, zero], ignore_index=True), reference=reference, confidence=confidence,
+                title=f"{tables.dataset_name(task)}: {tables.metric_name(metric)} against α",
+                ylabel=tables.metric_name(metric), margin=float(board.settings.get("margin") or 0) or None)
+
+
+def _differences_to(board: Leaderboard, cells: Sequence[Cell], sides: Sequence[arms.Arm], reference: arms.Arm, *,
+                    n_resamples: int, confidence: float, seed: int) -> pd.DataFrame:
+    """``side − reference`` on ``cells`` for every arm of ``sides`` (rows of the comparison table's layout): the
+    board's comparison rows where it has them, the others computed the same way (seed by seed, same seed)."""
+    keys = ["task", "cell", "metric", "model", "baseline"]
+    wanted = pd.DataFrame([(c.task, c.name, c.metric, a.name, reference.name) for a in sides for c in cells],
+                          columns=keys)
+    known = board.tables.get("comparison")
+    have = wanted.merge(known.drop(columns=["replicates"], errors="ignore"), on=keys) \
+        if known is not None else wanted.iloc[0:0]
+    done = set(map(tuple, have[keys].to_numpy().tolist()))
+    missing = [a for a in sides if any((c.task, c.name, c.metric, a.name, reference.name) not in done for c in cells)]
+    computed = comparisons.comparison_table(
+        board.results, board.per_query, cells, [(a.name, reference.name) for a in missing],
+        seed_pairs={(a.name, reference.name): arms.seed_pairs(a, reference) for a in missing},
+        n_resamples=n_resamples, confidence=confidence, seed=seed, progress=False) if missing else None
+    frames = [have] + ([computed.drop(columns=["replicates"])] if computed is not None else [])
+    out = pd.concat(frames, ignore_index=True).drop_duplicates(keys)
+    return out.merge(wanted, on=keys)  # in the order of ``wanted``
 
 
 def arm_results(results: pd.DataFrame, arm_list: Sequence[arms.Arm]) -> pd.DataFrame:

@@ -1,15 +1,18 @@
 """``index.html``: one self-contained page per leaderboard, made from the files of a written leaderboard folder.
 
 The page needs no network access and no other file: styles are inline, the figures (``plots/*.png``) are embedded
-as base64 data URIs, there is no script. It shows
+as base64 data URIs, there is no script. It is laid out the way a reader reads:
 
-* the leaderboard's preamble from its ``README.md`` (for ``hybrid-bench reproduce``: the command, machine, preset
-  and stage times), rendered from Markdown;
-* every table of the folder (``<name>.md``, exactly the digits of the Markdown / CSV files), with the **best value
-  per column** marked in score tables (highest, or lowest for language bias and foreign intrusion; tables whose
-  rows are languages mark the best model per row and metric) and, in comparison tables, the confidence interval
-  of every difference, significant ones highlighted and missing intervals shown as a ``no CI`` badge;
-* the notes, the figures, and the provenance from ``meta.json``: inputs, options and package versions.
+1. **the answer** in one sentence, with its interval, made from ``decisions.csv``
+   (:mod:`~hybrid_bench.leaderboard.page_answer`), then the decision table (as wide as the page, no scrollbar)
+   and the forest plot of its comparisons;
+2. the claims in turn, each table next to the figures that back it: the α sweep, each per-language table with
+   its plot (the datasets of the decisions first, primary first), Table 1 with its per-pair heatmaps, Table 2
+   with the language-bias plots, the comparisons with their difference heatmaps (tables of :mod:`~hybrid_bench.leaderboard.page_tables`);
+3. the notes; then how the board was made (the README's preamble: command, machine, preset, stage wall times) and
+   the provenance from ``meta.json`` (:mod:`~hybrid_bench.leaderboard.page_parts`).
+
+Long tables and figure series are collapsed (``<details>``), so the page is a few screens until a reader opens one.
 
 :func:`write_index` (re)writes ``index.html`` from a folder's committed files only; ``Leaderboard.write`` calls it,
 and ``python -m hybrid_bench.leaderboard.page leaderboards/NAME`` regenerates a committed leaderboard's page.
@@ -18,132 +21,51 @@ and ``python -m hybrid_bench.leaderboard.page leaderboards/NAME`` regenerates a 
 from __future__ import annotations
 
 import argparse
-import base64
 import html
 import json
-import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hybrid_bench.io import atomic_write_text
+import pandas as pd
 
-__all__ = ["INDEX", "render_index", "write_index"]
+from hybrid_bench.io import atomic_write_text
+from hybrid_bench.leaderboard.page_answer import answer_html
+from hybrid_bench.leaderboard.page_parts import CSS, details, figures_html, markdown, provenance_html, split_preamble
+from hybrid_bench.leaderboard.page_tables import table_html
+from hybrid_bench.leaderboard.tables import dataset_name
+
+__all__ = ["INDEX", "LONG_TABLE", "render_index", "write_index"]
 
 INDEX = "index.html"
+#: tables with more rows than this are collapsed
+LONG_TABLE = 40
 #: the tables in page order; any other ``<name>.md`` of the folder follows them
 _ORDER = ("decisions", "table1_map", "table2_language_bias", "comparison", "comparison_per_language")
 _TITLES = {
     "decisions": "Decisions on the pre-declared endpoints",
     "table1_map": "Table 1 — mAP (mono X→X, cross X→Y, multi X→pool)",
     "table2_language_bias": "Table 2 — language bias (rank distance; lower is better)",
-    "comparison": "Hybrid vs specialised: paired differences with confidence intervals",
+    "comparison": "Paired differences with confidence intervals",
     "comparison_per_language": "Per-language differences",
 }
-_LOWER_IS_BETTER = re.compile(r"bias|intrusion|rank distance", re.I)
-# a number, with the marks of non-official data and the coverage mark of hybrid_bench.leaderboard.coverage
-_NUMBER = re.compile(r"^(?P<value>[+-]?\d+(\.\d+)?)(?P<coverage> \([^)]*\))?[†‡§]*$")
-_CI = re.compile(r"^([+-]?\d+(?:\.\d+)?)\s*\[([+-]?\d+(?:\.\d+)?),\s*([+-]?\d+(?:\.\d+)?)\]$")
-_NOT_DATA = ("n_queries", "n", "p", "q (BH)", "model", "baseline", "data")
-
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1300px;padding:0 1rem;
-color:#1b1f24;background:#fff;line-height:1.45}
-h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2.2rem;border-bottom:1px solid #d0d7de;padding-bottom:.3rem}
-table{border-collapse:collapse;margin:.6rem 0 1rem;font-size:.86rem;display:block;overflow-x:auto}
-th,td{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:right;white-space:nowrap}
-th{background:#f6f8fa;position:sticky;top:0}td:first-child,th:first-child{text-align:left}
-td.best{font-weight:700;background:#dafbe1}td.sig{background:#fff8c5}
-.noci{display:inline-block;padding:0 .4rem;border-radius:.6rem;background:#eaeef2;color:#57606a;font-size:.78rem}
-.ci{color:#57606a}figure{display:inline-block;margin:.5rem;vertical-align:top;max-width:48%}
-figure img{max-width:100%;border:1px solid #d0d7de}figcaption{font-size:.8rem;color:#57606a}
-.legend{font-size:.85rem;color:#57606a}code,pre{background:#f6f8fa;border-radius:4px}pre{padding:.6rem;overflow-x:auto}
-"""
-
-
-def _read_markdown_table(path: Path) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of a pipe table written by ``DataFrame.to_markdown`` (cells stripped, as strings)."""
-    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip().startswith("|")]
-    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines]
-    if len(cells) < 2:
-        return [], []
-    return cells[0], [row for row in cells[2:] if len(row) == len(cells[0])]
-
-
-def _number(cell: str) -> float | None:
-    match = _NUMBER.match(cell)
-    return float(match["value"]) if match else None
-
-
-def _coverage(cell: str) -> str:
-    """The coverage mark of a number (``" (1/7)"``), ``""`` for a number over its whole task."""
-    match = _NUMBER.match(cell)
-    return (match["coverage"] or "") if match else ""
-
-
-def _best_cells(name: str, header: list[str], rows: list[list[str]]) -> set[tuple[int, int]]:
-    """(row, column) of the best value per column (rows are models) or per row and metric (rows are languages)."""
-    if name.startswith("comparison") or name == "decisions" or not rows:
-        return set()
-    best: set[tuple[int, int]] = set()
-
-    def pick(cells: list[tuple[int, int]], label: str) -> None:
-        values = [(v, rc) for rc in cells if (v := _number(rows[rc[0]][rc[1]])) is not None]
-        if len({_coverage(rows[r][c]) for _, (r, c) in values}) > 1:  # best only among numbers over the same data
-            values = [(v, (r, c)) for v, (r, c) in values if not _coverage(rows[r][c])]
-        if len(values) < 2:
-            return
-        target = (min if _LOWER_IS_BETTER.search(f"{name} {label}") else max)(v for v, _ in values)
-        best.update(rc for v, rc in values if v == target)
-
-    if header[0].lower() == "model":
-        for col in range(1, len(header)):
-            if header[col] not in _NOT_DATA:
-                pick([(r, col) for r in range(len(rows))], header[col])
-        return best
-    groups: dict[str, list[int]] = {}
-    for col, title in enumerate(header[1:], start=1):
-        metric, sep, _model = title.partition(" / ")
-        if sep:
-            groups.setdefault(metric, []).append(col)
-    for metric, cols in groups.items():
-        for r in range(len(rows)):
-            pick([(r, c) for c in cols], metric)
-    return best
-
-
-def _cell(text: str, *, best: bool, ci_column: bool = False) -> str:
-    if "no CI" in text:
-        return f'<td><span class="noci">{html.escape(text)}</span></td>'
-    match = _CI.match(text)
-    if ci_column and not match and text not in ("", "–"):  # a difference without its interval
-        return f'<td>{html.escape(text)} <span class="noci">no CI</span></td>'
-    if match:
-        low, high = float(match.group(2)), float(match.group(3))
-        significant = low > 0 or high < 0
-        body = f'{html.escape(match.group(1))} <span class="ci">[{html.escape(match.group(2))}, ' \
-               f'{html.escape(match.group(3))}]</span>'
-        return f'<td class="sig">{body}</td>' if significant else f"<td>{body}</td>"
-    return f'<td class="best">{html.escape(text)}</td>' if best else f"<td>{html.escape(text)}</td>"
-
-
-def _table_html(name: str, path: Path) -> str:
-    header, rows = _read_markdown_table(path)
-    if not header:
-        return ""
-    best = _best_cells(name, header, rows)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    ci_columns = {i for i, h in enumerate(header) if h.startswith("Δ [")}
-    body = "".join("<tr>" + "".join(_cell(c, best=(r, i) in best, ci_column=i in ci_columns)
-                                    for i, c in enumerate(row)) + "</tr>"
-                   for r, row in enumerate(rows))
-    return f'<table id="{html.escape(name)}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+_RULE = ("Decision rule, declared before the run (<code>hybrid_bench/leaderboard/decisions.py</code>): "
+         "<b>equivalent</b> — the 90 % CI lies inside ±δ; <b>worse</b> / <b>better</b> — it lies entirely beyond "
+         "−δ / +δ; <b>inconclusive</b> — neither. The primary comparisons are Holm-adjusted together (the one "
+         "with the smaller p-value must then pass at its 95 % interval); each secondary one is decided on its "
+         "own. On a lower-is-better metric (foreign intrusion, language bias) a positive Δ is a loss.")
+_MARKS = ('<p class="legend"><span style="font-weight:700;background:#dafbe1;padding:0 .3rem">bold green</span>: '
+          "best per column (rows are models) or per row and metric (rows are languages); lower is better for "
+          'language bias and foreign intrusion. <span style="background:#fff8c5;padding:0 .3rem">yellow</span>: '
+          'the difference\'s confidence interval excludes 0. <span class="noci">no CI</span>: no per-query values, '
+          "so no interval was computed (see the notes).</p>")
 
 
 def _title(name: str) -> str:
     if name in _TITLES:
         return _TITLES[name]
     if name.startswith("per_language_"):
-        return f"{name.removeprefix('per_language_')} per language"
+        return f"{dataset_name(name.removeprefix('per_language_'))} per language"
     return name.replace("_", " ")
 
 
@@ -151,42 +73,109 @@ def _preamble(readme: Path) -> tuple[str, str]:
     """Title and the Markdown before the tables of a leaderboard's README (its first line is the title)."""
     if not readme.is_file():
         return "Leaderboard", ""
-    text = readme.read_text(encoding="utf-8")
-    lines = text.splitlines()
+    lines = readme.read_text(encoding="utf-8").splitlines()
     title = lines[0].lstrip("# ").replace("`", "").strip() if lines and lines[0].startswith("#") else "Leaderboard"
     body = "\n".join(lines[1:])
     cut = body.find("\nResults: `")
     return title, (body[:cut] if cut >= 0 else "")
 
 
-def _markdown(text: str) -> str:
-    import markdown
+class _Figures:
+    """The folder's figure stems, each handed out once, to the first section that claims it."""
 
-    return markdown.markdown(text, extensions=["tables", "fenced_code"])
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.left = sorted(p.stem for p in (folder / "plots").glob("*.png"))
+
+    def take(self, wanted: Callable[[str], bool]) -> list[str]:
+        chosen = [s for s in self.left if wanted(s)]
+        self.left = [s for s in self.left if s not in chosen]
+        return chosen
+
+    def html(self, stems: list[str], *, wide: bool = False) -> str:
+        return figures_html(self.folder, stems, wide=stems if wide else ())
 
 
-def _figures(folder: Path) -> str:
-    parts = []
-    for png in sorted((folder / "plots").glob("*.png")):
-        data = base64.b64encode(png.read_bytes()).decode("ascii")
-        parts.append(f'<figure><img alt="{html.escape(png.stem)}" src="data:image/png;base64,{data}">'
-                     f"<figcaption>{html.escape(png.stem)}</figcaption></figure>")
+def _table_section(folder: Path, name: str, *, fit: bool = False, collapse: bool | None = None,
+                   group_by: str | None = None) -> str:
+    table, n_rows, n_ties = table_html(name, folder / f"{name}.md", fit=fit, group_by=group_by,
+                                       drop_ties=name.startswith("comparison"))
+    ties = (f"; {n_ties} more rows, where the two models score every query alike (Δ = 0.000 [0.000, 0.000]), are "
+            f"left out here and kept in {name}.md / .csv") if n_ties else ""
+    if collapse if collapse is not None else n_rows > LONG_TABLE:
+        return details(f"the table ({n_rows} rows{ties})", table)
+    return table + (f'<p class="legend">{html.escape(ties.removeprefix("; ").capitalize())}.</p>' if ties else "")
+
+
+def _sections(folder: Path, names: list[str], figures: _Figures) -> list[str]:
+    """The page's body between the answer and the notes: each table with the figures that back it."""
+    out = []
+
+    def section(name: str, title: str, body: str) -> None:
+        out.append(f'<h2 id="h-{html.escape(name)}">{html.escape(title)}</h2>{body}')
+
+    if "decisions" in names:
+        section("decisions", _title("decisions"), _table_section(folder, "decisions", fit=True, collapse=False,
+                                                                   group_by="endpoint")
+                + f'<p class="legend">{_RULE}</p>' + figures.html(figures.take(lambda s: s.startswith("forest_")),
+                                                                  wide=True))
+    sweep = figures.take(lambda s: s.startswith("alpha_sweep_"))
+    if sweep:
+        section("alpha-sweep", "The α sweep: each α − mono, paired (exploratory, not a pre-declared decision)",
+                figures.html(sweep))
+    out.append(_MARKS)
+    for name in names:
+        if name == "decisions":
+            continue
+        if name == "table1_map":
+            heatmaps = figures.take(lambda s: s.startswith("heatmap_"))
+            body = _table_section(folder, name) + (details(f"mAP per language pair: {len(heatmaps)} heatmaps",
+                                                           figures.html(heatmaps)) if heatmaps else "")
+        elif name == "table2_language_bias":
+            body = _table_section(folder, name) + figures.html(figures.take(lambda s: s.startswith("language_bias_")))
+        elif name.startswith("per_language_"):
+            task = name.removeprefix("per_language_")
+            body = figures.html(figures.take(lambda s, t=task: s.startswith(f"{t}_"))) +                 _table_section(folder, name, collapse=True)
+        elif name == "comparison":
+            diffs = figures.take(lambda s: s.startswith("diff_map_"))
+            body = _table_section(folder, name) + (details(f"differences per language pair: {len(diffs)} heatmaps",
+                                                           figures.html(diffs)) if diffs else "")
+        else:
+            body = _table_section(folder, name, collapse=True if name == "comparison_per_language" else None)
+        section(name, _title(name), body)
+    if figures.left:
+        section("other-figures", "Other figures", details(f"{len(figures.left)} figures", figures.html(figures.left)))
+    return out
+
+
+def _how_made(preamble: str, meta: dict[str, Any]) -> str:
+    """The end of the page: how the board was made (collapsed timings and sub-sections) and its provenance."""
+    prose, timing_tables, subsections = split_preamble(preamble)
+    parts = ['<h2 id="h-how-made">How this leaderboard was made</h2>', markdown(prose) if prose.strip() else ""]
+    parts += [details("Stage wall times" if "wall time" in t.splitlines()[0] else "Table",
+                      markdown(t).replace("<table>", '<table class="kv">', 1)) for t in timing_tables]
+    parts += [details(title, markdown(body)) for title, body in subsections
+              if not (title == "Submission check" and meta.get("submission_check"))]  # shown under provenance
+    parts += ['<h2 id="h-provenance">Provenance</h2>',
+              details("Inputs, options, package versions and the submission check (meta.json)",
+                      provenance_html(meta))]
     return "".join(parts)
 
 
-def _provenance(meta: dict[str, Any]) -> str:
-    versions = meta.get("versions") or {}
-    if isinstance(versions, str):  # older meta.json files hold the dict's repr
-        pairs = re.findall(r"'([^']+)': (?:'([^']*)'|None)", versions)
-        versions = {k: v or None for k, v in pairs}
-    options = {k: v for k, v in meta.items() if k not in ("versions", "notes", "submission_check")}
-    rows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(json.dumps(v, default=str))}</td></tr>"
-                   for k, v in options.items())
-    vrows = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>"
-                    for k, v in versions.items())
-    check = meta.get("submission_check")
-    return (f"<h3>Inputs and options</h3><table>{rows}</table><h3>Package versions</h3><table>{vrows}</table>"
-            + (f"<h3>Submission check</h3><pre>{html.escape(str(check))}</pre>" if check else ""))
+def _table_order(folder: Path) -> list[str]:
+    """The folder's tables in page order: the decisions (without them, the comparisons), then the per-language
+    tables of the datasets the decisions name (primary first), then :data:`_ORDER`'s, then any other."""
+    present = sorted(p.stem for p in folder.glob("*.md") if p.stem != "README")
+    decided = folder / "decisions.csv"
+    datasets = list(dict.fromkeys(pd.read_csv(decided)["dataset"])) if decided.is_file() else []
+    per_language = sorted((n for n in present if n.startswith("per_language_")),
+                          key=lambda n: (datasets.index(dataset_name(n.removeprefix("per_language_")))
+                                         if dataset_name(n.removeprefix("per_language_")) in datasets
+                                         else len(datasets), n))
+    # without decisions the paired comparisons are the board's claims: they come first
+    first = ("decisions",) if datasets else ("comparison",)
+    names = [n for n in (*first, *per_language, *_ORDER) if n in present]
+    return list(dict.fromkeys(names + present))
 
 
 def render_index(folder: str | Path) -> str:
@@ -194,28 +183,17 @@ def render_index(folder: str | Path) -> str:
     folder = Path(folder)
     meta = json.loads((folder / "meta.json").read_text(encoding="utf-8")) if (folder / "meta.json").is_file() else {}
     title, preamble = _preamble(folder / "README.md")
-    names = [n for n in _ORDER if (folder / f"{n}.md").is_file()]
-    names += sorted(p.stem for p in folder.glob("*.md") if p.stem not in names and p.stem not in ("README",))
-    sections = [f'<h2 id="h-{html.escape(n)}">{html.escape(_title(n))}</h2>{_table_html(n, folder / f"{n}.md")}'
-                for n in names]
+    names = _table_order(folder)
     notes = meta.get("notes") or []
-    figures = _figures(folder)
-    legend = ('<p class="legend"><span class="best" style="font-weight:700;background:#dafbe1;padding:0 .3rem">'
-              "bold green</span>: best per column (rows are models) or per row and metric (rows are languages); "
-              "lower is better for language bias and foreign intrusion. "
-              '<span style="background:#fff8c5;padding:0 .3rem">yellow</span>: the difference\'s confidence '
-              'interval excludes 0. <span class="noci">no CI</span>: no per-query values, so no interval was '
-              "computed (see the notes).</p>")
     return "\n".join([
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>", _markdown(preamble) if preamble.strip() else "", legend,
-        *sections,
-        "<h2>Notes</h2>" + ("<ul>" + "".join(f"<li>{html.escape(str(n))}</li>" for n in notes) + "</ul>"
-                            if notes else "<p>None.</p>"),
-        f"<h2>Figures</h2>{figures}" if figures else "",
-        "<h2>Provenance</h2>", _provenance(meta),
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>", answer_html(folder),
+        *_sections(folder, names, _Figures(folder)),
+        "<h2 id=\"h-notes\">Notes</h2>" + ("<ul>" + "".join(f"<li>{html.escape(str(n))}</li>" for n in notes)
+                                           + "</ul>" if notes else "<p>None.</p>"),
+        _how_made(preamble, meta),
         f'<p class="legend">Generated by <code>hybrid_bench.leaderboard.page</code> from the files of '
         f"<code>{html.escape(folder.name)}/</code>.</p>",
         "</body></html>", ""])

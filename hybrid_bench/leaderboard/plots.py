@@ -1,4 +1,5 @@
-"""Leaderboard figures (matplotlib, PNG): X→Y heatmaps, difference heatmaps, language-bias and per-language bars.
+"""Leaderboard figures (matplotlib, PNG): X→Y heatmaps, difference heatmaps, language-bias and per-language dot
+plots, the α sweep as paired differences to mono, and the forest plot of the decisions.
 
 Figures are built with the object-oriented :class:`matplotlib.figure.Figure` API (no ``pyplot`` state, no GUI
 backend), so they can be made from worker threads and in headless CI.
@@ -143,24 +144,37 @@ def plot_diff_heatmap(
                     footnote=footnote)
 
 
-def _grouped_bars(
+def _dot_rows(
     ax, groups: Sequence[str], series: dict[str, Sequence[float]],  # noqa: ANN001 - matplotlib Axes
     errors: dict[str, np.ndarray] | None = None,
 ) -> None:
+    """One row per group (top to bottom), one marker per series with its horizontal error bar, dodged vertically.
+
+    A dot plot rather than grouped bars: 6 models × 18 languages as bars is a figure 30 inches wide that a page
+    can only show shrunk to illegibility; as rows it is a readable column (Cleveland & McGill 1984, JASA 79(387):
+    position on a common scale is read more accurately than bar length).
+    """
     n = max(len(series), 1)
-    width = 0.8 / n
-    x = np.arange(len(groups))
+    step = 0.8 / n
+    y = np.arange(len(groups))[::-1].astype(float)
     for k, (label, values) in enumerate(series.items()):
-        yerr = errors.get(label) if errors else None
-        ax.bar(x - 0.4 + width * (k + 0.5), values, width, label=label, yerr=yerr,
-               capsize=2 if yerr is not None else 0, error_kw={"linewidth": 0.8})
-    ax.set_xticks(x, labels=list(groups))
-    ax.grid(axis="y", linewidth=0.4, alpha=0.6)
+        xerr = errors.get(label) if errors else None
+        ax.errorbar(values, y + 0.4 - step * (k + 0.5), xerr=xerr, fmt="o", markersize=3.5, label=label,
+                    capsize=1.5 if xerr is not None else 0, elinewidth=0.8)
+    ax.set_yticks(y, labels=list(groups))
+    ax.set_ylim(-0.6, len(groups) - 0.4)
+    ax.grid(axis="x", linewidth=0.4, alpha=0.6)
+    for boundary in y[:-1] - 0.5:
+        ax.axhline(boundary, color="#e5e5e5", linewidth=0.5, zorder=0)
     ax.set_axisbelow(True)
-    # long labels (e.g. "hybrid-me5-small-quick") in one row would be wider than the figure
-    per_row = max(1, min(n, 4, int(70 // max(len(str(label)) for label in series)) if series else 1))
-    rows = -(-n // per_row)
-    ax.legend(fontsize=8, ncols=-(-n // rows), loc="upper center", bbox_to_anchor=(0.5, -0.15), frameon=False)
+    per_row = max(1, min(n, 3, int(75 // max(len(str(label)) for label in series)) if series else 1))
+    ax.figure.legend(fontsize=8, ncols=per_row, loc="outside lower center", frameon=False)
+
+
+def _rows_figure(n_groups: int, n_series: int) -> Figure:
+    """A figure sized for :func:`_dot_rows`: 6.2 in (≈ 680 px) wide, shown unscaled two to a row of the page."""
+    height = 1.9 + n_groups * max(0.22, 0.07 * n_series) + 0.18 * -(-n_series // 3)
+    return Figure(figsize=(6.2, height), layout="constrained")
 
 
 def _ci_errors(table: pd.DataFrame, order: Sequence[str], cis: dict[str, pd.DataFrame] | None) -> dict[str, np.ndarray]:
@@ -200,11 +214,11 @@ def plot_language_bias(
         index="lang", columns="label", values="value", aggfunc="mean")
     order = [lb for lb in labels if lb in table.columns]
     errors = _ci_errors(table, order, cis)
-    fig = Figure(figsize=(max(5.0, 0.55 * len(table) * max(1, len(order)) / 2 + 2), 4.0), layout="constrained")
+    fig = _rows_figure(len(table), len(order))
     ax = fig.add_subplot()
-    _grouped_bars(ax, list(table.index), {lb: table[lb].to_numpy() for lb in order}, errors)
-    ax.set_xlabel("query language")
-    ax.set_ylabel("mean rank distance (lower is better)")
+    _dot_rows(ax, list(table.index), {lb: table[lb].to_numpy() for lb in order}, errors)
+    ax.set_ylabel("query language")
+    ax.set_xlabel("mean rank distance (lower is better)")
     ax.set_title(f"{dataset_name(task)}: language bias in the multilingual pool\n{_ci_note(errors, confidence)}",
                  fontsize=10)
     return fig
@@ -226,38 +240,99 @@ def plot_subset_bars(
     table.loc["mean"] = table.mean()
     order = [lb for lb in labels if lb in table.columns]
     errors = _ci_errors(table, order, cis)
-    fig = Figure(figsize=(max(5.5, 0.5 * len(table) * max(1, len(order)) / 2 + 2), 4.0), layout="constrained")
+    fig = _rows_figure(len(table), len(order))
     ax = fig.add_subplot()
-    _grouped_bars(ax, list(table.index), {lb: table[lb].to_numpy() for lb in order}, errors)
-    ax.axvline(len(table) - 1.5, color="grey", linewidth=0.8, linestyle=":")  # separates the mean from languages
-    ax.set_xlabel("language")
-    ax.set_ylabel(metric_name(metric))
+    _dot_rows(ax, list(table.index), {lb: table[lb].to_numpy() for lb in order}, errors)
+    ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")  # separates the mean (bottom row) from languages
+    ax.set_ylabel("language")
+    ax.set_xlabel(metric_name(metric))
     ax.set_title(f"{dataset_name(task)}: {metric_name(metric)} per language\n{_ci_note(errors, confidence)}",
                  fontsize=10)
     return fig
 
 
-def plot_alpha_sweep(points: pd.DataFrame, *, title: str, ylabel: str, confidence: float = 0.95) -> Figure:
-    """A metric against α, the probability of a monolingual batch (arXiv 2408.10536's figure): one line per
-    ``series`` (e.g. mono / cross / multi), error bars from the hierarchical bootstrap over seeds and queries.
+def plot_alpha_sweep(points: pd.DataFrame, *, title: str, ylabel: str, confidence: float = 0.95,
+                     reference: pd.DataFrame | None = None, margin: float | None = None) -> Figure:
+    """Paired differences to the monolingual specialist against α, the probability of a monolingual batch
+    (arXiv 2408.10536's figure, drawn as differences): one line per ``series`` (e.g. mono / cross / multi).
 
-    ``points``: columns ``series``, ``alpha``, ``mean``, ``ci_low``, ``ci_high`` (NaN interval: no bar) and
-    ``n_seeds``. α = 0 is the cross-lingual specialist, α = 1 the monolingual one.
+    Args:
+        points: ``series``, ``alpha``, ``diff`` (arm − mono, the mean of the seed-by-seed differences),
+            ``ci_low``, ``ci_high`` (its hierarchical-bootstrap interval; NaN: no bar) and ``n_seeds``. α = 1 is
+            mono itself (Δ = 0 by definition), α = 0 the cross-lingual specialist.
+        reference: ``series``, ``diff`` of the untrained base − mono, drawn as a dashed line per series.
+        margin: the equivalence margin δ of the decisions, shaded around 0.
     """
     if points.empty:
         raise ValueError("no points to plot against alpha")
-    fig = Figure(figsize=(5.0, 3.8), layout="constrained")
+    fig = Figure(figsize=(6.2, 4.4), layout="constrained")
     ax = fig.add_subplot()
-    for series, rows in points.sort_values("alpha").groupby("series", sort=False):
-        centre = rows["mean"].to_numpy()
-        err = np.nan_to_num(np.vstack([np.clip(centre - rows["ci_low"].to_numpy(), 0, None),
-                                       np.clip(rows["ci_high"].to_numpy() - centre, 0, None)]))
-        ax.errorbar(rows["alpha"], centre, yerr=err, marker="o", capsize=3, label=str(series))
+    if margin:
+        ax.axhspan(-margin, margin, color="#e8e8e8", zorder=0, label=f"±δ = {margin:g} (equivalence margin)")
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    names = list(dict.fromkeys(points["series"]))
+    dodge = 0.012 * (np.arange(len(names)) - (len(names) - 1) / 2)
+    for k, (series, rows) in enumerate((s, points[points["series"] == s].sort_values("alpha")) for s in names):
+        centre = rows["diff"].to_numpy(dtype=float)
+        err = np.nan_to_num(np.vstack([np.clip(centre - rows["ci_low"].to_numpy(dtype=float), 0, None),
+                                       np.clip(rows["ci_high"].to_numpy(dtype=float) - centre, 0, None)]))
+        line = ax.errorbar(rows["alpha"].to_numpy(dtype=float) + dodge[k], centre, yerr=err, marker="o",
+                           markersize=4, capsize=3, label=f"{series}")
+        base = reference[reference["series"] == series] if reference is not None else None
+        if base is not None and len(base):
+            ax.axhline(float(base["diff"].iloc[0]), color=line.lines[0].get_color(), linestyle="--", linewidth=1,
+                       label=f"{series}: untrained base")
     ax.set_xticks(sorted(points["alpha"].unique()))
     ax.set_xlabel("α = P(monolingual batch)   (0: cross-lingual, 1: monolingual)")
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(f"Δ {ylabel} vs mono (α = 1)")
     seeds = int(points["n_seeds"].max())
-    ax.set_title(f"{title}\nerror bars: {confidence:.0%} bootstrap CI over {seeds} seed(s) and queries", fontsize=10)
-    if points["series"].nunique() > 1:
-        ax.legend(fontsize=8, frameon=False)
+    ax.set_title(f"{title}\npaired differences to mono, error bars: {confidence:.0%} bootstrap CI over {seeds} "
+                 "seed(s) and queries", fontsize=10)
+    ax.grid(axis="y", linewidth=0.4, alpha=0.6)
+    fig.legend(fontsize=7, frameon=False, ncols=2, loc="outside lower center")
+    return fig
+
+
+#: colour of each decision of :mod:`hybrid_bench.leaderboard.decisions` in the forest plot
+DECISION_COLOURS = {"equivalent": "#1f6feb", "better": "#1a7f37", "worse": "#cf222e", "inconclusive": "#6e7781"}
+
+
+def plot_forest(decided: pd.DataFrame) -> Figure:
+    """A forest plot of the decision table: per comparison its Δ, 90 % interval (thick, the TOST interval) and 95 %
+    interval (thin) against the ±δ equivalence zone, coloured by its decision; primary rows first.
+
+    ``decided``: the rows of :func:`hybrid_bench.leaderboard.decisions.decision_table` (``endpoint``, ``dataset``,
+    ``cell``, ``metric``, ``model``, ``baseline``, ``diff``, ``ci90_low``, ``ci90_high``, ``ci_low``,
+    ``ci_high``, ``margin``, ``decision``). Δ is drawn as stored (model − baseline), so on a lower-is-better
+    metric (marked ↓) a positive Δ is a loss; the colour reads the same way on every row.
+    """
+    if decided.empty:
+        raise ValueError("no decisions to plot")
+    n = len(decided)
+    fig = Figure(figsize=(11.0, 1.5 + 0.34 * n), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(n)[::-1].astype(float)
+    margins = sorted(set(decided["margin"].astype(float)))
+    for margin in margins[:1]:
+        ax.axvspan(-margin, margin, color="#eef1f4", zorder=0)
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    labels = []
+    for pos, row in zip(y, decided.itertuples(index=False)):
+        colour = DECISION_COLOURS.get(str(row.decision), "#6e7781")
+        ax.plot([row.ci_low, row.ci_high], [pos, pos], color=colour, linewidth=1.2)
+        ax.plot([row.ci90_low, row.ci90_high], [pos, pos], color=colour, linewidth=4.5, solid_capstyle="butt")
+        ax.plot([row.diff], [pos], "o", color="white", markeredgecolor=colour, markersize=5)
+        ax.annotate(str(row.decision), (1.005, pos), xycoords=("axes fraction", "data"), va="center", fontsize=8,
+                    color=colour, fontweight="bold")
+        labels.append(f"{row.endpoint}: {row.dataset} {row.cell} · {metric_name(str(row.metric))}\n"
+                      f"{row.model} − {row.baseline}")
+    primary = int((decided["endpoint"] == "primary").sum())
+    if 0 < primary < n:
+        ax.axhline(y[primary - 1] - 0.5, color="grey", linewidth=0.8, linestyle=":")
+    ax.set_yticks(y, labels=labels, fontsize=7.5)
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel("Δ = model − baseline (dot); thick: 90 % CI (the equivalence test's), thin: 95 % CI; "
+                  f"grey band: ±δ = {margins[0]:g}")
+    ax.grid(axis="x", linewidth=0.4, alpha=0.6)
+    ax.set_title("Pre-declared comparisons: primary endpoint above the dotted line, secondary below", fontsize=10)
     return fig
