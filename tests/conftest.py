@@ -54,3 +54,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--full-rebuild", action="store_true", default=False,
                      help="also rebuild every table of the committed seeded leaderboard (≈ 10 min on 2 cores; "
                           "tests/test_leaderboard_rebuild_seeded.py)")
+
+
+@pytest.fixture
+def encoded_counts():
+    """Every count of texts encoded in this process while the test runs (:func:`hybrid_bench.display.on_encoded`:
+    a tracked model's batches and the texts the embedding code encodes itself)."""
+    from hybrid_bench import display
+
+    counts: list[int] = []
+    with display.on_encoded(counts.append):
+        yield counts

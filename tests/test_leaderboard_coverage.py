@@ -17,7 +17,7 @@ from leaderboard_synthetic import LANGS, build_synthetic_results
 
 from hybrid_bench.leaderboard import coverage, tables
 from hybrid_bench.leaderboard.build import build_leaderboard
-from hybrid_bench.leaderboard.page import _best_cells
+from hybrid_bench.leaderboard.page_tables import best_cells
 from hybrid_bench.leaderboard.results import load_results, pinned_revision
 
 TASK = "XQuADRRetrieval"
@@ -143,10 +143,10 @@ def test_complete_results_carry_no_mark_and_missing_queries_do() -> None:
 def test_the_page_crowns_no_incomplete_number() -> None:
     header = ["model", "XQuAD-R / mono", "data"]
     rows = [["a", "0.814", "official"], ["b", "0.900 (1/11)", "official"], ["c", "0.700", "official"]]
-    assert _best_cells("table1_map", header, rows) == {(0, 1)}
+    assert best_cells("table1_map", header, rows) == {(0, 1)}
     # the same coverage everywhere: comparable with each other
     rows = [["a", "0.814 (3/11)", "official"], ["b", "0.900 (3/11)", "official"]]
-    assert _best_cells("table1_map", header, rows) == {(1, 1)}
+    assert best_cells("table1_map", header, rows) == {(1, 1)}
 
 
 def test_synthetic_languages_are_a_strict_subset_of_the_task() -> None:

@@ -9,10 +9,10 @@ import os
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from hybrid_bench import cli
-from hybrid_bench.tasks import encoding
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -21,7 +21,7 @@ from gpu_check import ndcg, torchrun_encode  # noqa: E402
 
 
 def test_torchrun_two_ranks_then_eval_equal_one_process(tiny_model_dir: Path, shared_data: Path, tmp_path: Path,
-                                                       monkeypatch: pytest.MonkeyPatch):
+                                                       monkeypatch: pytest.MonkeyPatch, encoded_counts: list[int]):
     mirrors = f"mteb/MIRACLRetrieval={shared_data / 'miracl-lite'}"
     monkeypatch.setenv("HYBRID_BENCH_MIRRORS", mirrors)
     args = ["-m", str(tiny_model_dir), "-t", "MIRACLRetrieval", "-l", "yor", "--backend", "torch",
@@ -37,14 +37,16 @@ def test_torchrun_two_ranks_then_eval_equal_one_process(tiny_model_dir: Path, sh
             if p.name != "model.json"]
     assert sorted(rows) == [352, 353]  # one shard file per rank
 
-    encoded: list[int] = []
-    monkeypatch.setattr(encoding, "count_encoded", encoded.append)
+    encoded = encoded_counts
+    encoded.clear()
     monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "two"))
     assert cli.main(["eval", *args, "--output-folder", str(tmp_path / "res-two")]) == 0
-    assert encoded == []  # every passage came from the ranks' shards
+    n_queries = len(pd.read_parquet(shared_data / "miracl-lite" / "yo-queries"))
+    assert sum(encoded) == n_queries  # every passage came from the ranks' shards: only the queries are encoded
+    encoded.clear()
     monkeypatch.setenv("HYBRID_BENCH_HOME", str(tmp_path / "one"))
     assert cli.main(["eval", *args, "--output-folder", str(tmp_path / "res-one")]) == 0
-    assert sum(encoded) == 705
+    assert sum(encoded) == 705 + n_queries
     one, two = ndcg(tmp_path / "res-one"), ndcg(tmp_path / "res-two")
     assert one.keys() == two.keys() == {"yo"}
     assert abs(one["yo"] - two["yo"]) < 1e-6

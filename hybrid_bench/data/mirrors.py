@@ -254,10 +254,15 @@ def _mirror_for_task(task: AbsTask | type[AbsTask]) -> Mirror | None:
     own = vars(task).get("mirror") if not isinstance(task, type) else None  # set by use_mirror on this instance
     if own is not None:
         return own
+    # a class swapped for its mirrored subclass at registration (register_mirrors) keeps the mirror configured
+    # then; the mirror configured now wins, so a process whose configuration changed never reads the old folder
+    swapped = getattr(task if isinstance(task, type) else type(task), "mirror", None)
     path = task.metadata.dataset["path"]
-    mirror = get_mirror(path)
+    mirror = get_mirror(swapped.repo_id if swapped is not None else path)
     if mirror is not None:
         return mirror
+    if swapped is not None:
+        return swapped
     # A task already pointed at its mirror carries the folder as its path; map it back to the repo id. (The
     # dataset dict itself must keep only keys that `datasets.load_dataset` accepts: mteb passes it on as kwargs.)
     for repo_id, folder in mirror_map().items():
