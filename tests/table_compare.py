@@ -7,7 +7,8 @@ machine may differ in the 15th digit of a bootstrap bound. :func:`assert_tables_
 * the same columns, in the same order, and the same number of rows;
 * every non-numeric cell identical (labels, model names, decisions, counts stored as text);
 * every integer column identical (counts: queries, seeds, settings);
-* every other numeric cell within ``atol`` absolute (default :data:`ATOL`), NaN exactly where the other has NaN.
+* every other numeric cell within ``atol`` absolute (default :data:`ATOL`), NaN exactly where the other has NaN
+  and an infinity exactly where the other has the same one (a Satterthwaite ``df`` of a zero-variance difference).
 
 ``ATOL = 1e-6`` is far below what any table reports (three decimals in the Markdown and on the page, where a
 decision rests on a bound against δ = 0.01) and far above the CPU-dependent noise (≈ 1e-15 relative). A failure
@@ -58,7 +59,8 @@ def assert_frames_match(new: pd.DataFrame, old: pd.DataFrame, *, name: str, atol
         x, y = a.to_numpy(dtype=float), b.to_numpy(dtype=float)
         nan_x, nan_y = np.isnan(x), np.isnan(y)
         tol = 0.0 if pd.api.types.is_integer_dtype(a) and pd.api.types.is_integer_dtype(b) else atol
-        bad = (nan_x != nan_y) | (~nan_x & ~nan_y & ~(np.abs(x - y) <= tol))
+        with np.errstate(invalid="ignore"):  # inf − inf: equal infinities are compared exactly below
+            bad = (nan_x != nan_y) | (~nan_x & ~nan_y & ~(np.abs(x - y) <= tol) & (x != y))
         if bad.any():
             row = int(np.flatnonzero(bad)[0])
             raise AssertionError(f"{name}: {_describe(old, row, key)}, column {column!r}: {x[row]!r} rebuilt, "

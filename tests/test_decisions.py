@@ -32,8 +32,8 @@ def _replicates(center: float, spread: float, n: int = 20_000, seed: int = 0) ->
     [
         (0.000, 0.003, "equivalent"),    # 90 % CI ≈ ±0.005, inside ±0.01
         (-0.004, 0.003, "equivalent"),   # shifted but still inside: a real, irrelevant difference
-        (-0.020, 0.003, "worse"),        # CI ≈ [−0.025, −0.015], entirely below −δ
-        (+0.020, 0.003, "better"),
+        (-0.020, 0.003, "worse beyond δ"),  # CI ≈ [−0.025, −0.015], entirely below −δ
+        (+0.020, 0.003, "better beyond δ"),
         (-0.008, 0.004, "inconclusive"),  # CI ≈ [−0.015, −0.001]: excludes 0, crosses −δ
         (0.000, 0.010, "inconclusive"),   # too wide to say anything
     ],
@@ -41,15 +41,16 @@ def _replicates(center: float, spread: float, n: int = 20_000, seed: int = 0) ->
 def test_single_comparison_decision_is_the_90_percent_ci_rule(center: float, spread: float, expected: str) -> None:
     reps = _replicates(center, spread)
     low, high = np.percentile(reps, [5, 95])
-    by_ci = ("equivalent" if -0.01 < low and high < 0.01 else "worse" if high < -0.01
-             else "better" if low > 0.01 else "inconclusive")
+    by_ci = ("equivalent" if -0.01 < low and high < 0.01 else "worse beyond δ" if high < -0.01
+             else "better beyond δ" if low > 0.01 else "inconclusive")
     assert by_ci == expected  # the fixture is what its comment says
-    assert decide({"x": reps}, margin=0.01)["decision"].tolist() == [expected]
+    assert decide({"x": reps}, margin=0.01)["relevance_decision"].tolist() == [expected]
 
 
 def test_lower_is_better_flips_worse_and_better() -> None:
     # intrusion@10 going up by 0.03 is worse
-    assert decide({"x": _replicates(0.03, 0.003)}, margin=0.01, lower_is_better=True)["decision"].tolist() == ["worse"]
+    assert decide({"x": _replicates(0.03, 0.003)}, margin=0.01, lower_is_better=True)["relevance_decision"].tolist() == [
+        "worse beyond δ"]
 
 
 def test_holm_makes_two_borderline_equivalences_harder() -> None:
@@ -57,13 +58,13 @@ def test_holm_makes_two_borderline_equivalences_harder() -> None:
     reps = {"a": _replicates(0.0, 0.0108 / 1.881, seed=1), "b": _replicates(0.0, 0.0108 / 1.881, seed=2)}
     for name, values in reps.items():
         assert 0.025 < claim_p_values(values, 0.01)["equivalent"] < 0.05, name
-        assert decide({name: values}, margin=0.01)["decision"].item() == "equivalent"
+        assert decide({name: values}, margin=0.01)["relevance_decision"].item() == "equivalent"
     both = decide(reps, margin=0.01)
-    assert both["decision"].tolist() == ["inconclusive", "inconclusive"]
-    assert (both["p_holm"] >= 0.05).all()
+    assert both["relevance_decision"].tolist() == ["inconclusive", "inconclusive"]
+    assert (both["relevance_p_holm"] >= 0.05).all()
     # a clear equivalence next to it lets the borderline one pass at α
     clear = decide({"a": reps["a"], "c": _replicates(0.0, 0.001, seed=3)}, margin=0.01)
-    assert clear["decision"].tolist() == ["equivalent", "equivalent"]
+    assert clear["relevance_decision"].tolist() == ["equivalent", "equivalent"]
 
 
 def test_claim_p_values_count_replicates_past_the_margin() -> None:
@@ -102,8 +103,8 @@ def test_seed_level_widens_the_interval_when_seed_variance_dominates() -> None:
     # the p-value sees the seeds too: the query-only test finds the +0.005 gain, the hierarchical one does not
     assert query_only.p_value < 0.01 and hier.p_value > 0.5
     # the query-only interval claims equivalence with δ = 0.01; with the seeds it cannot
-    assert decide({"q": query_only.distribution}, margin=0.01)["decision"].item() == "equivalent"
-    assert decide({"h": hier.distribution}, margin=0.01)["decision"].item() == "inconclusive"
+    assert decide({"q": query_only.distribution}, margin=0.01)["relevance_decision"].item() == "equivalent"
+    assert decide({"h": hier.distribution}, margin=0.01)["relevance_decision"].item() == "inconclusive"
 
 
 def test_one_seed_is_the_query_bootstrap() -> None:

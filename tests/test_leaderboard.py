@@ -311,8 +311,9 @@ def test_seeds_are_a_level_arms_from_training_records(seeded_board) -> None:  # 
     decided = board.tables["decisions"]
     primary = decided[decided["endpoint"] == "primary"]
     assert set(primary["baseline"]) == {"mono-me5-small", "cross-me5-small"} and (primary["holm_over"] == 2).all()
-    assert set(decided["decision"]) <= {"equivalent", "worse", "better", "inconclusive"}
-    assert "replicates" not in board.display["comparison"].columns
+    assert set(decided["relevance_decision"]) <= {"equivalent", "worse beyond δ", "better beyond δ", "inconclusive"}
+    assert set(decided["superiority_decision"]) <= {"higher", "lower", "not significant"}
+    assert "distribution" not in board.display["comparison"].columns
 
 
 def test_compare_by_arm_name_is_seed_by_seed(seeded_board, tmp_path: Path) -> None:  # noqa: ANN001
@@ -379,7 +380,7 @@ def test_forest_plot_of_the_decisions(seeded_board) -> None:  # noqa: ANN001
 def test_seeded_leaderboard_writes_without_replicates(seeded_board, tmp_path: Path) -> None:  # noqa: ANN001
     out = seeded_board.write(tmp_path / "board")
     header = (out / "comparison.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert "replicates" not in header and "seed_sd" in header
+    assert "distribution" not in header and "seed_sd" in header and "df" in header.split(",")
     assert (out / "decisions.md").is_file() and "Decisions on the pre-declared endpoints" in (out / "README.md").read_text()
 
 

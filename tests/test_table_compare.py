@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from table_compare import ATOL, assert_frames_match
@@ -38,3 +39,11 @@ def test_columns_and_rows_must_be_the_same() -> None:
         assert_frames_match(BASE.drop(columns="p_value"), BASE, name="t.csv")
     with pytest.raises(AssertionError, match="1 rows rebuilt, 2 committed"):
         assert_frames_match(BASE.iloc[:1], BASE, name="t.csv")
+
+
+def test_equal_infinities_match_and_different_ones_do_not() -> None:
+    # a Satterthwaite df of a zero-variance difference is inf on both sides
+    new, old = pd.DataFrame({"df": [np.inf, 3.0]}), pd.DataFrame({"df": [np.inf, 3.0]})
+    assert_frames_match(new, old, name="t.csv")
+    with pytest.raises(AssertionError, match="df"):
+        assert_frames_match(pd.DataFrame({"df": [-np.inf, 3.0]}), old, name="t.csv")

@@ -30,7 +30,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from hybrid_bench.io import atomic_path
-from hybrid_bench.leaderboard import plots, tables
+from hybrid_bench.leaderboard import plots, pooled, tables
 from hybrid_bench.leaderboard.page import write_index
 from hybrid_bench.leaderboard.per_query import JSON_TO_PER_QUERY, PER_QUERY_DIR, write_per_query
 from hybrid_bench.leaderboard.tables import Cell
@@ -55,7 +55,7 @@ def write_gzip_text(path: Path, text: str) -> None:
 
 METHOD_TEXT = """\
 **How to read the comparisons.** Each row is a difference `model − baseline` of one cell of the tables above,
-computed over the queries both models answered (paired). The interval is a {conf:.0%} percentile bootstrap interval
+computed over the queries both models answered (paired). With one model per side, the interval is a {conf:.0%} percentile bootstrap interval
 ({n} resamples, seed {seed}); `p` is a two-sided paired randomization test (random sign flips of the per-query
 differences, {n} flips); `q (BH)` is `p` after Benjamini–Hochberg correction over all rows of the table. For a
 macro-averaged cell (e.g. *cross* = mean over all X→Y language pairs) the resampling unit is drawn once per
@@ -64,9 +64,10 @@ XQuAD-R and MLQA-R the unit is the paragraph of the answer (questions sharing an
 not independent either: `hybrid_bench/leaderboard/clusters.py`), on MIRACL the query within its language. `↓` marks metrics where lower is better (a negative Δ is then an improvement). Cells without
 per-query data show point estimates only and say so: no interval is ever invented.
 With several training seeds per strategy, a row compares the strategies seed by seed: Δ is the mean of the per-seed
-differences, `seed SD (n)` their spread over the n seeds, and the interval comes from a hierarchical bootstrap that
-draws the seeds and, independently, the questions (see `hybrid_bench/leaderboard/stats.py`); `p` is then the
-two-sided bootstrap p-value of those replicates (a sign flip of queries cannot see the seed-to-seed spread).
+differences, `seed SD (n)` their spread over the n seeds, and the interval is the Satterthwaite t interval of the
+crossed random-effects model (query, seed and seed × query variance per stratum; `interval` gives its degrees of
+freedom; see `hybrid_bench/leaderboard/variance.py` and `sampling.py`), not a bootstrap; `p` is then the two-sided t
+test of Δ = 0 with those degrees of freedom (a sign flip of queries cannot see the seed-to-seed spread).
 """
 
 
@@ -120,7 +121,8 @@ class Leaderboard:
             "table2_language_bias": "Table 2 — language bias (mean rank distance in the multilingual pool; lower is better)",
             "comparison": "Hybrid vs specialised: paired differences over queries",
             "comparison_per_language": "Per-language differences",
-            "decisions": "Decisions on the pre-declared endpoints (equivalence margin ±δ, TOST)",
+            "decisions": "Decisions on the pre-declared endpoints (superiority and equivalence margin ±δ, TOST; "
+                         "a Holm family each)",
         }
         parts = [preamble.rstrip() + "\n" if preamble else "# Leaderboard\n",
                  f"Results: `{self.settings.get('results_dir')}`; per-query values: "
@@ -148,7 +150,7 @@ class Leaderboard:
         with atomic_path(out_dir, overwrite=overwrite) as tmp:
             tmp.mkdir(parents=True)
             for name, frame in self.tables.items():
-                tables.flatten_columns(frame.drop(columns=["replicates"], errors="ignore")).to_csv(tmp / f"{name}.csv")
+                tables.flatten_columns(frame.drop(columns=["distribution"], errors="ignore")).to_csv(tmp / f"{name}.csv")
             for name, frame in self.display.items():
                 (tmp / f"{name}.md").write_text(self.markdown(name) + "\n", encoding="utf-8")
                 html = frame.to_html(na_rep="–", border=0, index=not isinstance(frame.index, pd.RangeIndex))
@@ -156,7 +158,8 @@ class Leaderboard:
             write_gzip_text(tmp / SCORES_LONG, self.results.to_csv(index=False))
             if not self.per_query.empty:
                 used = [JSON_TO_PER_QUERY.get(c.metric, c.metric) for c in self.cells]
-                write_per_query(self.per_query, tmp / PER_QUERY_DIR, metrics=used)
+                own = self.per_query[~self.per_query["task"].map(pooled.is_pooled)]  # a pool is derived again
+                write_per_query(own, tmp / PER_QUERY_DIR, metrics=used)
             for stem, fig in self.figures.items():
                 plots.save_figure(fig, tmp / "plots" / f"{stem}.png")
             (tmp / "README.md").write_text(self.readme(preamble), encoding="utf-8")

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from hybrid_bench.errors import DataError
-from hybrid_bench.leaderboard import arms, clusters, comparisons, coverage, decisions, tables
+from hybrid_bench.leaderboard import arms, clusters, comparisons, coverage, decisions, pooled, tables
 from hybrid_bench.leaderboard.board import METHOD_TEXT, SCORES_LONG, Leaderboard, package_versions, write_gzip_text
 from hybrid_bench.leaderboard.figures import add_alpha_sweeps, add_figures, add_forest
 from hybrid_bench.leaderboard.per_query import KEY_COLUMNS, QrelsLoader, load_per_query, load_task_qrels
@@ -96,6 +96,9 @@ def build_leaderboard(
     per_query = clusters.assign_clusters(comparisons.attach_labels(per_query, results), cluster_loader, problems)
     # one row order whatever the files' layout, so a rebuild from the exported per-query files resamples identically
     per_query = per_query.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
+    loaded_tasks = sorted(results["task"].unique())
+    results, per_query, pooled_notes = pooled.add_pooled(results, per_query)
+    problems.extend(pooled_notes)
     cells = tables.find_cells(results)
     labels = sorted(results["label"].unique())
     arm_list = arms.group_arms(arms.read_roles(labels, results_dir))
@@ -112,7 +115,9 @@ def build_leaderboard(
         seed_pairs = {(a.name, b.name): arms.seed_pairs(a, b) for a, b in arm_pairs}
     board = Leaderboard(results=results, per_query=per_query, cells=cells, pairs=pairs, settings={
         "results_dir": str(results_dir), "predictions_dir": str(pred_dir), "n_resamples": n_resamples,
-        "confidence": confidence, "seed": seed, "models": labels, "tasks": sorted(results["task"].unique()),
+        "confidence": confidence, "seed": seed, "models": labels, "tasks": loaded_tasks,
+        **({"pooled": {p.task: [t for t, _ in p.members] for p in pooled.POOLED_TASKS
+                       if (results["task"] == p.task).any()}} if (results["task"].map(pooled.is_pooled)).any() else {}),
         "arms": {a.name: dict(zip(map(str, a.seeds), a.labels)) for a in arm_list},
         "margin": decisions.MARGIN,
     })

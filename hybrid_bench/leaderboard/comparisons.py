@@ -1,9 +1,11 @@
 """The hybrid − specialised comparison of the paper's table cells (arXiv 2408.10536), as DataFrames.
 
 * :func:`comparison_table` — every ``model − baseline`` difference of the cells of
-  :mod:`hybrid_bench.leaderboard.tables` with a paired bootstrap CI and sign-flip p-value over queries
-  (:mod:`hybrid_bench.leaderboard.stats`), or an explicit note (``NO_CI_NOTE``) where the per-query values needed
-  for them are missing; Benjamini–Hochberg q-values over the rows.
+  :mod:`hybrid_bench.leaderboard.tables` with a CI and p-value: for arms with several training seeds the
+  Satterthwaite ``t`` of the crossed random-effects model (:mod:`hybrid_bench.leaderboard.sampling`), for one seed
+  a paired bootstrap CI and sign-flip p-value over queries (:mod:`hybrid_bench.leaderboard.stats`); or an
+  explicit note (``NO_CI_NOTE``) where the per-query values needed for them are missing; Benjamini–Hochberg
+  q-values over the rows.
 * :func:`format_comparison` — the same frame as human-readable ``Δ [low, high]`` strings.
 * :func:`parse_pairs`, :func:`attach_labels`, :class:`QueryRows`, :func:`paired_rows` — the model pairs asked for,
   per-query rows labelled like the results and grouped by model, and the queries both sides of a pair evaluated.
@@ -27,6 +29,7 @@ from tqdm.auto import tqdm
 
 from hybrid_bench.errors import DataError
 from hybrid_bench.leaderboard.per_query import JSON_TO_PER_QUERY
+from hybrid_bench.leaderboard.sampling import BOOTSTRAP, SATTERTHWAITE, Replicates, interval_text, satterthwaite
 from hybrid_bench.leaderboard.stats import BootstrapResult, macro_paired_bootstrap, paired_bootstrap
 from hybrid_bench.leaderboard.tables import NO_CI_NOTE, Cell, ScoreIndex, dataset_name, metric_name
 
@@ -147,8 +150,11 @@ def compare_cell(
     (model labels, or arm names of :mod:`hybrid_bench.leaderboard.arms`);
     ``seed_pairs`` are the (model, baseline) labels compared, one pair per training seed (default ``[(a, b)]``).
     With several seeds the estimate is the mean of the per-seed differences, ``seed_sd`` their spread, and the
-    interval comes from the hierarchical bootstrap over seeds and queries. The row keeps the bootstrap replicates
-    (``replicates``) for the equivalence decisions; they are not written out.
+    interval and the two-sided ``p_value`` come from the Satterthwaite ``t`` of the crossed random-effects model
+    (:mod:`hybrid_bench.leaderboard.sampling`; ``se`` and ``df`` are kept); with one seed from the paired
+    bootstrap and sign-flip test over queries (:mod:`hybrid_bench.leaderboard.stats`). ``interval`` names the
+    method. The row keeps the estimate's sampling distribution (``distribution``: a
+    :class:`~hybrid_bench.leaderboard.sampling.Distribution`) for the decisions; it is not written out.
     """
     pairs = list(seed_pairs or [(a, b)])
     # both sides over the same settings: those every model of the comparison has (each side's table number may
@@ -165,7 +171,8 @@ def compare_cell(
         "score": score_a, "baseline_score": score_b, "diff": float(np.mean(per_seed)),
         "n_seeds": len(pairs), "seed_sd": float(np.std(per_seed, ddof=1)) if len(pairs) > 1 else np.nan,
         "ci_low": np.nan, "ci_high": np.nan, "ci90_low": np.nan, "ci90_high": np.nan, "p_value": np.nan,
-        "n_units": np.nan, "n_queries": np.nan, "note": "", "replicates": None,
+        "interval": "", "se": np.nan, "df": np.nan, "n_units": np.nan, "n_queries": np.nan, "note": "",
+        "distribution": None,
     }
     if not cell.subsets:
         row["note"] = "no setting evaluated by both sides"
@@ -181,24 +188,48 @@ def compare_cell(
     notes = [shared_note] if shared_note else []
     if len(frame) < max(n_a, n_b):
         notes.append(f"paired on {len(frame)} of {max(n_a, n_b)} queries")
+    if len(pairs) > 1:
+        return _seeded(row, frame, len(pairs), notes, confidence, cell, a, b)
     kwargs = {"n_resamples": n_resamples, "confidence": confidence, "seed": seed}
     res: BootstrapResult
-    if len(cell.subsets) == 1 and len(pairs) == 1:
+    if len(cell.subsets) == 1:
         res = paired_bootstrap(frame["a"], frame["b"], **kwargs)
     else:
         res = macro_paired_bootstrap(frame["a"], frame["b"], groups=frame["subset"].tolist(),
-                                     units=frame["unit"].tolist(),
-                                     seeds=frame["seed"].tolist() if len(pairs) > 1 else None, **kwargs)
-    score_a, score_b = float(row["score"]), float(row["baseline_score"])  # type: ignore[arg-type]
-    tolerance = 1e-3 * max(1.0, abs(score_a), abs(score_b))
-    if np.isfinite(row["diff"]) and abs(res.mean_diff - float(row["diff"])) > tolerance:  # type: ignore[arg-type]
-        notes.append(f"per-query mean diff {res.mean_diff:+.4f} ≠ results JSON diff {row['diff']:+.4f}: "
-                     "stale prediction files?")
-        logger.warning("%s %s %s − %s: %s", cell.task, cell.name, a, b, notes[-1])
+                                     units=frame["unit"].tolist(), **kwargs)
+    _check_mean(row, res.mean_diff, notes, cell, a, b)
     ci90 = res.interval(0.90)
     row.update(diff=res.mean_diff, ci_low=res.ci_low, ci_high=res.ci_high, ci90_low=ci90[0], ci90_high=ci90[1],
-               p_value=res.p_value, n_units=res.n_units, n_queries=res.n_rows // len(pairs), note="; ".join(notes),
-               replicates=res.distribution)
+               p_value=res.p_value, interval=BOOTSTRAP, n_units=res.n_units, n_queries=res.n_rows,
+               note="; ".join(notes), distribution=Replicates.of(res.distribution))
+    return row
+
+
+def _check_mean(row: dict[str, object], mean_diff: float, notes: list[str], cell: Cell, a: str, b: str) -> None:
+    """Note (and log) a per-query mean difference that disagrees with the results JSON: stale prediction files."""
+    score_a, score_b = float(row["score"]), float(row["baseline_score"])  # type: ignore[arg-type]
+    tolerance = 1e-3 * max(1.0, abs(score_a), abs(score_b))
+    if np.isfinite(row["diff"]) and abs(mean_diff - float(row["diff"])) > tolerance:  # type: ignore[arg-type]
+        notes.append(f"per-query mean diff {mean_diff:+.4f} ≠ results JSON diff {row['diff']:+.4f}: "
+                     "stale prediction files?")
+        logger.warning("%s %s %s − %s: %s", cell.task, cell.name, a, b, notes[-1])
+
+
+def _seeded(row: dict[str, object], frame: pd.DataFrame, n_pairs: int, notes: list[str], confidence: float,
+            cell: Cell, a: str, b: str) -> dict[str, object]:
+    """``row`` completed with the Satterthwaite ``t`` interval of the seed-paired rows ``frame``."""
+    try:
+        components, dist = satterthwaite(frame)
+    except DataError as err:
+        row["note"] = "; ".join([*notes, f"no CI: {err}"])
+        return row
+    _check_mean(row, components.estimate, notes, cell, a, b)
+    low, high = dist.interval(confidence)
+    low90, high90 = dist.interval(0.90)
+    row.update(diff=components.estimate, ci_low=low, ci_high=high, ci90_low=low90, ci90_high=high90,
+               p_value=dist.p_two_sided(), interval=SATTERTHWAITE, se=dist.se, df=dist.df,
+               n_units=frame["unit"].nunique(), n_queries=len(frame) // n_pairs, note="; ".join(notes),
+               distribution=dist)
     return row
 
 
@@ -212,7 +243,7 @@ def comparison_table(
     ``seed_pairs``: for a pair of arm names, the model labels compared seed by seed (see :func:`compare_cell`).
     ``q_value`` is the Benjamini–Hochberg adjusted p-value over the rows of this table that have a p-value
     (many cells are tested at once; read ``q_value < 0.05`` as "significant after correcting for that").
-    The ``replicates`` column holds each row's bootstrap replicates (an object column; drop it before writing).
+    The ``distribution`` column holds each row's sampling distribution (an object column; drop it before writing).
     """
     per_query = attach_labels(per_query, results) if "label" not in per_query.columns else per_query
     scores, query_rows = ScoreIndex(results), QueryRows(per_query)
@@ -228,12 +259,12 @@ def comparison_table(
     tested = frame["p_value"].notna()
     if tested.any():
         frame.loc[tested, "q_value"] = sstats.false_discovery_control(frame.loc[tested, "p_value"].to_numpy())
-    return frame[[*_COMPARISON_COLUMNS[:-2], "q_value", "note", "replicates"]]
+    return frame[[*_COMPARISON_COLUMNS[:-2], "q_value", "note", "distribution"]]
 
 
 _COMPARISON_COLUMNS = ("dataset", "task", "cell", "metric", "better", "model", "baseline", "score", "baseline_score",
                        "diff", "n_seeds", "seed_sd", "ci_low", "ci_high", "ci90_low", "ci90_high", "p_value",
-                       "n_units", "n_queries", "note", "replicates")
+                       "interval", "se", "df", "n_units", "n_queries", "note", "distribution")
 
 
 def format_comparison(frame: pd.DataFrame, *, confidence: float = 0.95, digits: int = 3) -> pd.DataFrame:
@@ -263,9 +294,12 @@ def format_comparison(frame: pd.DataFrame, *, confidence: float = 0.95, digits: 
         **({"seed SD (n)": [f"{fmt(sd, m)} ({int(n)})" if n > 1 else "–"
                             for sd, n, m in zip(frame["seed_sd"], frame["n_seeds"], frame["metric"])]}
            if "n_seeds" in frame.columns and (frame["n_seeds"] > 1).any() else {}),
+        **({"interval": [interval_text(method, df) for method, df in zip(frame["interval"], frame["df"])]}
+           if "interval" in frame.columns and (frame["interval"] == SATTERTHWAITE).any() else {}),
         "p": frame["p_value"].map(fmt_p),
         "q (BH)": frame["q_value"].map(fmt_p),
         "n": [("–" if not np.isfinite(n) else f"{int(n)}") for n in frame["n_queries"].astype(float)],
         "note": frame["note"],
     })
     return out
+

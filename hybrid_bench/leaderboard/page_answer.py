@@ -1,7 +1,8 @@
 """The answer at the top of a leaderboard's page: one sentence, made from the folder's ``decisions.csv``.
 
-Nothing in it is written by hand: each primary comparison's decision, its estimate and its 90 % interval (the
-interval of the equivalence test, :mod:`hybrid_bench.leaderboard.decisions`) are read from the table, and the words
+Nothing in it is written by hand: each primary comparison's decisions in both Holm families (relevance: TOST at
+±δ; superiority: two-sided test of Δ = 0; :mod:`hybrid_bench.leaderboard.decisions`), its estimate and its 90 %
+interval are read from the table, and the words
 that explain an ``inconclusive`` decision follow from where that interval lies relative to 0 and ±δ (the rule
 itself is stated under the decision table). A second
 sentence counts the secondary decisions. A board without a decision table says so instead.
@@ -10,10 +11,10 @@ Example:
     >>> import pandas as pd
     >>> row = {"endpoint": "primary", "dataset": "MIRACL", "cell": "mean", "metric": "ndcg_at_10", "model": "h",
     ...        "baseline": "m", "diff": -0.013, "ci90_low": -0.025, "ci90_high": -0.002, "margin": 0.01,
-    ...        "decision": "inconclusive", "holm_over": 1}
+    ...        "relevance_decision": "inconclusive", "superiority_decision": "not significant", "holm_over": 1}
     >>> print(answer_text(pd.DataFrame([row])))  # doctest: +NORMALIZE_WHITESPACE
-    On the primary endpoint (MIRACL mean nDCG@10, margin ±0.01): h − m is inconclusive, Δ −0.013
-    [90 % CI −0.025, −0.002] (the interval excludes 0 but crosses −0.01).
+    On the primary endpoint (MIRACL mean nDCG@10, margin ±0.01): h − m is inconclusive (relevance, TOST ±δ) and
+    not significant (superiority), Δ −0.013 [90 % CI −0.025, −0.002] (the interval excludes 0 but crosses −0.01).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ __all__ = ["REQUIRED", "answer_html", "answer_text"]
 
 #: the columns of ``decisions.csv`` the answer is made from
 REQUIRED = ("endpoint", "dataset", "cell", "metric", "model", "baseline", "diff", "ci90_low", "ci90_high", "margin",
-            "decision")
+            "relevance_decision", "superiority_decision")
 
 
 def _signed(value: float) -> str:
@@ -67,16 +68,19 @@ def answer_text(decided: pd.DataFrame, *, bold: Callable[[str], str] = str) -> s
     for _, row in primary.iterrows():
         low, high = float(row["ci90_low"]), float(row["ci90_high"])
         where = "" if len(endpoints) == 1 else f" on {_endpoint(row)}"
-        clauses.append(f"{row['model']} − {row['baseline']}{where} is {bold(str(row['decision']))}, "
+        decision = str(row["relevance_decision"])
+        clauses.append(f"{row['model']} − {row['baseline']}{where} is {bold(decision)} (relevance, TOST ±δ) and "
+                       f"{bold(str(row['superiority_decision']))} (superiority), "
                        f"Δ {_signed(row['diff'])} [90 % CI {_signed(low)}, {_signed(high)}]"
-                       f"{_why(str(row['decision']), low, high, float(row['margin']))}")
+                       f"{_why(decision, low, high, float(row['margin']))}")
     text = f"On the primary endpoint ({scope}): " + "; ".join(clauses) + "."
     secondary = decided[decided["endpoint"] != "primary"]
     if len(secondary):
-        counts = secondary["decision"].value_counts()
-        listed = ", ".join(f"{counts[d]} {d}" for d in ("equivalent", "better", "worse", "inconclusive")
-                           if d in counts)
-        text += f" Secondary comparisons (each decided on its own, descriptive): {listed}, of {len(secondary)}."
+        counts = secondary["relevance_decision"].value_counts()
+        listed = ", ".join(f"{counts[d]} {d}" for d in ("equivalent", "better beyond δ", "worse beyond δ",
+                                                         "inconclusive") if d in counts)
+        text += (f" Secondary comparisons (relevance family, each on its own: nominal, uncorrected): {listed}, "
+                 f"of {len(secondary)}.")
     return text
 
 
@@ -95,5 +99,6 @@ def answer_html(folder: Path) -> str:
     if missing:
         raise DataError(f"{path}: no column(s) {', '.join(missing)}; the page's answer is made from them")
     escaped = decided.assign(**{c: decided[c].map(lambda v: html.escape(str(v)))
-                                for c in ("dataset", "cell", "model", "baseline", "decision")})
+                                for c in ("dataset", "cell", "model", "baseline", "relevance_decision",
+                                          "superiority_decision")})
     return f'<p id="answer" class="answer">{answer_text(escaped, bold=lambda d: f"<b>{d}</b>")}</p>'

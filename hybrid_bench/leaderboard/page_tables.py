@@ -132,11 +132,12 @@ def table_html(name: str, path: Path, *, fit: bool = False, group_by: str | None
         rows = [row for row in rows if not all(_no_difference(row[i]) for i in ci_columns)]
     best = best_cells(name, header, rows)
     group = header.index(group_by) if group_by in header else None
-    constant = [i for i in range(len(header)) if fit and len(rows) > 1 and i != group and header[i] != "decision"
+    constant = [i for i in range(len(header))
+                if fit and len(rows) > 1 and i != group and not header[i].endswith("decision")
                 and len({row[i] for row in rows}) == 1]
     shown = [i for i in range(len(header)) if i not in constant and i != group]
     head = "".join(f"<th>{html.escape(header[i])}</th>" for i in shown)
-    decision_columns = {i for i, h in enumerate(header) if h == "decision"}
+    decision_columns = {i for i, h in enumerate(header) if h.endswith("decision")}
     body, current = [], None
     for r, row in enumerate(rows):
         if group is not None and row[group] != current:

@@ -294,7 +294,8 @@ def plot_alpha_sweep(points: pd.DataFrame, *, title: str, ylabel: str, confidenc
 
 
 #: colour of each decision of :mod:`hybrid_bench.leaderboard.decisions` in the forest plot
-DECISION_COLOURS = {"equivalent": "#1f6feb", "better": "#1a7f37", "worse": "#cf222e", "inconclusive": "#6e7781"}
+DECISION_COLOURS = {"equivalent": "#1f6feb", "better beyond δ": "#1a7f37", "worse beyond δ": "#cf222e",
+                    "inconclusive": "#6e7781"}
 
 
 def plot_forest(decided: pd.DataFrame) -> Figure:
@@ -303,7 +304,7 @@ def plot_forest(decided: pd.DataFrame) -> Figure:
 
     ``decided``: the rows of :func:`hybrid_bench.leaderboard.decisions.decision_table` (``endpoint``, ``dataset``,
     ``cell``, ``metric``, ``model``, ``baseline``, ``diff``, ``ci90_low``, ``ci90_high``, ``ci_low``,
-    ``ci_high``, ``margin``, ``decision``). Δ is drawn as stored (model − baseline), so on a lower-is-better
+    ``ci_high``, ``margin``, ``relevance_decision``: the TOST family's decision). Δ is drawn as stored (model − baseline), so on a lower-is-better
     metric (marked ↓) a positive Δ is a loss; the colour reads the same way on every row.
     """
     if decided.empty:
@@ -318,11 +319,12 @@ def plot_forest(decided: pd.DataFrame) -> Figure:
     ax.axvline(0.0, color="black", linewidth=0.8)
     labels = []
     for pos, row in zip(y, decided.itertuples(index=False)):
-        colour = DECISION_COLOURS.get(str(row.decision), "#6e7781")
+        decision = str(getattr(row, "relevance_decision", getattr(row, "decision", "")))
+        colour = DECISION_COLOURS.get(decision, "#6e7781")
         ax.plot([row.ci_low, row.ci_high], [pos, pos], color=colour, linewidth=1.2)
         ax.plot([row.ci90_low, row.ci90_high], [pos, pos], color=colour, linewidth=4.5, solid_capstyle="butt")
         ax.plot([row.diff], [pos], "o", color="white", markeredgecolor=colour, markersize=5)
-        ax.annotate(str(row.decision), (1.005, pos), xycoords=("axes fraction", "data"), va="center", fontsize=8,
+        ax.annotate(decision, (1.005, pos), xycoords=("axes fraction", "data"), va="center", fontsize=8,
                     color=colour, fontweight="bold")
         labels.append(f"{row.endpoint}: {row.dataset} {row.cell} · {metric_name(str(row.metric))}\n"
                       f"{row.model} − {row.baseline}")

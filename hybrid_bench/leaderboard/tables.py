@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from hybrid_bench.errors import DataError
+from hybrid_bench.leaderboard.pooled import POOLED_TASKS
 from hybrid_bench.leaderboard.results import data_label, data_mark, is_pair_task, parse_pair_subset
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ DATASET_NAMES: dict[str, str] = {
     "MLQARRetrieval": "MLQA-R",
     "MIRACLRetrieval": "MIRACL",
     "MIRACLCrossLingualRetrieval": "MIRACL cross-lingual",
+    "MIRACLTrainTopicsRetrieval": "MIRACL train topics",
+    **{pool.task: pool.dataset for pool in POOLED_TASKS},
 }
 METRIC_NAMES: dict[str, str] = {
     "map": "mAP",
