@@ -50,7 +50,7 @@ import filelock
 from mteb.cache import ResultCache
 
 from hybrid_bench.errors import HybridBenchError
-from hybrid_bench.io import set_aside
+from hybrid_bench.io import remove_dead_writers, set_aside, writer_tag
 
 logger = logging.getLogger(__name__)
 
@@ -170,7 +170,8 @@ class ResultStore(ResultCache):
         each), with :attr:`settings` recorded in the result JSON."""
         target = Path(self.get_task_result_path(task_result.task_name, model_name, model_revision))
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging_root = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+        remove_dead_writers(target.parent, ".staging-")  # a killed writer's (its pid is in the name)
+        staging_root = Path(tempfile.mkdtemp(prefix=f".staging-{writer_tag()}-", dir=target.parent))
         try:
             staging = ResultCache(staging_root)
             staged = Path(staging.get_task_result_path(task_result.task_name, model_name, model_revision))
@@ -198,7 +199,8 @@ def _restored_on_failure(folder: Path | None, prefix: str, *, done: Any) -> Iter
         yield
         return
     folder.mkdir(parents=True, exist_ok=True)
-    snapshot = Path(tempfile.mkdtemp(prefix=f".{prefix}snapshot-", dir=folder))
+    remove_dead_writers(folder, f".{prefix}snapshot-")
+    snapshot = Path(tempfile.mkdtemp(prefix=f".{prefix}snapshot-{writer_tag()}-", dir=folder))
     try:
         for file in folder.glob(f"{prefix}*"):
             if file.is_file():
