@@ -7,7 +7,6 @@ Each command module exposes ``add_parser(subparsers)``; modules are imported laz
 from __future__ import annotations
 
 import argparse
-import errno
 import importlib
 import sys
 from collections.abc import Sequence
@@ -69,20 +68,10 @@ INTERRUPTED_MESSAGE = ("hybrid-bench: interrupted; finished results are on disk 
                        "(writes are atomic): rerun the same command to continue")
 
 
-def _disk_full(err: BaseException) -> bool:
-    """True for "no space left on device", from Python (``OSError`` errno 28) or from safetensors' Rust writer
-    (``SafetensorError: ... StorageFull`` / ``os error 28``)."""
-    if isinstance(err, OSError):
-        return err.errno in (errno.ENOSPC, errno.EDQUOT)
-    text = str(err)
-    return type(err).__name__ == "SafetensorError" and ("StorageFull" in text or "os error 28" in text
-                                                        or "code: 28" in text)
-
-
 def _file_error_line(err: OSError) -> str:
     """One line for a failed file operation: what failed, on which file, and what to do."""
     where = f" {err.filename}" if err.filename else ""
-    if _disk_full(err):
+    if disk_full(err):
         return (f"no space left on the device writing{where}; free space (or point --output-folder / --out / "
                 "HYBRID_BENCH_HOME elsewhere) and rerun: nothing half-written was kept")
     if isinstance(err, PermissionError):
@@ -107,12 +96,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"hybrid-bench: error: {err}", file=sys.stderr)
         return 1
     except OSError as err:
-        if not (_disk_full(err) or isinstance(err, (PermissionError, NotADirectoryError, IsADirectoryError))):
+        if not (disk_full(err) or isinstance(err, (PermissionError, NotADirectoryError, IsADirectoryError))):
             raise
         print(f"hybrid-bench: error: {_file_error_line(err)}", file=sys.stderr)
         return 1
     except Exception as err:
-        if not _disk_full(err):
+        if not disk_full(err):
             raise
         print("hybrid-bench: error: no space left on the device writing the model's weights (safetensors: "
               f"{err}); free space and rerun: nothing half-written was kept", file=sys.stderr)
@@ -137,6 +126,7 @@ def _run(argv: list[str]) -> int:
 
 
 from hybrid_bench.errors import HybridBenchError  # noqa: E402
+from hybrid_bench.io import disk_full  # noqa: E402
 
 if __name__ == "__main__":
     sys.exit(main())

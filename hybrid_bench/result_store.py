@@ -50,7 +50,7 @@ import filelock
 from mteb.cache import ResultCache
 
 from hybrid_bench.errors import HybridBenchError
-from hybrid_bench.io import set_aside
+from hybrid_bench.io import remove_dead_writers, set_aside, writer_tag
 
 logger = logging.getLogger(__name__)
 
@@ -189,7 +189,8 @@ class ResultStore(ResultCache):
         each), with :attr:`settings` recorded in the result JSON."""
         target = Path(self.get_task_result_path(task_result.task_name, model_name, model_revision))
         target.parent.mkdir(parents=True, exist_ok=True)
-        staging_root = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+        remove_dead_writers(target.parent, ".staging-")  # a killed writer's (its pid is in the name)
+        staging_root = Path(tempfile.mkdtemp(prefix=f".staging-{writer_tag()}-", dir=target.parent))
         # the revision's run_settings.jsonl is shared by its tasks: parallel jobs of one model merge into it in turn
         # (the lock lives next to the revision folder, which holds nothing but mteb's files)
         lock = filelock.FileLock(target.parent.parent / f".{target.parent.name}.run_settings.lock")
@@ -222,7 +223,8 @@ def _restored_on_failure(folder: Path | None, prefix: str, *, done: Any) -> Iter
         yield
         return
     folder.mkdir(parents=True, exist_ok=True)
-    snapshot = Path(tempfile.mkdtemp(prefix=f".{prefix}snapshot-", dir=folder))
+    remove_dead_writers(folder, f".{prefix}snapshot-")
+    snapshot = Path(tempfile.mkdtemp(prefix=f".{prefix}snapshot-{writer_tag()}-", dir=folder))
     try:
         for file in folder.glob(f"{prefix}*"):
             if file.is_file():

@@ -151,9 +151,9 @@ def test_second_eval_of_a_unit_waits_for_the_first(tiny_model_dir: Path, tmp_pat
 
 
 def test_temporaries_of_killed_writers_are_removed(tmp_path: Path) -> None:
-    from hybrid_bench.io import _writer_tag, atomic_write_text
+    from hybrid_bench.io import atomic_write_text, writer_tag
 
-    host = _writer_tag().rsplit("-", 1)[0]
+    host = writer_tag().rsplit("-", 1)[0]
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])

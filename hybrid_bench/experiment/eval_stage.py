@@ -216,20 +216,40 @@ class Evaluator:
         return self.ledger.info(key) if self.ledger.done(key) and result_file.is_file() and stale is None else None
 
     def run(self, encoder: Any, task_name: str) -> tuple[bool, float | None]:
-        """Evaluate ``encoder`` on ``task_name`` unless done; returns (ran, wall time of the earlier run if not)."""
-        import mteb
+        """Evaluate ``encoder`` on ``task_name`` unless done; returns (ran, wall time of the earlier run if not).
 
+        Holds the model x revision x task lock of :meth:`hybrid_bench.result_store.ResultStore.task_unit` while it
+        computes, so two processes never compute (or write) the same result."""
         from hybrid_bench.evaluation import prediction_folder
-        from hybrid_bench.tasks.shared_embeddings import share_embeddings
 
         t0 = time.perf_counter()
         meta = encoder.mteb_model_meta
         earlier = self.recorded(meta.name, meta.revision, task_name)
         if earlier is not None:
             return False, earlier.get("wall_s")
-        key = stage_key("eval", meta.name, meta.revision, task_name, self.settings_id)
-        result_file = Path(self.cache.get_task_result_path(task_name, meta.name, meta.revision))
         predictions = prediction_folder(self.out, encoder)
+        # the lock `hybrid-bench eval` takes: one process computes a model x revision x task; a second one waits,
+        # then finds the first one's result in the ledger (re-read from disk) and skips it. overwrite: results of other
+        # settings in this folder are replaced, never mixed with these (see _compute)
+        with self.cache.task_unit(self._unloaded(task_name), meta, prediction_folder=predictions, overwrite=True):
+            self.ledger.refresh()
+            earlier = self.recorded(meta.name, meta.revision, task_name)
+            if earlier is not None:
+                return False, earlier.get("wall_s")
+            self._compute(encoder, task_name, predictions)
+            key = stage_key("eval", meta.name, meta.revision, task_name, self.settings_id)
+            self.ledger.mark(key, model=meta.name, revision=meta.revision, task=task_name, settings=self.settings,
+                             wall_s=round(time.perf_counter() - t0, 1), machine=machine_facts())  # before unlocking
+        return True, None
+
+    def _compute(self, encoder: Any, task_name: str, predictions: Path) -> None:
+        """Run mteb on ``task_name`` into the results folder, then score its ranked lists per query."""
+        import mteb
+
+        from hybrid_bench.tasks.shared_embeddings import share_embeddings
+
+        meta = encoder.mteb_model_meta
+        result_file = Path(self.cache.get_task_result_path(task_name, meta.name, meta.revision))
         self._drop_unfinished(predictions, task_name)
         # stock MIRACLRetrieval's passages are those of the cross-lingual variant: encoded once for both
         mteb.evaluate(
@@ -240,9 +260,6 @@ class Evaluator:
             encode_kwargs={"batch_size": self.batch_size, "show_progress_bar": False}, show_progress_bar=False,
         )
         self._score_predictions(predictions, task_name)
-        self.ledger.mark(key, model=meta.name, revision=meta.revision, task=task_name, settings=self.settings,
-                         wall_s=round(time.perf_counter() - t0, 1), machine=machine_facts())
-        return True, None
 
     @staticmethod
     def _drop_unfinished(folder: Path, task_name: str) -> None:

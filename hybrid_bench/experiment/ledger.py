@@ -69,6 +69,15 @@ class Ledger:
         """What :meth:`mark` recorded for ``key`` (empty when it is not done)."""
         return dict(self.data["done"].get(key, {}))
 
+    def refresh(self) -> None:
+        """Take in the stages another process sharing this output folder finished since this one read the file."""
+        try:
+            on_disk = json.loads(self.path.read_text(encoding="utf-8")).get("done")
+        except (OSError, ValueError, AttributeError):
+            return  # absent, or being replaced: what this process holds stays valid
+        if isinstance(on_disk, dict):
+            self.data["done"] = {**on_disk, **self.data["done"]}
+
     def mark(self, key: str, **info: Any) -> None:
         self.data["done"][key] = info
         if self.own_marks:
@@ -106,4 +115,10 @@ class Ledger:
         return found
 
     def save(self) -> None:
-        atomic_write_text(self.path, json.dumps(self.data, indent=2, default=str) + "\n", overwrite=True)
+        """Write the ledger, keeping the stages other processes recorded in it meanwhile (under a file lock)."""
+        import filelock
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with filelock.FileLock(self.path.with_name(f".{self.path.name}.lock")):
+            self.refresh()
+            atomic_write_text(self.path, json.dumps(self.data, indent=2, default=str) + "\n", overwrite=True)

@@ -93,7 +93,7 @@ def build_leaderboard(
     pred_dir = Path(predictions_dir) if predictions_dir is not None else Path(results_dir) / "predictions"
     problems: list[str] = []
     per_query = load_per_query(pred_dir, qrels_loader=qrels_loader, tasks=set(results["task"]), problems=problems)
-    per_query = clusters.assign_clusters(comparisons.attach_labels(per_query, results), cluster_loader, problems)
+    per_query = clusters.assign_clusters(comparisons.attach_labels(per_query, results, problems), cluster_loader, problems)
     # one row order whatever the files' layout, so a rebuild from the exported per-query files resamples identically
     per_query = per_query.sort_values(list(KEY_COLUMNS), kind="stable").reset_index(drop=True)
     loaded_tasks = sorted(results["task"].unique())

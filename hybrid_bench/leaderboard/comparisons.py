@@ -50,9 +50,10 @@ def parse_pairs(specs: Sequence[str], results: pd.DataFrame) -> list[tuple[str, 
     return pairs
 
 
-def attach_labels(per_query: pd.DataFrame, results: pd.DataFrame) -> pd.DataFrame:
+def attach_labels(per_query: pd.DataFrame, results: pd.DataFrame, problems: list[str] | None = None) -> pd.DataFrame:
     """Add the results' ``label`` to per-query rows (matched on full model name, else on label; revision when one
-    model has several)."""
+    model has several) and keep only rows that have a result: a per-query file without its result JSON (an eval
+    killed before it saved the result) is ignored, never counted, with a line in ``problems`` naming it."""
     if per_query.empty:
         return per_query.assign(label=pd.Series(dtype=object))
     pairs = results[["model", "revision", "label"]].drop_duplicates()
@@ -78,7 +79,22 @@ def attach_labels(per_query: pd.DataFrame, results: pd.DataFrame) -> pd.DataFram
         logger.warning("per-query rows of models absent from the results are ignored: %s", unknown)
     out = per_query.copy()
     out["label"] = [mapping[k] for k in zip(out["model"], out["revision"])]
-    return out[out["label"].notna()]
+    out = out[out["label"].notna()]
+    return _drop_orphans(out, results, problems)
+
+
+def _drop_orphans(per_query: pd.DataFrame, results: pd.DataFrame, problems: list[str] | None) -> pd.DataFrame:
+    """Labelled per-query rows whose (label, revision, task) has a result; the others are reported and dropped."""
+    have = set(results[["label", "revision", "task"]].itertuples(index=False, name=None))
+    keys = list(zip(per_query["label"], per_query["revision"], per_query["task"]))
+    kept = [key in have for key in keys]
+    for label, revision, task in sorted({key for key, keep in zip(keys, kept) if not keep}):
+        line = (f"ignored per-query values of {label} @ {revision} on {task}: no result JSON of that model, revision "
+                "and task (an eval stopped before saving its result?); rerun that eval to complete it")
+        logger.warning("%s", line)
+        if problems is not None:
+            problems.append(line)
+    return per_query[kept]
 
 
 @dataclass(frozen=True)

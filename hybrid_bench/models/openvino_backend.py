@@ -13,13 +13,22 @@ CPUs with AVX512-BF16/AMX, ``PERFORMANCE_HINT=THROUGHPUT`` with an :class:`openv
 model's optimal number of requests, and each batch that sentence-transformers hands over (already length-sorted)
 split into sub-batches of :data:`SUB_BATCH` trimmed to their own longest input.
 
+Ctrl-C: while OpenVINO runs, Python's own SIGINT handling is unreliable (the main thread waits inside OpenVINO, and
+a Ctrl-C arriving then was observed to be lost: encoding ran on to the end). :meth:`OpenVINOModel.forward`
+therefore notes SIGINT itself (:func:`_sigint_noted`), waits for requests with timeouts instead of OpenVINO's
+blocking waits, and raises :class:`KeyboardInterrupt` within one sub-batch, after the requests already started.
+
 The converted model (``openvino_model.xml`` / ``.bin``) is cached in a folder the caller names (the model store,
 keyed by the model's revision, see :func:`hybrid_bench.models.inference.converted_dir`) and written atomically.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +46,25 @@ logger = logging.getLogger(__name__)
 SUB_BATCH = 8
 XML = "openvino_model.xml"
 _PRECISION = {"float32": "f32", "bfloat16": "bf16", "float16": "f16"}
+#: seconds between checks for Ctrl-C while waiting for OpenVINO
+_POLL_S = 0.05
+
+
+@contextlib.contextmanager
+def _sigint_noted() -> Iterator[threading.Event]:
+    """While the body runs, a SIGINT sets the yielded event instead of raising somewhere inside OpenVINO (where it
+    can be lost); the previous handler is back afterwards. Outside the main thread, or when the program installed its
+    own SIGINT handler, nothing changes (the event is never set)."""
+    noted = threading.Event()
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield noted
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: noted.set())
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def convert(hf_model: torch.nn.Module, folder: Path) -> Path:
@@ -86,21 +114,43 @@ class OpenVINOModel(torch.nn.Module):
         self.input_names = [i.get_any_name() for i in compiled.inputs]
         self.queue = ov.AsyncInferQueue(compiled, compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         self._results: dict[int, np.ndarray] = {}
+        self._in_flight = 0  # requests started and not yet collected
+        self._changed = threading.Condition()
         self.queue.set_callback(self._collect)
 
-    def _collect(self, request: Any, start: int) -> None:  # noqa: ANN401
-        self._results[start] = request.get_output_tensor(0).data.copy()
+    def _collect(self, request: Any, start: int) -> None:  # noqa: ANN401 -- runs in an OpenVINO thread
+        hidden = request.get_output_tensor(0).data.copy()
+        with self._changed:
+            self._results[start] = hidden
+            self._in_flight -= 1
+            self._changed.notify_all()
+
+    def _wait(self, ready: Callable[[], bool], interrupted: threading.Event) -> None:
+        """Wait until ``ready()``, looking for Ctrl-C every :data:`_POLL_S`; on one, wait for the requests already
+        started (at most a sub-batch each) and raise :class:`KeyboardInterrupt`."""
+        with self._changed:
+            while not ready():
+                if interrupted.is_set():
+                    while self._in_flight:
+                        self._changed.wait(_POLL_S)
+                    raise KeyboardInterrupt
+                self._changed.wait(_POLL_S)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor,
                 **kwargs: Any) -> dict[str, torch.Tensor]:  # noqa: ANN401
         features = {"input_ids": input_ids, "attention_mask": attention_mask, **kwargs}
         lengths = attention_mask.sum(dim=1)
         self._results = {}
-        for start in range(0, input_ids.shape[0], SUB_BATCH):
-            width = int(lengths[start : start + SUB_BATCH].max())
-            inputs = {name: features[name][start : start + SUB_BATCH, :width].numpy() for name in self.input_names}
-            self.queue.start_async(inputs, start)
-        self.queue.wait_all()
+        with _sigint_noted() as interrupted:
+            for start in range(0, input_ids.shape[0], SUB_BATCH):
+                width = int(lengths[start : start + SUB_BATCH].max())
+                inputs = {name: features[name][start : start + SUB_BATCH, :width].numpy() for name in self.input_names}
+                if interrupted.is_set():
+                    self._wait(lambda: False, interrupted)  # raises once the requests started are done
+                with self._changed:
+                    self._in_flight += 1
+                self.queue.start_async(inputs, start)  # blocks at most until a request is free: one sub-batch
+            self._wait(lambda: self._in_flight == 0, interrupted)
         out = torch.zeros((*input_ids.shape, self._results[0].shape[-1]), dtype=torch.float32)
         for start, hidden in self._results.items():
             out[start : start + hidden.shape[0], : hidden.shape[1]] = torch.from_numpy(hidden)

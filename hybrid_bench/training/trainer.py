@@ -44,7 +44,7 @@ from unittest import mock
 
 from hybrid_bench import paths
 from hybrid_bench.errors import HybridBenchError
-from hybrid_bench.io import atomic_path, atomic_write_text
+from hybrid_bench.io import atomic_path, atomic_write_text, out_of_space
 from hybrid_bench.machine import machine_facts
 from hybrid_bench.training.base_model import (
     choose_device,
@@ -230,9 +230,12 @@ def train_model(
         atomic_write_text(ckpt_dir / RUN_CONFIG, json.dumps(config.to_dict(), indent=2) + "\n", overwrite=True)
     try:
         trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
-    except BaseException:
-        if main_process and not complete_checkpoints(ckpt_dir):  # nothing to resume: leave no half-started run
-            shutil.rmtree(ckpt_dir, ignore_errors=True)
+    except BaseException as err:
+        full = out_of_space(err, ckpt_dir) if isinstance(err, Exception) else None  # before freeing anything
+        if main_process:
+            _discard_unfinished(ckpt_dir)
+        if full is not None:
+            raise full from err  # one line naming the checkpoint folder (torch's writer says "unexpected pos")
         raise
     global_step = trainer.state.global_step
     if global_step != config.steps:
@@ -271,6 +274,19 @@ def train_model(
     shutil.rmtree(ckpt_dir, ignore_errors=True)
     logger.info("saved %s (%d steps, %.0f s)", target, global_step, wall)
     return result
+
+
+def _discard_unfinished(ckpt_dir: Path) -> None:
+    """After a failed or interrupted training: remove the checkpoint being written when it stopped (a full disk,
+    Ctrl-C mid-save), or the whole run folder when it holds no complete checkpoint (nothing to resume)."""
+    complete = complete_checkpoints(ckpt_dir)
+    if not complete:
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        return
+    for partial in ckpt_dir.glob("checkpoint-*"):
+        if partial.is_dir() and partial not in complete:
+            logger.warning("removing incomplete checkpoint %s", partial)
+            shutil.rmtree(partial, ignore_errors=True)
 
 
 def _step_of(checkpoint: Path) -> int:
