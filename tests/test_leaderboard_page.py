@@ -142,20 +142,24 @@ def test_the_answer_is_made_from_the_decision_table(boards: dict[str, Path], tmp
     assert answer.startswith("On the primary endpoint (MIRACL mean nDCG@10, margin ±0.01, Holm over 2)")
     for row in primary.itertuples():
         diff, low, high = (f"{v:+.3f}".replace("-", "−") for v in (row.diff, row.ci90_low, row.ci90_high))
-        assert f"{row.model} − {row.baseline} is {row.decision}, Δ {diff} [90 % CI {low}, {high}]" in answer
+        assert (f"{row.model} − {row.baseline} is {row.relevance_decision} (relevance, TOST ±δ) and "
+                f"{row.superiority_decision} (superiority), Δ {diff} [90 % CI {low}, {high}]") in answer
     # another table, another answer: a hybrid − mono that is equivalent, and one more secondary loss
     copy = tmp_path / "board"
     shutil.copytree(folder, copy)
     changed = decided.copy()
     first = changed.index[changed["endpoint"] == "primary"][0]
-    changed.loc[first, ["diff", "ci90_low", "ci90_high", "decision"]] = [0.001, -0.004, 0.006, "equivalent"]
-    secondary = changed.loc[[first]].assign(endpoint="secondary", decision="worse")
+    changed.loc[first, ["diff", "ci90_low", "ci90_high", "relevance_decision"]] = [0.001, -0.004, 0.006, "equivalent"]
+    secondary = changed.loc[[first]].assign(endpoint="secondary", relevance_decision="worse beyond δ")
     changed = pd.concat([changed, secondary, secondary], ignore_index=True)
     changed.to_csv(copy / "decisions.csv", index=False)
     answer = _answer(render_index(copy))
-    assert f"{changed.loc[first, 'model']} − {changed.loc[first, 'baseline']} is equivalent, Δ +0.001 " \
-           "[90 % CI −0.004, +0.006]" in answer
-    assert "Secondary comparisons (each decided on its own, descriptive): 2 worse, of 2." in answer
+    assert f"{changed.loc[first, 'model']} − {changed.loc[first, 'baseline']} is equivalent (relevance, TOST ±δ)" in answer
+    assert "Δ +0.001 [90 % CI −0.004, +0.006]" in answer
+    n_secondary = int((changed["endpoint"] != "primary").sum())
+    assert (f"Secondary comparisons (relevance family, each on its own: nominal, uncorrected): "
+            f"{int((changed.loc[changed['endpoint'] != 'primary', 'relevance_decision'] == 'worse beyond δ').sum())} "
+            f"worse beyond δ") in answer and f"of {n_secondary}." in answer
     # a decision table without the columns the answer needs is one clear error, not a wrong sentence
     changed.drop(columns=["ci90_low"]).to_csv(copy / "decisions.csv", index=False)
     with pytest.raises(DataError, match=r"decisions\.csv: no column\(s\) ci90_low"):

@@ -86,7 +86,7 @@ def _differences_to(board: Leaderboard, cells: Sequence[Cell], sides: Sequence[a
     wanted = pd.DataFrame([(c.task, c.name, c.metric, a.name, reference.name) for a in sides for c in cells],
                           columns=keys)
     known = board.tables.get("comparison")
-    have = wanted.merge(known.drop(columns=["replicates"], errors="ignore"), on=keys) \
+    have = wanted.merge(known.drop(columns=["distribution"], errors="ignore"), on=keys) \
         if known is not None else wanted.iloc[0:0]
     done = set(map(tuple, have[keys].to_numpy().tolist()))
     missing = [a for a in sides if any((c.task, c.name, c.metric, a.name, reference.name) not in done for c in cells)]
@@ -94,7 +94,7 @@ def _differences_to(board: Leaderboard, cells: Sequence[Cell], sides: Sequence[a
         board.results, board.per_query, cells, [(a.name, reference.name) for a in missing],
         seed_pairs={(a.name, reference.name): arms.seed_pairs(a, reference) for a in missing},
         n_resamples=n_resamples, confidence=confidence, seed=seed, progress=False) if missing else None
-    frames = [have] + ([computed.drop(columns=["replicates"])] if computed is not None else [])
+    frames = [have] + ([computed.drop(columns=["distribution"], errors="ignore")] if computed is not None else [])
     out = pd.concat(frames, ignore_index=True).drop_duplicates(keys)
     return out.merge(wanted, on=keys)  # in the order of ``wanted``
 

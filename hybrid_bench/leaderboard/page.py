@@ -49,11 +49,14 @@ _TITLES = {
     "comparison": "Paired differences with confidence intervals",
     "comparison_per_language": "Per-language differences",
 }
-_RULE = ("Decision rule, declared before the run (<code>hybrid_bench/leaderboard/decisions.py</code>): "
-         "<b>equivalent</b> — the 90 % CI lies inside ±δ; <b>worse</b> / <b>better</b> — it lies entirely beyond "
-         "−δ / +δ; <b>inconclusive</b> — neither. The primary comparisons are Holm-adjusted together (the one "
-         "with the smaller p-value must then pass at its 95 % interval); each secondary one is decided on its "
-         "own. On a lower-is-better metric (foreign intrusion, language bias) a positive Δ is a loss.")
+_RULE = ("Decision rules, declared before the run (<code>leaderboards/replication-plan.md</code>, "
+         "<code>hybrid_bench/leaderboard/decisions.py</code>), in two Holm families over the primary comparisons, "
+         "each in its own columns. <b>Superiority</b>: a two-sided test of Δ = 0 (<b>higher</b> / <b>lower</b> "
+         "when rejected, else <b>not significant</b>). <b>Relevance</b>: TOST at ±δ with one candidate claim per "
+         "comparison — <b>equivalent</b> (the 90 % CI inside ±δ), <b>worse beyond δ</b> or <b>better beyond δ</b> — "
+         "made when its Holm-adjusted p is below 0.05, else <b>inconclusive</b>. Secondary rows are each decided on "
+         "their own (nominal, uncorrected). On a lower-is-better metric (foreign intrusion, language bias) a "
+         "positive Δ is a loss.")
 _MARKS = ('<p class="legend"><span style="font-weight:700;background:#dafbe1;padding:0 .3rem">bold green</span>: '
           "best per column (rows are models) or per row and metric (rows are languages); lower is better for "
           'language bias and foreign intrusion. <span style="background:#fff8c5;padding:0 .3rem">yellow</span>: '
@@ -115,8 +118,15 @@ def _sections(folder: Path, names: list[str], figures: _Figures) -> list[str]:
         out.append(f'<h2 id="h-{html.escape(name)}">{html.escape(title)}</h2>{body}')
 
     if "decisions" in names:
-        section("decisions", _title("decisions"), _table_section(folder, "decisions", fit=True, collapse=False,
-                                                                   group_by="endpoint")
+        # the primary rows on the first screen; the secondary ones (nominal, each on its own) folded under them
+        primary, _, _ = table_html("decisions", folder / "decisions.md", fit=True, group_by="endpoint",
+                                   keep=lambda row: row.get("endpoint") == "primary")
+        secondary, n_secondary, _ = table_html("decisions", folder / "decisions.md", fit=True, group_by="endpoint",
+                                               keep=lambda row: row.get("endpoint") != "primary",
+                                               table_id="decisions-secondary")
+        folded = details(f"secondary decisions ({n_secondary} rows; nominal: each on its own, uncorrected)",
+                         secondary) if n_secondary else ""
+        section("decisions", _title("decisions"), primary + folded
                 + f'<p class="legend">{_RULE}</p>' + figures.html(figures.take(lambda s: s.startswith("forest_")),
                                                                   wide=True))
     sweep = figures.take(lambda s: s.startswith("alpha_sweep_"))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 __all__ = ["best_cells", "read_markdown_table", "table_html"]
@@ -113,8 +114,13 @@ def _no_difference(text: str) -> bool:
     return bool(match) and all(float(g) == 0.0 for g in match.groups())
 
 
+#: the decision columns of a decision table (:mod:`hybrid_bench.leaderboard.decisions`): never folded into the caption
+DECISION_HEADERS = ("decision", "superiority", "relevance")
+
+
 def table_html(name: str, path: Path, *, fit: bool = False, group_by: str | None = None,
-               drop_ties: bool = False) -> tuple[str, int, int]:
+               drop_ties: bool = False, keep: Callable[[dict[str, str]], bool] | None = None,
+               table_id: str | None = None) -> tuple[str, int, int]:
     """The HTML table of ``path`` (``id`` = ``name``), its number of rows shown and of rows left out.
 
     ``fit``: as wide as the page, text cells wrapping (no horizontal scrollbar), instead of a block that scrolls
@@ -122,22 +128,26 @@ def table_html(name: str, path: Path, *, fit: bool = False, group_by: str | None
     ``group_by``: a column whose runs of equal values become header rows (e.g. the decisions' ``endpoint``).
     ``drop_ties``: leave out the rows whose difference is 0.000 [0.000, 0.000] (e.g. Recall@100 1.000 vs 1.000 on
     every query of a language); the caller says how many, and the files keep them.
+    ``keep``: show only the rows for which it is true (given the row as ``{header: cell}``); ``table_id``: the
+    table's ``id`` (default ``name``).
     """
     header, rows = read_markdown_table(path)
     if not header:
         return "", 0, 0
     ci_columns = [i for i, h in enumerate(header) if h.startswith("Δ [")]
+    if keep is not None:
+        rows = [row for row in rows if keep(dict(zip(header, row)))]
     n_all = len(rows)
     if drop_ties and ci_columns:
         rows = [row for row in rows if not all(_no_difference(row[i]) for i in ci_columns)]
     best = best_cells(name, header, rows)
     group = header.index(group_by) if group_by in header else None
     constant = [i for i in range(len(header))
-                if fit and len(rows) > 1 and i != group and not header[i].endswith("decision")
+                if fit and len(rows) > 1 and i != group and header[i] not in DECISION_HEADERS
                 and len({row[i] for row in rows}) == 1]
     shown = [i for i in range(len(header)) if i not in constant and i != group]
     head = "".join(f"<th>{html.escape(header[i])}</th>" for i in shown)
-    decision_columns = {i for i, h in enumerate(header) if h.endswith("decision")}
+    decision_columns = {i for i, h in enumerate(header) if h in DECISION_HEADERS}
     body, current = [], None
     for r, row in enumerate(rows):
         if group is not None and row[group] != current:
@@ -149,5 +159,5 @@ def table_html(name: str, path: Path, *, fit: bool = False, group_by: str | None
                     + "</tr>")
     caption = "; ".join(f"{html.escape(header[i])} = {html.escape(rows[0][i])} in every row" for i in constant)
     kind = ' class="fit"' if fit else ""
-    return (f'<table id="{html.escape(name)}"{kind}>' + (f"<caption>{caption}</caption>" if caption else "")
+    return (f'<table id="{html.escape(table_id or name)}"{kind}>' + (f"<caption>{caption}</caption>" if caption else "")
             + f'<thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>', len(rows), n_all - len(rows))
