@@ -142,8 +142,8 @@ def test_leaderboard_ignores_per_query_files_without_a_result(tmp_path: Path) ->
         frame.assign(ap=frame["ap"] * 0).to_parquet(folder / source.name, index=False)  # scores that would show
     orphaned = board()
     pd.testing.assert_frame_equal(orphaned.per_query, clean.per_query)
-    for name, table in clean.tables.items():
-        pd.testing.assert_frame_equal(orphaned.tables[name], table, obj=name)
+    for name, table in clean.tables.items():  # some cells hold arrays (coverage): compare their printed form
+        pd.testing.assert_frame_equal(orphaned.tables[name].astype(str), table.astype(str), obj=name)
     assert any(note.startswith("ignored per-query values of hybrid-me5-small @ r2 on XQuADRRetrieval: no result JSON")
                for note in orphaned.notes)
 

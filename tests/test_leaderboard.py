@@ -374,7 +374,7 @@ def test_forest_plot_of_the_decisions(seeded_board) -> None:  # noqa: ANN001
     assert list(thin.get_xdata()) == pytest.approx([first["ci_low"], first["ci_high"]])
     assert list(thick.get_xdata()) == pytest.approx([first["ci90_low"], first["ci90_high"]])
     assert dot.get_xdata()[0] == pytest.approx(first["diff"])
-    assert [t.get_text() for t in ax.texts] == list(decided["decision"])
+    assert [t.get_text() for t in ax.texts] == list(decided["relevance_decision"])
 
 
 def test_seeded_leaderboard_writes_without_replicates(seeded_board, tmp_path: Path) -> None:  # noqa: ANN001
