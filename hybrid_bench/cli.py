@@ -68,12 +68,16 @@ INTERRUPTED_MESSAGE = ("hybrid-bench: interrupted; finished results are on disk 
                        "(writes are atomic): rerun the same command to continue")
 
 
-def _file_error_line(err: OSError) -> str:
-    """One line for a failed file operation: what failed, on which file, and what to do."""
+_RERUN = {"train": "rerun with --resume to continue from the last complete checkpoint"}
+
+
+def _file_error_line(err: OSError, command: str | None = None) -> str:
+    """One line for a failed file operation: what failed, on which file, and what to do (``command``: the
+    subcommand that failed, for the way to rerun it)."""
     where = f" {err.filename}" if err.filename else ""
     if disk_full(err):
         return (f"no space left on the device writing{where}; free space (or point --output-folder / --out / "
-                "HYBRID_BENCH_HOME elsewhere) and rerun: nothing half-written was kept")
+                f"HYBRID_BENCH_HOME elsewhere) and {_RERUN.get(command or '', 'rerun')}: nothing half-written was kept")
     if isinstance(err, PermissionError):
         return f"permission denied on{where}; make it writable or choose another folder ({err.strerror})"
     return f"{err.strerror or err}{':' + where if where else ''}"
@@ -98,7 +102,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as err:
         if not (disk_full(err) or isinstance(err, (PermissionError, NotADirectoryError, IsADirectoryError))):
             raise
-        print(f"hybrid-bench: error: {_file_error_line(err)}", file=sys.stderr)
+        print(f"hybrid-bench: error: {_file_error_line(err, argv[0] if argv else None)}", file=sys.stderr)
         return 1
     except Exception as err:
         if not disk_full(err):

@@ -89,6 +89,8 @@ def test_train_checkpoint_on_a_full_disk_keeps_only_complete_checkpoints(tmp_pat
     err = _error_lines(capsys.readouterr().err)
     ckpts = home / "checkpoints" / "full"
     assert err[-1].startswith(f"hybrid-bench: error: no space left on the device writing {ckpts}; free space")
+    assert err[-1].endswith("and rerun with --resume to continue from the last complete checkpoint: nothing "
+                            "half-written was kept")
     assert not any("Traceback" in line for line in err)
     assert sorted(p.name for p in ckpts.glob("checkpoint-*")) == ["checkpoint-2"]
     assert (ckpts / "checkpoint-2" / RUN_RECORD).is_file()  # what --resume continues from
